@@ -1,0 +1,388 @@
+// End-to-end tests of the built SDK (dist/) in real headless Chromium, against a local receiver.
+// Run: npm run build && npx vitest run --project browser
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import {
+  ULID_RE,
+  idbCount,
+  idbEntries,
+  launchChromium,
+  sdkPageHtml,
+  sdkReady,
+  sleep,
+  startReceiver,
+  startStaticServer,
+  waitFor,
+  waitForDist,
+} from './harness.mjs'
+
+type Receiver = Awaited<ReturnType<typeof startReceiver>>
+type WireEvent = Record<string, any>
+
+declare global {
+  interface Window {
+    waymark: any
+    __wmStub: any
+    [k: string]: any
+  }
+}
+
+const EVENTS_DB = 'waymark-events'
+const EVENTS_STORE = 'events'
+// Settle time after everything arrived, to catch late duplicates (retries, other tabs).
+const QUIET_MS = 1200
+
+let browser: Browser
+let server: Awaited<ReturnType<typeof startStaticServer>>
+const cleanups: Array<() => Promise<unknown>> = []
+
+beforeAll(async () => {
+  await waitForDist(['waymark.min.js', 'snippet.min.js'], Number(process.env.WAYMARK_WAIT_FOR_DIST_MS || 0))
+  browser = await launchChromium()
+  server = await startStaticServer()
+  server.setPage('/blank.html', '<!doctype html><title>elsewhere</title><p>no SDK here</p>')
+})
+
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => {})
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+async function receiver(): Promise<Receiver> {
+  const rx = await startReceiver()
+  cleanups.push(() => rx.close())
+  return rx
+}
+
+async function context(): Promise<BrowserContext> {
+  const ctx = await browser.newContext() // fresh profile: own IndexedDB, cookies
+  cleanups.push(() => ctx.close())
+  return ctx
+}
+
+async function open(ctx: BrowserContext, url: string): Promise<Page> {
+  const page = await ctx.newPage()
+  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`))
+  await page.goto(url)
+  await sdkReady(page)
+  return page
+}
+const pageErrors: string[] = []
+
+function uniqueIds(events: WireEvent[]) {
+  return new Set(events.map((e) => e.messageId))
+}
+
+/** Every messageId the receiver accepted was accepted exactly once. */
+function expectExactlyOnce(rx: Receiver) {
+  const dups = rx.duplicates()
+  expect(dups, `messageIds delivered more than once: ${JSON.stringify(dups.slice(0, 5))}`).toEqual([])
+}
+
+const user = (page: Page) => page.evaluate(() => window.waymark.user())
+
+describe('Waymark SDK in Chromium', () => {
+  it('script tag + loader stub: pre-load calls are replayed in order and the stub is replaced', async () => {
+    const rx = await receiver()
+    const url = server.setPage(
+      '/stub.html',
+      await sdkPageHtml({
+        collector: rx.url,
+        writeKey: 'wk_stub',
+        attrs: { 'batch-size': 10, 'flush-interval': 200, 'storage-name': 'stubtest' },
+        scriptQuery: '?delay=300', // the library surely arrives after the inline calls
+        beforeLoad: `
+          window.__early = { hasQ: Array.isArray(waymark.q) };
+          window.__pageP = waymark.page('Pricing', { section: 'plans' });
+          waymark.track('Clicked CTA', { n: 1 });
+          waymark.identify({ email: 'ada@example.com', userId: 'u-42', traits: { plan: 'pro' } });
+          waymark.track('After Identify', { n: 2 });
+          window.__userP = waymark.user();
+          window.__early.qLen = waymark.q && waymark.q.length;
+          window.__early.thenable = !!window.__userP && typeof window.__userP.then === 'function';
+          window.__early.stillStub = window.waymark === window.__wmStub;
+        `,
+      }),
+    )
+    const ctx = await context()
+    const page = await open(ctx, url)
+
+    const early = await page.evaluate(() => window.__early)
+    expect(early).toEqual({ hasQ: true, qLen: 5, thenable: true, stillStub: true })
+
+    const real = await page.evaluate(async () => {
+      const w = window.waymark
+      const methods = ['page', 'track', 'identify', 'alias', 'reset', 'consent', 'flush', 'user', 'shutdown']
+      return {
+        replaced: w !== window.__wmStub,
+        methods: methods.filter((m) => typeof w[m] === 'function'),
+        user: w.user(),
+        userFromStub: await window.__userP,
+      }
+    })
+    expect(real.replaced).toBe(true)
+    expect(real.methods).toHaveLength(9)
+    expect(real.user.anonymousId).toMatch(ULID_RE)
+    // the stub's user() promise resolves to what user() said once the queued identify ran
+    expect(real.userFromStub).toMatchObject({ anonymousId: real.user.anonymousId, userId: 'u-42', email: 'ada@example.com' })
+    expect(real.user).toMatchObject({ userId: 'u-42', email: 'ada@example.com' })
+
+    const wanted = ['Pricing', 'Clicked CTA', 'identify', 'After Identify']
+    const pick = () => {
+      const all = rx.events()
+      return wanted.map((w) => all.findIndex((e) => (w === 'identify' ? e.type === 'identify' : e.event === w || (e.type === 'page' && e.name === w))))
+    }
+    await waitFor(() => pick().every((i) => i >= 0), { timeout: 10_000, message: 'the four replayed calls at the receiver' })
+    const all = rx.events()
+    const idx = pick()
+    const [pageEv, ctaEv, identifyEv, afterEv] = idx.map((i) => all[i])
+
+    // replayed in call order: arrival order and messageId (ULID, FIFO) order
+    expect(idx).toEqual([...idx].sort((a, b) => a - b))
+    const ids = [pageEv, ctaEv, identifyEv, afterEv].map((e) => e.messageId)
+    for (const id of ids) expect(id).toMatch(ULID_RE)
+    expect(ids).toEqual([...ids].sort())
+    expect(new Set(ids).size).toBe(4)
+
+    for (const e of [pageEv, ctaEv, identifyEv, afterEv]) {
+      expect(e.anonymousId).toBe(real.user.anonymousId)
+      expect(new Date(e.timestamp).toISOString()).toBe(e.timestamp)
+      expect(e.context?.library?.name).toBe('waymark')
+      expect(e.context?.page?.path).toBe('/stub.html')
+      expect(typeof e.context?.userAgent).toBe('string')
+    }
+    expect(pageEv).toMatchObject({ type: 'page', name: 'Pricing', properties: { section: 'plans' } })
+    expect(ctaEv).toMatchObject({ type: 'track', event: 'Clicked CTA', properties: { n: 1 } })
+    expect(ctaEv.userId ?? undefined).toBeUndefined() // recorded while anonymous
+    expect(identifyEv).toMatchObject({ type: 'identify', userId: 'u-42', traits: { email: 'ada@example.com', plan: 'pro' } })
+    expect(afterEv).toMatchObject({ type: 'track', event: 'After Identify', userId: 'u-42', properties: { n: 2 } })
+
+    // wire: text/plain simple requests (no preflight), writeKey and sentAt in the body
+    const batches = rx.batches()
+    expect(batches.length).toBeGreaterThan(0)
+    for (const b of batches) {
+      expect(b.contentType).toMatch(/^text\/plain/)
+      expect(b.json).toMatchObject({ writeKey: 'wk_stub' })
+      expect(new Date(b.json.sentAt).toISOString()).toBe(b.json.sentAt)
+    }
+    expect(rx.preflights).toHaveLength(0)
+
+    // data-storage-name is honoured, and acknowledged events leave the store
+    const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name))
+    expect(dbs).toContain('stubtest-events')
+    expect(dbs).not.toContain('waymark-events')
+    await waitFor(async () => (await idbCount(page, 'stubtest-events', EVENTS_STORE)) === 0, { timeout: 5000, message: 'acknowledged events deleted from stubtest-events' })
+    expectExactlyOnce(rx)
+  })
+
+  it('events recorded while the receiver is unreachable survive two reloads and arrive exactly once', async () => {
+    const rx = await receiver()
+    await rx.down() // connections to its port are refused from now on
+    const url = server.setPage('/offline.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_off', attrs: { 'batch-size': 5, 'flush-interval': 200 } }))
+    const ctx = await context()
+    const page = await open(ctx, url)
+    const offlineIds = async () =>
+      new Map(
+        (await idbEntries(page, EVENTS_DB, EVENTS_STORE))
+          .filter(([, v]: [string, WireEvent]) => /^Offline /.test(v?.event))
+          .map(([k, v]: [string, WireEvent]) => [k, v] as [string, WireEvent]),
+      )
+
+    await page.evaluate(() => {
+      for (let i = 0; i < 12; i++) window.waymark.track('Offline A', { i })
+    })
+    await waitFor(async () => (await offlineIds()).size === 12, { timeout: 5000, message: '12 events durable in IndexedDB' })
+
+    await page.reload()
+    await sdkReady(page)
+    await page.evaluate(() => {
+      for (let i = 0; i < 8; i++) window.waymark.track('Offline B', { i })
+    })
+    await waitFor(async () => (await offlineIds()).size === 20, { timeout: 5000, message: '20 events durable after the 1st reload' })
+
+    await page.reload()
+    await sdkReady(page)
+    await sleep(400) // let the SDK try (and fail) to send
+    const stored = await offlineIds()
+    expect(stored.size).toBe(20)
+    for (const [k, v] of stored) expect(v.messageId).toBe(k)
+    expect(rx.requests).toHaveLength(0)
+
+    await rx.up()
+    const flushed = await page.evaluate(() =>
+      Promise.race([window.waymark.flush(), new Promise((r) => setTimeout(() => r('flush() still pending after 8 s'), 8000))]),
+    )
+    await waitFor(() => [...stored.keys()].every((id) => rx.deliveries().has(id)), {
+      timeout: 20_000,
+      message: `all 20 offline events at the receiver (flush() -> ${JSON.stringify(flushed)})`,
+    })
+    await waitFor(async () => (await idbCount(page, EVENTS_DB, EVENTS_STORE)) === 0, { timeout: 10_000, message: 'queue drained after acknowledgement' })
+    await sleep(QUIET_MS)
+
+    expectExactlyOnce(rx)
+    const got = [...rx.named('Offline A'), ...rx.named('Offline B')]
+    expect(got).toHaveLength(20)
+    expect(got.filter((e) => e.event === 'Offline A').map((e) => e.properties.i).sort((a, b) => a - b)).toEqual([...Array(12).keys()])
+    expect(got.filter((e) => e.event === 'Offline B').map((e) => e.properties.i).sort((a, b) => a - b)).toEqual([...Array(8).keys()])
+    for (const e of got) expect(stored.get(e.messageId)).toMatchObject({ event: e.event, properties: e.properties, anonymousId: e.anonymousId })
+  })
+
+  it('events answered 503 are retried and then delivered exactly once', async () => {
+    const rx = await receiver()
+    rx.setStatus(503)
+    const url = server.setPage('/retry.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_retry', attrs: { 'batch-size': 5, 'flush-interval': 200 } }))
+    const ctx = await context()
+    const page = await open(ctx, url)
+    await page.evaluate(() => {
+      for (let i = 0; i < 7; i++) window.waymark.track('Retry Event', { i })
+    })
+    await waitFor(() => rx.named('Retry Event', { acceptedOnly: false }).length >= 7, { timeout: 10_000, message: 'first (503) attempt' })
+    expect(rx.named('Retry Event')).toHaveLength(0)
+    rx.setStatus(200)
+    await waitFor(() => uniqueIds(rx.named('Retry Event')).size === 7, { timeout: 20_000, message: 'retried delivery after 503' })
+    await waitFor(async () => (await idbCount(page, EVENTS_DB, EVENTS_STORE)) === 0, { timeout: 10_000, message: 'queue drained' })
+    await sleep(QUIET_MS)
+    expectExactlyOnce(rx)
+    expect(rx.named('Retry Event')).toHaveLength(7)
+  })
+
+  describe('events recorded just before the tab goes away arrive (keepalive / beacon path)', () => {
+    // A long flush interval and a big batch size: nothing is sent in the normal way before exit.
+    const attrs = { 'batch-size': 100, 'flush-interval': 60_000 }
+
+    it('page.close({ runBeforeUnload: true }) right after track()', async () => {
+      const rx = await receiver()
+      const url = server.setPage('/exit-close.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_close', attrs }))
+      const ctx = await context()
+      const page = await open(ctx, url)
+      await sleep(300)
+      await page.evaluate(() => {
+        for (let i = 0; i < 20; i++) window.waymark.track('Exit Close', { i, path: location.pathname })
+      })
+      expect(rx.named('Exit Close')).toHaveLength(0) // not via the interval: it is 60 s
+      await page.close({ runBeforeUnload: true })
+      await waitFor(() => uniqueIds(rx.named('Exit Close')).size === 20, {
+        timeout: 10_000,
+        message: `20 'Exit Close' events after the tab closed (got ${uniqueIds(rx.named('Exit Close')).size})`,
+      })
+      await sleep(500)
+      expectExactlyOnce(rx)
+      for (const b of rx.batches()) {
+        expect(b.bytes).toBeLessThanOrEqual(64 * 1024)
+        expect(b.contentType).toMatch(/^text\/plain/)
+        expect(b.json.writeKey).toBe('wk_close')
+      }
+    })
+
+    it('navigating away right after track()', async () => {
+      const rx = await receiver()
+      const url = server.setPage('/exit-nav.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_nav', attrs }))
+      const ctx = await context()
+      const page = await open(ctx, url)
+      await sleep(300)
+      await page.evaluate(() => {
+        for (let i = 0; i < 20; i++) window.waymark.track('Exit Nav', { i })
+      })
+      expect(rx.named('Exit Nav')).toHaveLength(0)
+      await page.goto(server.url('/blank.html')) // same origin, no SDK there: only the exit path can deliver
+      await waitFor(() => uniqueIds(rx.named('Exit Nav')).size === 20, {
+        timeout: 10_000,
+        message: `20 'Exit Nav' events after navigating away (got ${uniqueIds(rx.named('Exit Nav')).size})`,
+      })
+      await sleep(500)
+      expectExactlyOnce(rx)
+      for (const b of rx.batches()) expect(b.bytes).toBeLessThanOrEqual(64 * 1024)
+    })
+  })
+
+  it('three tabs tracking at once deliver every event exactly once and share one anonymousId', async () => {
+    const rx = await receiver()
+    const url = server.setPage('/tabs.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_tabs', attrs: { 'batch-size': 10, 'flush-interval': 200 } }))
+    const ctx = await context()
+    // opened concurrently on a fresh profile: they race to create the anonymous id
+    const pages = await Promise.all([0, 1, 2].map(() => open(ctx, url)))
+    const PER_TAB = 60
+    await Promise.all(
+      pages.map((p, tab) =>
+        p.evaluate(
+          async ([tab, n]) => {
+            for (let i = 0; i < n; i++) {
+              window.waymark.track('Tab Event', { tab, i })
+              if (i % 15 === 14) await new Promise((r) => setTimeout(r, 60))
+            }
+          },
+          [tab, PER_TAB],
+        ),
+      ),
+    )
+    const total = 3 * PER_TAB
+    await waitFor(() => uniqueIds(rx.named('Tab Event')).size === total, {
+      timeout: 20_000,
+      message: `${total} 'Tab Event' events (got ${uniqueIds(rx.named('Tab Event')).size})`,
+    })
+    await waitFor(async () => (await idbCount(pages[0], EVENTS_DB, EVENTS_STORE)) === 0, { timeout: 10_000, message: 'shared queue drained' })
+    await sleep(QUIET_MS)
+
+    expectExactlyOnce(rx)
+    const tabEvents = rx.named('Tab Event')
+    expect(tabEvents).toHaveLength(total)
+    expect(new Set(tabEvents.map((e) => `${e.properties.tab}:${e.properties.i}`)).size).toBe(total)
+
+    const users = await Promise.all(pages.map(user))
+    const anon = users[0].anonymousId
+    expect(anon).toMatch(ULID_RE)
+    expect(users.map((u) => u.anonymousId)).toEqual([anon, anon, anon])
+    expect([...new Set(rx.events().map((e) => e.anonymousId))]).toEqual([anon])
+  })
+
+  it('same anonymousId across tabs and reloads; identify() trims and lower-cases the email', async () => {
+    const rx = await receiver()
+    const url = server.setPage('/identity.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_id', attrs: { 'batch-size': 10, 'flush-interval': 200 } }))
+    const ctx = await context()
+    const probe = async (page: Page, name: string) => {
+      await page.evaluate((name) => window.waymark.track(name), name)
+      const [ev] = await waitFor(() => (rx.named(name).length ? rx.named(name) : null), { timeout: 10_000, message: `'${name}' at the receiver` })
+      return { ev, user: await user(page) }
+    }
+
+    const a = await open(ctx, url)
+    const first = await probe(a, 'Probe A')
+    const anon = first.user.anonymousId
+    expect(anon).toMatch(ULID_RE)
+    expect(first.ev.anonymousId).toBe(anon)
+
+    const b = await open(ctx, url)
+    const second = await probe(b, 'Probe B')
+    expect(second.user.anonymousId).toBe(anon)
+    expect(second.ev.anonymousId).toBe(anon)
+
+    await a.reload()
+    await sdkReady(a)
+    const third = await probe(a, 'Probe A after reload')
+    expect(third.user.anonymousId).toBe(anon)
+    expect(third.ev.anonymousId).toBe(anon)
+
+    await a.evaluate(() => window.waymark.identify('  Ada@Example.COM '))
+    const identify = await waitFor(() => rx.events().find((e) => e.type === 'identify'), { timeout: 10_000, message: 'identify event' })
+    expect(identify.traits?.email).toBe('ada@example.com')
+    expect(identify.anonymousId).toBe(anon)
+    expect(await user(a)).toMatchObject({ anonymousId: anon, email: 'ada@example.com' })
+    expect(JSON.stringify(rx.events())).not.toContain('Ada@Example.COM')
+
+    // the other tab sees the same identity after a reload
+    await b.reload()
+    await sdkReady(b)
+    await waitFor(async () => (await user(b)).email === 'ada@example.com', { timeout: 3000, message: "tab B's user().email after reload" })
+    expect((await user(b)).anonymousId).toBe(anon)
+    await sleep(300)
+    expectExactlyOnce(rx)
+  })
+
+  it('raised no uncaught errors in any page', () => {
+    expect(pageErrors).toEqual([])
+  })
+})
