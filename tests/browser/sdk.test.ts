@@ -382,6 +382,65 @@ describe('Waymark SDK in Chromium', () => {
     expectExactlyOnce(rx)
   })
 
+  it('data-consent="pending" stores and sends nothing until granted; denied drops', async () => {
+    const rx = await receiver()
+    const url = server.setPage(
+      '/consent.html',
+      await sdkPageHtml({ collector: rx.url, writeKey: 'wk_consent', attrs: { 'batch-size': 10, 'flush-interval': 200, consent: 'pending' } }),
+    )
+    const ctx = await context()
+    const page = await open(ctx, url)
+    await page.evaluate(() => {
+      for (let i = 0; i < 3; i++) window.waymark.track('Pending Event', { i })
+    })
+    await sleep(800)
+    expect(await idbCount(page, EVENTS_DB, EVENTS_STORE)).toBe(0)
+    expect(rx.batches({ acceptedOnly: false })).toHaveLength(0)
+
+    await page.evaluate(() => window.waymark.consent('granted'))
+    await waitFor(() => uniqueIds(rx.named('Pending Event')).size === 3, { timeout: 10_000, message: "the 3 'Pending Event' events after consent('granted')" })
+
+    await page.evaluate(() => {
+      window.waymark.consent('denied')
+      for (let i = 0; i < 3; i++) window.waymark.track('Denied Event', { i })
+    })
+    await sleep(800)
+    expect(rx.named('Denied Event', { acceptedOnly: false })).toHaveLength(0)
+    expect(await idbCount(page, EVENTS_DB, EVENTS_STORE)).toBe(0)
+    expectExactlyOnce(rx)
+  })
+
+  it('reset() starts a new anonymousId; events recorded before it keep the old one', async () => {
+    const rx = await receiver()
+    const url = server.setPage('/reset.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_reset', attrs: { 'batch-size': 10, 'flush-interval': 200 } }))
+    const ctx = await context()
+    const page = await open(ctx, url)
+    const ids = await page.evaluate(() => {
+      const w = window.waymark
+      w.identify('ada@example.com')
+      w.track('Before Reset')
+      const before = w.user()
+      w.reset()
+      w.track('After Reset')
+      return { before, after: w.user() }
+    })
+    expect(ids.before).toMatchObject({ email: 'ada@example.com' })
+    expect(ids.after.anonymousId).toMatch(ULID_RE)
+    expect(ids.after.anonymousId).not.toBe(ids.before.anonymousId)
+    expect(ids.after.email ?? undefined).toBeUndefined()
+    await waitFor(() => rx.named('Before Reset').length && rx.named('After Reset').length, { timeout: 10_000, message: 'both events' })
+    const [before] = rx.named('Before Reset')
+    const [after] = rx.named('After Reset')
+    expect(before.anonymousId).toBe(ids.before.anonymousId)
+    expect(after.anonymousId).toBe(ids.after.anonymousId)
+    expect(JSON.stringify(after)).not.toContain('ada@example.com')
+    // the new identity is the persisted one
+    await page.reload()
+    await sdkReady(page)
+    await waitFor(async () => (await user(page)).anonymousId === ids.after.anonymousId, { timeout: 3000, message: 'new anonymousId after reload' })
+    expectExactlyOnce(rx)
+  })
+
   it('raised no uncaught errors in any page', () => {
     expect(pageErrors).toEqual([])
   })
