@@ -1,0 +1,36 @@
+import nodeResolve from '@rollup/plugin-node-resolve'
+import terser from '@rollup/plugin-terser'
+import typescript from '@rollup/plugin-typescript'
+import { dts } from 'rollup-plugin-dts'
+
+// Four outputs: the npm builds (deps stay external so bundlers dedupe them), the script-tag
+// bundle with everything inside, the loader snippet, and one declaration file.
+const ts = () => typescript({ tsconfig: './tsconfig.json', sourceMap: true, declaration: false })
+const minify = () => terser({ ecma: 2020, compress: { passes: 2 }, format: { comments: false } })
+
+export default [
+  {
+    input: 'src/index.ts',
+    external: ['idb-keyval', 'ulid'],
+    output: [
+      { file: 'dist/waymark.mjs', format: 'es', sourcemap: true },
+      { file: 'dist/waymark.cjs', format: 'cjs', sourcemap: true },
+    ],
+    plugins: [ts()],
+  },
+  {
+    input: 'src/browser.ts',
+    output: { file: 'dist/waymark.min.js', format: 'iife', sourcemap: true },
+    plugins: [nodeResolve({ browser: true }), ts(), minify()],
+  },
+  {
+    input: 'src/snippet.js',
+    output: { file: 'dist/snippet.min.js', format: 'iife' },
+    plugins: [minify()],
+  },
+  {
+    input: 'src/index.ts',
+    output: { file: 'dist/waymark.d.ts', format: 'es' },
+    plugins: [dts()],
+  },
+]

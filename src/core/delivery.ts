@@ -1,0 +1,180 @@
+// Delivery: moves stored events to the collector and deletes them only once acknowledged.
+import type { EventStore } from '../platform/storage'
+import type { Reply, Transport } from '../platform/network'
+import type { WaymarkError, WireEvent } from '../types'
+import { encodeBatches, MAX_BATCH_BYTES, MAX_BEACON_BYTES, type EncodedBatch } from './events'
+import type { Lock } from './lock'
+
+export interface Clock {
+  now(): number
+  /** Runs `run` after `ms`; returns a cancel function. */
+  later(run: () => void, ms: number): () => void
+  random(): number
+}
+
+export interface DeliveryOptions {
+  url: string
+  writeKey: string
+  batchSize: number
+  flushInterval: number
+  store: EventStore
+  transport: Transport
+  lock: Lock
+  clock: Clock
+  /** False while consent is not granted: nothing leaves the page then. */
+  canSend(): boolean
+  report(error: WaymarkError): void
+  /** Told of every acknowledged messageId. */
+  acknowledged(ids: string[]): void
+}
+
+/** What one reply means for the events it answered. */
+export type Verdict = 'delivered' | 'retry' | 'split' | 'halt'
+
+export function verdict(status: number): Verdict {
+  if (status >= 200 && status < 300) return 'delivered'
+  // The key or the address is wrong: sending more would fail the same way; keep the events.
+  if (status === 401 || status === 403 || status === 404) return 'halt'
+  if (status === 408 || status === 429 || status >= 500) return 'retry'
+  // 400, 413, 422…: something in the batch is refused. Halve it until the culprit stands alone.
+  return 'split'
+}
+
+const BASE_DELAY_MS = 1000
+const MAX_DELAY_MS = 60_000
+
+/** Exponential backoff with jitter, never sooner than the collector's Retry-After. */
+export function backoff(failures: number, retryAfter: string | null, now: number, random: number): number {
+  const exponential = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (failures - 1)) * (0.5 + random / 2)
+  const seconds = Number(retryAfter)
+  const asked = retryAfter === null ? 0 : isNaN(seconds) ? Date.parse(retryAfter) - now : seconds * 1000
+  return Math.max(exponential, asked || 0)
+}
+
+function rejectedIds(reply: Reply, events: WireEvent[]): string[] {
+  try {
+    const rejected: { index?: number; messageId?: string }[] = JSON.parse(reply.body).rejected || []
+    return rejected.map((r) => r.messageId || events[r.index as number]?.messageId).filter(Boolean) as string[]
+  } catch {
+    return [] // a Segment-compatible endpoint need not answer in JSON
+  }
+}
+
+export function createDelivery(o: DeliveryOptions) {
+  const { clock, store } = o
+  const inFlight = new Set<string>()
+  let failures = 0
+  let retryAt = 0
+  let halted = false
+  let cancelTimer: (() => void) | undefined
+  let timerAt = Infinity
+  let running: Promise<void> | undefined
+
+  function schedule(ms: number) {
+    const at = clock.now() + ms
+    if (at >= timerAt) return
+    cancelTimer?.()
+    timerAt = at
+    cancelTimer = clock.later(() => {
+      timerAt = Infinity
+      drain(false)
+    }, ms)
+  }
+
+  async function drop(events: WireEvent[], why: string) {
+    const messageIds = events.map((e) => e.messageId)
+    await store.remove(messageIds)
+    o.acknowledged(messageIds)
+    o.report({ code: 'rejected', message: `${events.length} event(s) dropped: ${why}`, messageIds })
+  }
+
+  async function send(batch: EncodedBatch, keepalive: boolean): Promise<Verdict> {
+    const ids = batch.events.map((e) => e.messageId)
+    ids.forEach((id) => inFlight.add(id))
+    let reply: Reply | undefined
+    try {
+      reply = await o.transport(o.url, batch.body, keepalive)
+    } catch (reason) {
+      o.report({ code: 'network', message: `send failed: ${reason}` })
+    } finally {
+      ids.forEach((id) => inFlight.delete(id))
+    }
+    const result = reply ? verdict(reply.status) : 'retry'
+    if (result === 'delivered') {
+      failures = 0
+      const refused = new Set(rejectedIds(reply!, batch.events))
+      if (refused.size) {
+        o.report({ code: 'rejected', message: `the collector refused ${refused.size} event(s)`, messageIds: [...refused] })
+      }
+      await store.remove(ids)
+      o.acknowledged(ids)
+    } else if (result === 'retry') {
+      retryAt = clock.now() + backoff(++failures, reply?.retryAfter ?? null, clock.now(), clock.random())
+      schedule(retryAt - clock.now())
+    } else if (result === 'halt') {
+      halted = true
+      o.report({ code: 'unauthorized', message: `the collector answered ${reply!.status}; sending stopped, events kept` })
+    }
+    return result
+  }
+
+  async function sendStored() {
+    let limit = o.batchSize
+    while (!halted && o.canSend() && clock.now() >= retryAt) {
+      const events = (await store.oldest(limit)).filter((e) => !inFlight.has(e.messageId))
+      if (!events.length) return
+      const { batches, oversized } = encodeBatches(events, o.writeKey, new Date(clock.now()).toISOString(), MAX_BATCH_BYTES)
+      if (oversized.length) await drop(oversized, 'larger than 32 KB')
+      const batch = batches[0]
+      if (!batch) continue
+      const result = await send(batch, false)
+      if (result === 'split' && batch.events.length === 1) await drop(batch.events, 'refused by the collector')
+      else if (result === 'split') limit = Math.ceil(batch.events.length / 2)
+      else if (result === 'delivered') limit = o.batchSize
+      else return
+    }
+  }
+
+  /** Sends what is stored, in this tab if no other tab is sending. `wait` queues for the lock. */
+  function drain(wait: boolean): Promise<void> {
+    if (!o.canSend()) return Promise.resolve()
+    if (running && !wait) return running
+    const run = (running ?? Promise.resolve())
+      .then(() => o.lock(sendStored, wait))
+      // Another tab is sending; our events may have arrived after it read the store.
+      .then((sent) => {
+        if (!sent) schedule(o.flushInterval)
+      })
+      .catch((reason) => o.report({ code: 'storage_unavailable', message: `${reason}` }))
+      .finally(() => {
+        if (running === run) running = undefined
+      })
+    return (running = run)
+  }
+
+  /**
+   * The page is going away: hand `events` to keepalive requests now, without waiting for
+   * storage or the lock. They stay stored until acknowledged, so a page that dies before the
+   * answer resends them on the next load (the collector's messageId dedupe drops the copy).
+   */
+  function sendBeforeExit(events: WireEvent[]) {
+    if (halted || !o.canSend()) return
+    const waiting = events.filter((e) => !inFlight.has(e.messageId))
+    const now = new Date(clock.now()).toISOString()
+    for (const batch of encodeBatches(waiting, o.writeKey, now, MAX_BEACON_BYTES).batches) {
+      send(batch, true).catch(() => {}) // the page is leaving: nobody is left to tell
+    }
+  }
+
+  return {
+    drain,
+    schedule,
+    sendBeforeExit,
+    stop: () => {
+      halted = true
+      cancelTimer?.()
+    },
+  }
+}
+
+export type Delivery = ReturnType<typeof createDelivery>

@@ -1,0 +1,66 @@
+// Pure builders and encoders of wire events (SPEC §4).
+import type { EventContext, EventDraft as Draft, Identity, WireEvent } from '../types'
+
+export function draft(
+  fields: Pick<WireEvent, 'type'> & Partial<Draft>,
+  messageId: string,
+  time: number,
+  context: EventContext,
+): Draft {
+  return { ...fields, messageId, timestamp: new Date(time).toISOString(), context }
+}
+
+export function stamp(event: Draft, identity: Identity): WireEvent {
+  const wire = event as WireEvent
+  wire.anonymousId = identity.anonymousId
+  if (identity.userId && !wire.userId) wire.userId = identity.userId
+  return wire
+}
+
+// Segment's limits: the collector would refuse more (SPEC §4).
+export const MAX_EVENT_BYTES = 32_000
+export const MAX_BATCH_BYTES = 500_000
+// Browsers cap keepalive and beacon bodies in flight at 64 KB.
+export const MAX_BEACON_BYTES = 64_000
+
+export interface EncodedBatch {
+  body: string
+  events: WireEvent[]
+}
+
+/**
+ * Splits events, oldest first, into request bodies of at most `maxBytes` (UTF-16 length, a
+ * safe bound for small ASCII-heavy JSON) and hands back those too large to ever be accepted.
+ */
+export function encodeBatches(
+  events: WireEvent[],
+  writeKey: string,
+  sentAt: string,
+  maxBytes: number,
+): { batches: EncodedBatch[]; oversized: WireEvent[] } {
+  const tail = `],"sentAt":"${sentAt}","writeKey":${JSON.stringify(writeKey)}}`
+  const batches: EncodedBatch[] = []
+  const oversized: WireEvent[] = []
+  let parts: string[] = []
+  let members: WireEvent[] = []
+  let size = 10 + tail.length
+  const close = () => {
+    if (members.length) batches.push({ body: `{"batch":[${parts.join(',')}${tail}`, events: members })
+    parts = []
+    members = []
+    size = 10 + tail.length
+  }
+  for (const event of events) {
+    const json = JSON.stringify(event)
+    if (json.length > MAX_EVENT_BYTES) {
+      oversized.push(event)
+      continue
+    }
+    if (size + json.length + 1 > maxBytes) close()
+    parts.push(json)
+    members.push(event)
+    size += json.length + 1
+  }
+  close()
+  return { batches, oversized }
+}

@@ -1,0 +1,307 @@
+// createTracker: wires the core (queue, identity, delivery) to the platform adapters.
+import { monotonicFactory } from 'ulid'
+import { createDelivery, type Clock } from './core/delivery'
+import { draft, stamp } from './core/events'
+import { identifyWith, normalizeEmail, normalizeUserId } from './core/identity'
+import { tabLock } from './core/lock'
+import { createQueue } from './core/queue'
+import { fetchTransport, type Transport } from './platform/network'
+import { doNotTrack, environment, hasWindow, onHide, pageContext, readCookie, writeCookie } from './platform/page'
+import { openStores, type Stores } from './platform/storage'
+import type {
+  ConsentState,
+  EventDraft,
+  Identity,
+  IdentifyInput,
+  Properties,
+  Tracker,
+  TrackerOptions,
+  WaymarkError,
+  WireEvent,
+} from './types'
+import { VERSION } from './version'
+
+/** What the tracker needs from the outside world; tests replace any part. */
+export interface Platform {
+  clock: Clock
+  transport: Transport
+  stores: Stores
+}
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  later: (run, ms) => {
+    const timer = setTimeout(run, ms)
+    return () => clearTimeout(timer)
+  },
+  random: Math.random,
+}
+
+const COOKIE = 'wm_aid'
+const CONSENT_STATES = ['granted', 'denied', 'pending']
+
+const noop = () => {}
+
+/** A tracker that records nothing: for server-side rendering, Do Not Track, unusable options. */
+export function inertTracker(): Tracker {
+  return {
+    page: noop,
+    track: noop,
+    identify: noop,
+    alias: noop,
+    reset: noop,
+    consent: noop,
+    flush: async () => ({ sent: 0, pending: 0 }),
+    user: () => ({ anonymousId: '' }),
+    shutdown: async () => {},
+  }
+}
+
+export function createTracker(options: TrackerOptions, platform: Partial<Platform> = {}): Tracker {
+  if (!hasWindow()) return inertTracker()
+  const log = (...args: unknown[]) => options.debug && console.info('[waymark]', ...args)
+  const report = (error: WaymarkError) => {
+    log(error.code, error.message)
+    try {
+      options.onError?.(error)
+    } catch {
+      // the host's callback must not break the SDK either
+    }
+  }
+  try {
+    if (!options?.collector || !options.writeKey) {
+      report({ code: 'invalid_call', message: 'createTracker needs collector and writeKey; nothing will be recorded' })
+      return inertTracker()
+    }
+    if (options.respectDoNotTrack && doNotTrack()) {
+      log('Do Not Track / Global Privacy Control: nothing will be recorded')
+      return inertTracker()
+    }
+    return startTracker(options, platform, log, report)
+  } catch (reason) {
+    report({ code: 'invalid_call', message: `createTracker failed: ${reason}` })
+    return inertTracker()
+  }
+}
+
+function startTracker(
+  options: TrackerOptions,
+  platform: Partial<Platform>,
+  log: (...args: unknown[]) => void,
+  report: (error: WaymarkError) => void,
+): Tracker {
+  const o = { batchSize: 50, flushInterval: 2000, maxQueue: 10_000, storageName: 'waymark', ...options }
+  const clock = platform.clock ?? systemClock
+  const newId = monotonicFactory()
+  const stores =
+    platform.stores ??
+    openStores(o.storageName, (reason) =>
+      report({ code: 'storage_unavailable', message: `IndexedDB unusable, events kept in memory only: ${reason}` }),
+    )
+  // Tabs of one site tell each other about identity changes and acknowledged events.
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`waymark:${o.storageName}`) : undefined
+  const env = environment(VERSION)
+  const enrichers: ((event: EventDraft) => void)[] = []
+  const cleanups: (() => void)[] = []
+  let consent: ConsentState = o.consent ?? 'granted'
+  let identity: Identity = { anonymousId: newId() }
+  let acknowledgedCount = 0
+
+  const queue = createQueue({
+    store: stores.events,
+    maxQueue: o.maxQueue,
+    clock,
+    report,
+    saved: (count) => delivery.schedule(count >= o.batchSize ? 0 : o.flushInterval),
+  })
+  const delivery = createDelivery({
+    url: `${o.collector.replace(/\/+$/, '')}/v1/batch`,
+    writeKey: o.writeKey,
+    batchSize: o.batchSize,
+    flushInterval: o.flushInterval,
+    store: stores.events,
+    transport: platform.transport ?? fetchTransport,
+    lock: tabLock(`waymark:${o.storageName}`, stores.meta, clock.now, newId()),
+    clock,
+    canSend: () => consent === 'granted',
+    report,
+    acknowledged: (ids) => {
+      acknowledgedCount += ids.length
+      queue.acknowledged(ids)
+      channel?.postMessage({ acknowledged: ids })
+    },
+  })
+  if (consent !== 'granted') queue.hold()
+
+  // Calls made before the stored identity is known wait here, in order.
+  let waiting: (() => void)[] | undefined = []
+  const whenReady = (step: () => void) => (waiting ? waiting.push(step) : guard(step))
+  const guard = (step: () => void) => {
+    try {
+      step()
+    } catch (reason) {
+      report({ code: 'invalid_call', message: `${reason}` })
+    }
+  }
+
+  const cookieId = o.cookieDomain ? readCookie(COOKIE) : undefined
+  // A cookie shared by subdomains outranks this origin's own storage: it is the site-wide id.
+  const adopt = (stored: Identity | undefined) =>
+    cookieId && stored?.anonymousId !== cookieId ? { anonymousId: cookieId } : (stored ?? identity)
+  const loaded =
+    consent === 'granted'
+      ? stores.meta.update<Identity>('identity', adopt)
+      : stores.meta.get<Identity>('identity').then(adopt)
+  const ready = loaded
+    .then((stored) => {
+      identity = stored
+      if (o.cookieDomain && consent === 'granted') writeCookie(COOKIE, identity.anonymousId, o.cookieDomain)
+    })
+    .catch((reason) => report({ code: 'storage_unavailable', message: `identity not loaded: ${reason}` }))
+    .then(() => {
+      const steps = waiting!
+      waiting = undefined
+      steps.forEach(guard)
+      delivery.drain(false) // what earlier page loads left behind
+    })
+
+  function setIdentity(next: Identity) {
+    identity = next
+    if (consent !== 'granted') return
+    stores.meta.set('identity', identity).catch(noop)
+    channel?.postMessage({ identity })
+    if (o.cookieDomain) writeCookie(COOKIE, identity.anonymousId, o.cookieDomain)
+  }
+
+  if (channel) {
+    channel.onmessage = ({ data }) => {
+      if (data.identity) identity = data.identity
+      if (data.acknowledged) queue.acknowledged(data.acknowledged)
+    }
+  }
+
+  /** Captures an event at call time; identity and storage follow once ready. */
+  function record(fields: Pick<WireEvent, 'type'> & Partial<EventDraft>, beforeRecord?: (event: EventDraft) => void) {
+    if (consent === 'denied') return
+    const event = draft(fields, newId(clock.now()), clock.now(), { ...env, page: pageContext() })
+    for (const step of enrichers) step(event)
+    whenReady(() => {
+      beforeRecord?.(event)
+      const wire = stamp(event, identity)
+      const kept = o.beforeSend ? o.beforeSend(wire) : wire
+      if (kept) queue.push(kept)
+    })
+  }
+
+  const invalid = (message: string) => report({ code: 'invalid_call', message })
+
+  const tracker: Tracker = {
+    page(name, properties) {
+      record({ type: 'page', name, properties: { ...pageContext(), ...properties } })
+    },
+    track(event, properties) {
+      if (typeof event !== 'string' || !event) return invalid('track needs an event name')
+      record({ type: 'track', event, properties: properties ?? {} })
+    },
+    identify(input, traits) {
+      const claim: IdentifyInput =
+        typeof input === 'string' ? (input.includes('@') ? { email: input } : { userId: input }) : (input ?? {})
+      const email = normalizeEmail(claim.email)
+      const userId = normalizeUserId(claim.userId)
+      if ((claim.email && !email) || (claim.userId && !userId) || !(email || userId)) {
+        return invalid(`identify needs a valid email or userId, got ${JSON.stringify(input)}`)
+      }
+      const allTraits: Properties = { ...claim.traits, ...traits }
+      if (email) allTraits.email = email
+      record({ type: 'identify', userId, traits: allTraits }, () => {
+        const next = identifyWith(identity, { email, userId }, newId())
+        if (next.anonymousId !== identity.anonymousId) log('another person identified: new anonymous id')
+        setIdentity(next)
+      })
+    },
+    alias(userId, previousId) {
+      const id = normalizeUserId(userId)
+      if (!id) return invalid('alias needs a userId')
+      record({ type: 'alias', userId: id }, (event) => {
+        event.previousId = previousId || identity.userId || identity.anonymousId
+        setIdentity({ ...identity, userId: id })
+      })
+    },
+    reset() {
+      whenReady(() => setIdentity({ anonymousId: newId() }))
+    },
+    consent(state) {
+      if (!CONSENT_STATES.includes(state)) return invalid(`consent must be one of ${CONSENT_STATES}`)
+      whenReady(() => {
+        consent = state
+        if (state === 'granted') {
+          setIdentity(identity)
+          queue.release()
+        } else if (state === 'pending') {
+          queue.hold()
+        } else {
+          queue.hold()
+          queue.wipe().catch(noop)
+          stores.meta.clear().catch(noop)
+          identity = { anonymousId: newId() }
+        }
+      })
+    },
+    async flush() {
+      const before = acknowledgedCount
+      await ready
+      await queue.save()
+      await delivery.drain(true)
+      const stored = consent === 'granted' ? await stores.events.count() : 0
+      return { sent: acknowledgedCount - before, pending: stored + queue.unsavedCount() }
+    },
+    user() {
+      const { anonymousId, userId, email } = identity
+      return { anonymousId, ...(userId && { userId }), ...(email && { email }) }
+    },
+    async shutdown() {
+      const result = await tracker.flush()
+      log('shut down with', result.pending, 'event(s) still queued')
+      delivery.stop()
+      cleanups.forEach((cleanup) => cleanup())
+      channel?.close()
+    },
+  }
+
+  cleanups.push(
+    onHide(() => {
+      if (consent !== 'granted') return
+      queue.save()
+      delivery.sendBeforeExit(queue.unacknowledged())
+    }),
+  )
+  for (const install of o.autotrack ?? []) {
+    const uninstall = install({ tracker, enrich: (step) => enrichers.push(step), now: clock.now })
+    if (uninstall) cleanups.push(uninstall)
+  }
+  return guarded(tracker, report)
+}
+
+const inert = inertTracker() as unknown as Record<string, () => unknown>
+
+/** The host page sees a tracker whose methods never throw. */
+function guarded(tracker: Tracker, report: (error: WaymarkError) => void): Tracker {
+  const safe = {} as Record<string, unknown>
+  for (const [name, method] of Object.entries(tracker) as [string, (...args: unknown[]) => unknown][]) {
+    safe[name] = (...args: unknown[]) => {
+      try {
+        const result = method(...args)
+        return result instanceof Promise
+          ? result.catch((reason) => {
+              report({ code: 'invalid_call', message: `${name} failed: ${reason}` })
+              return inert[name]()
+            })
+          : result
+      } catch (reason) {
+        report({ code: 'invalid_call', message: `${name} failed: ${reason}` })
+        return inert[name]()
+      }
+    }
+  }
+  return safe as unknown as Tracker
+}
