@@ -1,0 +1,126 @@
+// Collector configuration: flags first, then environment variables, then defaults (SPEC §7).
+// `loadConfig` is pure apart from the random demo admin token, so it is easy to test.
+import { randomBytes } from 'node:crypto'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string; poolSize: number }
+
+export type IpPolicy = 'truncate' | 'full' | 'none'
+
+export interface Config {
+  host: string
+  port: number
+  database: DatabaseConfig
+  adminToken: string
+  writeKeys: string[]
+  /** Which credentials were generated because none were configured (printed at start). */
+  demo: { writeKey: boolean; adminToken: boolean }
+  /** CORS origins for /v1/*; null = any origin. */
+  allowedOrigins: string[] | null
+  /** Per write key, per process: sustained requests per second and burst size. */
+  rateLimit: { perSecond: number; burst: number }
+  ip: IpPolicy
+  trustProxy: boolean
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  limits: { requestBytes: number; eventBytes: number }
+  staticDirs: { examples: string; sdk: string }
+}
+
+/** Fixed so the example pages can ship it; only used when no write key is configured. */
+export const DEMO_WRITE_KEY = 'wk_demo'
+export const DEFAULT_PORT = 8787
+export const DEFAULT_HOST = '127.0.0.1'
+export const DEFAULT_SQLITE_FILE = './.waymark/waymark.db'
+/** SPEC §4 / Segment: 500 KB per request, 32 KB per event. */
+export const REQUEST_LIMIT_BYTES = 500 * 1024
+export const EVENT_LIMIT_BYTES = 32 * 1024
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export class ConfigError extends Error {}
+
+export const USAGE = `Usage: waymark-collector [--port 8787] [--host 127.0.0.1] [--db <file path | postgres://…>]
+
+Environment (used when no flag is given):
+  WAYMARK_DATABASE_URL     SQLite file path or postgres:// URL (default ${DEFAULT_SQLITE_FILE})
+  WAYMARK_ADMIN_TOKEN      Bearer token for /api/* (default: random, printed at start)
+  WAYMARK_WRITE_KEYS       comma-separated write keys (default: ${DEMO_WRITE_KEY}, printed at start)
+  WAYMARK_ALLOWED_ORIGINS  comma-separated CORS origins for /v1/* (default: any origin)
+  PORT                     listening port (default ${DEFAULT_PORT})
+  WAYMARK_HOST             listening address (default ${DEFAULT_HOST})
+  WAYMARK_RATE_LIMIT       requests per second per write key and process (default 5000; burst 2x)
+  WAYMARK_IP               truncate (default: /24 IPv4, /48 IPv6) | full | none
+  WAYMARK_TRUST_PROXY      1 to take the client IP from X-Forwarded-For (behind a load balancer)
+  WAYMARK_PG_POOL_SIZE     PostgreSQL connections per process (default 10)
+  WAYMARK_LOG_LEVEL        fatal|error|warn|info|debug|trace|silent (default warn)
+  WAYMARK_EXAMPLES_DIR     folder served at /examples/ (default <repo>/examples)
+  WAYMARK_SDK_DIR          folder served at /sdk/ (default <repo>/dist)`
+
+function parseFlags(argv: string[]): Record<string, string> {
+  const flags: Record<string, string> = {}
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') {
+      flags.help = '1'
+      continue
+    }
+    const m = /^--(port|host|db)(?:=(.*))?$/.exec(arg)
+    if (!m) throw new ConfigError(`unknown argument: ${arg}`)
+    const value = m[2] ?? argv[++i]
+    if (value === undefined || value === '') throw new ConfigError(`--${m[1]} needs a value`)
+    flags[m[1]!] = value
+  }
+  return flags
+}
+
+const list = (v: string | undefined) =>
+  (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+
+function int(name: string, v: string, min: number, max: number): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${v}"`)
+  return n
+}
+
+export function databaseFromString(value: string, poolSize = 10): DatabaseConfig {
+  if (/^postgres(ql)?:\/\//i.test(value)) return { kind: 'postgres', url: value, poolSize }
+  return { kind: 'sqlite', file: value === ':memory:' ? value : resolve(value) }
+}
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { help: boolean } {
+  const flags = parseFlags(argv)
+  const port = int('port', flags.port ?? env.PORT ?? String(DEFAULT_PORT), 0, 65535)
+  const poolSize = int('WAYMARK_PG_POOL_SIZE', env.WAYMARK_PG_POOL_SIZE ?? '10', 1, 200)
+  const writeKeys = list(env.WAYMARK_WRITE_KEYS)
+  const adminToken = env.WAYMARK_ADMIN_TOKEN?.trim() || ''
+  const origins = list(env.WAYMARK_ALLOWED_ORIGINS)
+  const rate = int('WAYMARK_RATE_LIMIT', env.WAYMARK_RATE_LIMIT ?? '5000', 1, 10_000_000)
+  const ip = (env.WAYMARK_IP ?? 'truncate') as IpPolicy
+  if (!['truncate', 'full', 'none'].includes(ip)) throw new ConfigError(`WAYMARK_IP must be truncate, full or none`)
+  const logLevel = (env.WAYMARK_LOG_LEVEL ?? 'warn') as Config['logLevel']
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    throw new ConfigError(`WAYMARK_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`)
+  if (adminToken && writeKeys.includes(adminToken)) throw new ConfigError('the admin token must differ from every write key')
+  return {
+    help: flags.help === '1',
+    host: flags.host ?? env.WAYMARK_HOST ?? DEFAULT_HOST,
+    port,
+    database: databaseFromString(flags.db ?? env.WAYMARK_DATABASE_URL ?? DEFAULT_SQLITE_FILE, poolSize),
+    adminToken: adminToken || `adm_${randomBytes(18).toString('base64url')}`,
+    writeKeys: writeKeys.length ? writeKeys : [DEMO_WRITE_KEY],
+    demo: { writeKey: writeKeys.length === 0, adminToken: !adminToken },
+    allowedOrigins: origins.length ? origins : null,
+    rateLimit: { perSecond: rate, burst: rate * 2 },
+    ip,
+    trustProxy: env.WAYMARK_TRUST_PROXY === '1' || env.WAYMARK_TRUST_PROXY === 'true',
+    logLevel,
+    limits: { requestBytes: REQUEST_LIMIT_BYTES, eventBytes: EVENT_LIMIT_BYTES },
+    staticDirs: {
+      examples: resolve(env.WAYMARK_EXAMPLES_DIR ?? resolve(REPO_ROOT, 'examples')),
+      sdk: resolve(env.WAYMARK_SDK_DIR ?? resolve(REPO_ROOT, 'dist')),
+    },
+  }
+}

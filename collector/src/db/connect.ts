@@ -1,0 +1,83 @@
+// Opens the configured database behind one Kysely instance, so every typed query in the
+// collector runs unchanged on SQLite (embedded, zero setup) and PostgreSQL (shared by processes).
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import pg from 'pg'
+import type { DatabaseConfig } from '../config.js'
+import type { DB, Db, Dialect } from './schema.js'
+import { migrate } from './migrations/index.js'
+
+export interface Store {
+  db: Db
+  dialect: Dialect
+  /** The raw SQLite handle, for the prepared-statement ingest path (see ingest/write.ts). */
+  sqlite: Database.Database | null
+  /** Runs `fn` in one transaction on one connection. SQLite takes the write lock up front. */
+  transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T>
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+const INT8_OID = 20
+
+export async function openStore(config: DatabaseConfig, onPoolError?: (err: Error) => void): Promise<Store> {
+  let db: Db
+  let sqlite: Database.Database | null = null
+  if (config.kind === 'sqlite') {
+    if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true })
+    sqlite = new Database(config.file)
+    // WAL: readers never block the writer; NORMAL sync is durable across process crashes
+    // (an OS crash may drop the last commits), the usual trade for an event store.
+    sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma('synchronous = NORMAL')
+    sqlite.pragma('busy_timeout = 5000')
+    sqlite.pragma('foreign_keys = ON')
+    db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) })
+  } else {
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: config.poolSize,
+      connectionTimeoutMillis: 5000,
+      // BIGINT columns hold epoch milliseconds and counts: safe as JS numbers.
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    })
+    // An idle client whose backend dies (restart, pg_terminate_backend) emits 'error' on the
+    // pool; without a listener Node would crash the process.
+    pool.on('error', (err) => onPoolError?.(err))
+    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  }
+  const dialect: Dialect = config.kind === 'sqlite' ? 'sqlite' : 'postgres'
+  const store: Store = {
+    db,
+    dialect,
+    sqlite,
+    transaction: (fn) =>
+      db.connection().execute(async (conn) => {
+        await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn)
+        try {
+          const result = await fn(conn)
+          await sql.raw('COMMIT').execute(conn)
+          return result
+        } catch (err) {
+          await sql.raw('ROLLBACK').execute(conn).catch(() => undefined)
+          throw err
+        }
+      }),
+    ping: async () => {
+      await sql`SELECT 1`.execute(db)
+    },
+    close: () => db.destroy(),
+  }
+  try {
+    await migrate(db, dialect)
+  } catch (err) {
+    await db.destroy().catch(() => undefined)
+    throw err
+  }
+  return store
+}

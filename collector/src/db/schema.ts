@@ -1,0 +1,110 @@
+// Typed view of the tables created by ./migrations. Times are epoch milliseconds
+// (BIGINT in both databases) so ordering and arithmetic are identical on SQLite and PostgreSQL.
+import type { Generated, Kysely } from 'kysely'
+
+export type IdentifierKind = 'anonymousId' | 'userId' | 'email'
+export const EVENT_TYPES = ['page', 'screen', 'track', 'identify', 'alias', 'group'] as const
+export type EventType = (typeof EVENT_TYPES)[number]
+
+/** JSON columns are TEXT on SQLite and JSONB on PostgreSQL: written as text, read back as either. */
+export type JsonColumn = string | Record<string, unknown> | null
+
+export interface ProfilesTable {
+  id: string
+  created_at: number
+  /** The one userId this person holds (SPEC §5 rule 4: never two). */
+  user_id: string | null
+  /** The one normalized email this person holds (rule 4). */
+  email: string | null
+  /** Corrected time of the earliest identifying event; null while anonymous (rule 7). */
+  identified_at: number | null
+  /** Set when this profile was merged into another: a tombstone kept so old ids still resolve. */
+  merged_into: string | null
+}
+
+export interface IdentifiersTable {
+  /** `${kind}:${value}` — the same string events carry in `identity_key`. */
+  key: string
+  kind: IdentifierKind
+  value: string
+  profile_id: string
+  created_at: number
+  // Per-identifier activity. Kept here (not on profiles) so a merge never has to recompute it.
+  event_count: Generated<number>
+  first_seen: number | null
+  last_seen: number | null
+  first_touch: string | null
+  first_touch_at: number | null
+  last_touch: string | null
+  last_touch_at: number | null
+}
+
+export interface TraitsTable {
+  identifier_key: string
+  name: string
+  value: string
+  updated_at: number
+}
+
+export interface EventsTable {
+  id: Generated<number>
+  message_id: string
+  source: string
+  type: EventType
+  event: string | null
+  name: string | null
+  identity_key: string
+  anonymous_id: string | null
+  user_id: string | null
+  email: string | null
+  previous_id: string | null
+  session_id: string | null
+  timestamp: number
+  original_timestamp: number | null
+  sent_at: number | null
+  received_at: number
+  properties: JsonColumn
+  traits: JsonColumn
+  context: JsonColumn
+  browser: string | null
+  os: string | null
+  device: string | null
+  is_bot: number
+  ip: string | null
+}
+
+export interface IdentityConflictsTable {
+  id: Generated<number>
+  created_at: number
+  message_id: string | null
+  /** Identifier that asked to join a profile it could not join. */
+  identifier_key: string
+  /** Profile that identifier stays in (or was given). */
+  profile_id: string | null
+  /** Profile it would have been merged with. */
+  other_profile_id: string | null
+  reason: string
+}
+
+export interface SchemaMigrationsTable {
+  version: number
+  name: string
+  applied_at: number
+}
+
+export interface DB {
+  profiles: ProfilesTable
+  identifiers: IdentifiersTable
+  traits: TraitsTable
+  events: EventsTable
+  identity_conflicts: IdentityConflictsTable
+  schema_migrations: SchemaMigrationsTable
+}
+
+export type Db = Kysely<DB>
+export type Dialect = 'sqlite' | 'postgres'
+
+export function parseJson(value: JsonColumn): Record<string, unknown> | null {
+  if (value == null) return null
+  return typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : value
+}

@@ -1,0 +1,183 @@
+// Pure mapping of a validated event to the row that is stored, plus what the identity graph
+// and the profile statistics need from it.
+import { isbot } from 'isbot'
+import { UAParser } from 'ua-parser-js'
+import type { IpPolicy } from '../config.js'
+import type { EventsTable } from '../db/schema.js'
+import { eventIdentityKey, type IdentityTuple } from '../identity/identifiers.js'
+import { isObject, type JsonObject, type ValidEvent } from './validate.js'
+
+export type EventRow = Omit<EventsTable, 'id'>
+
+/** Where a visit came from: campaign parameters and/or an external referrer. */
+export interface Touch {
+  source?: string
+  medium?: string
+  campaign?: string
+  term?: string
+  content?: string
+  referrer?: string
+  landingPage?: string
+}
+
+export interface PreparedEvent {
+  row: EventRow
+  identity: IdentityTuple
+  touch: Touch | null
+  /** identify traits as [name, JSON value]. */
+  traits: Array<[string, string]>
+}
+
+export interface RequestInfo {
+  receivedAt: number
+  /** Batch-level sentAt (client clock), epoch ms. */
+  sentAt: number | null
+  source: string
+  ip: string | null
+  userAgent: string | null
+  ipPolicy: IpPolicy
+  batchContext: JsonObject | null
+}
+
+/** SPEC §4: timestamp + (receivedAt − sentAt); without both client times, trust the server. */
+export function correctTimestamp(timestamp: number | null, sentAt: number | null, receivedAt: number): number {
+  if (timestamp === null) return receivedAt
+  if (sentAt === null) return timestamp
+  return timestamp + (receivedAt - sentAt)
+}
+
+/** Keeps the network, not the host: IPv4 /24, IPv6 /48. */
+export function truncateIp(ip: string): string {
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/i.exec(ip)
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0`
+  if (ip.includes(':')) {
+    const [head] = ip.split('::')
+    const groups = (head ?? '').split(':').filter(Boolean)
+    return `${groups.slice(0, 3).concat(['0', '0', '0']).slice(0, 3).join(':')}::`
+  }
+  return ''
+}
+
+export function applyIpPolicy(ip: string | null, policy: IpPolicy): string | null {
+  if (!ip || policy === 'none') return null
+  return policy === 'full' ? ip : truncateIp(ip) || null
+}
+
+export interface Agent {
+  browser: string | null
+  os: string | null
+  device: string | null
+  isBot: boolean
+}
+
+// User agents repeat a lot and parsing is the costliest step per event: memoize, bounded.
+const agentCache = new Map<string, Agent>()
+const AGENT_CACHE_SIZE = 2000
+
+export function parseAgent(ua: string | null): Agent {
+  if (!ua) return { browser: null, os: null, device: null, isBot: false }
+  const hit = agentCache.get(ua)
+  if (hit) return hit
+  const r = new UAParser(ua).getResult()
+  const join = (...parts: Array<string | undefined>) => parts.filter(Boolean).join(' ') || null
+  const agent: Agent = {
+    browser: join(r.browser.name, r.browser.major),
+    os: join(r.os.name, r.os.version),
+    device: r.device.type ?? (r.os.name ? 'desktop' : null),
+    isBot: isbot(ua),
+  }
+  if (agentCache.size >= AGENT_CACHE_SIZE) agentCache.delete(agentCache.keys().next().value!)
+  agentCache.set(ua, agent)
+  return agent
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
+
+function hostOf(url: string | undefined): string | null {
+  if (!url) return null
+  try {
+    return new URL(url).host.toLowerCase()
+  } catch {
+    return null
+  }
+}
+
+/** Campaign from context.campaign, else from utm_* in the page URL; referrer only if external. */
+export function extractTouch(context: JsonObject | null): Touch | null {
+  if (!context) return null
+  const page = isObject(context.page) ? context.page : {}
+  const touch: Touch = {}
+  const campaign = isObject(context.campaign) ? context.campaign : null
+  if (campaign) {
+    touch.source = str(campaign.source)
+    touch.medium = str(campaign.medium)
+    touch.campaign = str(campaign.name)
+    touch.term = str(campaign.term)
+    touch.content = str(campaign.content)
+  } else {
+    const search = str(page.search) ?? (str(page.url)?.includes('?') ? str(page.url)!.slice(str(page.url)!.indexOf('?')) : undefined)
+    if (search) {
+      const q = new URLSearchParams(search)
+      touch.source = q.get('utm_source') || undefined
+      touch.medium = q.get('utm_medium') || undefined
+      touch.campaign = q.get('utm_campaign') || undefined
+      touch.term = q.get('utm_term') || undefined
+      touch.content = q.get('utm_content') || undefined
+    }
+  }
+  const referrer = str(page.referrer)
+  const refHost = hostOf(referrer)
+  if (refHost && refHost !== hostOf(str(page.url))) touch.referrer = referrer
+  const hasTouch = Object.values(touch).some((v) => v !== undefined)
+  if (!hasTouch) return null
+  if (str(page.url)) touch.landingPage = str(page.url)
+  for (const k of Object.keys(touch) as Array<keyof Touch>) if (touch[k] === undefined) delete touch[k]
+  return touch
+}
+
+export function prepareEvent(e: ValidEvent, messageId: string, req: RequestInfo): PreparedEvent {
+  const context = req.batchContext ? { ...req.batchContext, ...(e.context ?? {}) } : e.context
+  const agent = parseAgent(str(context?.userAgent) ?? req.userAgent)
+  const identity: IdentityTuple = {
+    anonymousId: e.anonymousId,
+    userId: e.userId,
+    email: e.email,
+    previousId: e.previousId,
+  }
+  const ip = applyIpPolicy(str(context?.ip) ?? req.ip, req.ipPolicy)
+  // A client-sent context.ip must not slip past the IP policy inside the stored context.
+  const storedContext = context && context.ip !== undefined && req.ipPolicy !== 'full' ? { ...context, ip: ip ?? undefined } : context
+  const timestamp = correctTimestamp(e.timestamp, e.sentAt ?? req.sentAt, req.receivedAt)
+  const row: EventRow = {
+    message_id: messageId,
+    source: req.source,
+    type: e.type,
+    event: e.event,
+    name: e.name ?? (e.type === 'page' ? str(isObject(context?.page) ? context.page.title : undefined) ?? null : null),
+    identity_key: eventIdentityKey(identity),
+    anonymous_id: e.anonymousId,
+    user_id: e.userId,
+    email: e.email,
+    previous_id: e.previousId,
+    session_id: str(context?.sessionId) ?? null,
+    timestamp,
+    original_timestamp: e.timestamp,
+    sent_at: e.sentAt ?? req.sentAt,
+    received_at: req.receivedAt,
+    properties: e.properties ? JSON.stringify(e.properties) : null,
+    traits: e.traits ? JSON.stringify(e.traits) : null,
+    context: storedContext ? JSON.stringify(storedContext) : null,
+    browser: agent.browser,
+    os: agent.os,
+    device: agent.device,
+    is_bot: agent.isBot ? 1 : 0,
+    ip,
+  }
+  const traits: Array<[string, string]> =
+    e.type === 'identify' && e.traits
+      ? Object.entries(e.traits).filter(([name]) => name.length <= MAX_TRAIT_NAME).map(([name, v]) => [name, JSON.stringify(v ?? null)])
+      : []
+  return { row, identity, touch: extractTouch(context), traits }
+}
+
+const MAX_TRAIT_NAME = 256

@@ -1,0 +1,152 @@
+// Pure validation of what arrives on /v1/*. Each event is checked on its own so one bad entry
+// never costs its neighbours (SPEC §4: valid events of a partly bad batch are kept).
+import { EVENT_TYPES, type EventType } from '../db/schema.js'
+import { isPlaceholderId, normalizeEmail } from '../identity/identifiers.js'
+
+export type JsonObject = Record<string, unknown>
+
+export interface ValidEvent {
+  type: EventType
+  messageId: string | null
+  anonymousId: string | null
+  userId: string | null
+  previousId: string | null
+  /** Normalized email taken from traits.email or context.traits.email. */
+  email: string | null
+  event: string | null
+  name: string | null
+  properties: JsonObject | null
+  traits: JsonObject | null
+  context: JsonObject | null
+  /** Client clock, epoch ms (timestamp or originalTimestamp). */
+  timestamp: number | null
+  /** Client clock at send time, epoch ms, when given on the event itself. */
+  sentAt: number | null
+}
+
+export interface EnvelopeOk {
+  events: unknown[]
+  sentAt: number | null
+  writeKey: string | null
+  /** Batch-level context, merged under each event's own context (Segment behaviour). */
+  context: JsonObject | null
+}
+
+export const MAX_ID_LENGTH = 256
+export const MAX_NAME_LENGTH = 512
+export const MAX_DEPTH = 32
+
+export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function parseTime(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null
+  if (typeof value !== 'string' || value.length > 64) throw new Error(`${field} must be an ISO-8601 date string`)
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) throw new Error(`${field} "${value}" is not an ISO-8601 date`)
+  return ms
+}
+
+/** Reads the request envelope: `{batch: [...]}` for /v1/batch, the event itself otherwise. */
+export function readEnvelope(body: unknown, single: EventType | null): EnvelopeOk | { error: string } {
+  if (!isObject(body)) return { error: 'body must be a JSON object' }
+  const writeKey = typeof body.writeKey === 'string' ? body.writeKey : null
+  let sentAt: number | null
+  try {
+    sentAt = parseTime(body.sentAt, 'sentAt')
+  } catch (err) {
+    return { error: (err as Error).message }
+  }
+  if (single) return { events: [{ ...body, type: single }], sentAt, writeKey, context: null }
+  if (!Array.isArray(body.batch)) return { error: 'body.batch must be an array of events' }
+  if (body.context !== undefined && !isObject(body.context)) return { error: 'body.context must be an object' }
+  return { events: body.batch, sentAt, writeKey, context: (body.context as JsonObject | undefined) ?? null }
+}
+
+function depthExceeds(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (limit === 0) return true
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    if (depthExceeds(child, limit - 1)) return true
+  }
+  return false
+}
+
+// JSON.stringify escapes exactly the characters PostgreSQL cannot store (NUL) or that are not
+// valid Unicode (lone surrogates). An even run of backslashes before them means a literal "\\u".
+const UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i
+
+function id(raw: JsonObject, field: string): string | null {
+  const value = raw[field]
+  if (value === undefined || value === null) return null
+  let s: string
+  if (typeof value === 'string') s = value
+  else if (typeof value === 'number' && Number.isFinite(value)) s = String(value)
+  else throw new Error(`${field} must be a string`)
+  if (s.length > MAX_ID_LENGTH) throw new Error(`${field} is longer than ${MAX_ID_LENGTH} characters`)
+  if (isPlaceholderId(s)) throw new Error(`${field} "${s}" is a placeholder, not an identifier`)
+  return s
+}
+
+function text(raw: JsonObject, field: string, required: boolean): string | null {
+  const value = raw[field]
+  if (value === undefined || value === null) {
+    if (required) throw new Error(`${field} is required`)
+    return null
+  }
+  if (typeof value !== 'string') throw new Error(`${field} must be a string`)
+  if (required && value.trim() === '') throw new Error(`${field} must not be empty`)
+  if (value.length > MAX_NAME_LENGTH) throw new Error(`${field} is longer than ${MAX_NAME_LENGTH} characters`)
+  return value
+}
+
+function object(raw: JsonObject, field: string): JsonObject | null {
+  const value = raw[field]
+  if (value === undefined || value === null) return null
+  if (!isObject(value)) throw new Error(`${field} must be an object`)
+  return value
+}
+
+/**
+ * Validates one event. `serialized` is its JSON text (computed once by the caller, which
+ * also needs its size). Returns the event or throws an Error whose message is sent back.
+ */
+export function validateEvent(raw: unknown, serialized: string, maxBytes: number): ValidEvent {
+  if (!isObject(raw)) throw new Error('event must be a JSON object')
+  const bytes = Buffer.byteLength(serialized)
+  if (bytes > maxBytes) throw new Error(`event is ${bytes} bytes; the limit is ${maxBytes}`)
+  if (UNSTORABLE.test(serialized)) throw new Error('event contains a NUL character or invalid Unicode')
+  if (depthExceeds(raw, MAX_DEPTH)) throw new Error(`event is nested deeper than ${MAX_DEPTH} levels`)
+  const type = raw.type
+  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type))
+    throw new Error(`type must be one of ${EVENT_TYPES.join(', ')}`)
+  let messageId: string | null = null
+  if (raw.messageId !== undefined && raw.messageId !== null) {
+    if (typeof raw.messageId !== 'string' || raw.messageId.length === 0) throw new Error('messageId must be a non-empty string')
+    if (raw.messageId.length > MAX_ID_LENGTH) throw new Error(`messageId is longer than ${MAX_ID_LENGTH} characters`)
+    messageId = raw.messageId
+  }
+  const anonymousId = id(raw, 'anonymousId')
+  const userId = id(raw, 'userId')
+  if (!anonymousId && !userId) throw new Error('anonymousId or userId is required')
+  const previousId = type === 'alias' ? id(raw, 'previousId') : null
+  if (type === 'alias' && (!previousId || !userId)) throw new Error('alias needs previousId and userId')
+  const properties = object(raw, 'properties')
+  const traits = object(raw, 'traits')
+  const context = object(raw, 'context')
+  const contextTraits = context && isObject(context.traits) ? context.traits : null
+  return {
+    type: type as EventType,
+    messageId,
+    anonymousId,
+    userId,
+    previousId,
+    email: normalizeEmail(traits?.email) ?? normalizeEmail(contextTraits?.email),
+    event: text(raw, 'event', type === 'track'),
+    name: text(raw, 'name', false),
+    properties,
+    traits,
+    context,
+    timestamp: parseTime(raw.originalTimestamp ?? raw.timestamp, raw.originalTimestamp != null ? 'originalTimestamp' : 'timestamp'),
+    sentAt: parseTime(raw.sentAt, 'sentAt'),
+  }
+}

@@ -1,0 +1,313 @@
+// Queries behind the read API (SPEC §6). A profile's data is gathered through its identifiers:
+// activity and traits live per identifier, so a merge never has to rewrite them.
+import { sql } from 'kysely'
+import type { Selectable } from 'kysely'
+import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
+import { parseJson } from '../db/schema.js'
+import { liveProfileId } from '../identity/graph.js'
+import { identifierKey, normalizeEmail } from '../identity/identifiers.js'
+
+export const STAGES = ['anonymous', 'known'] as const
+export type Stage = (typeof STAGES)[number]
+
+/** Built-in segments until the segment builder lands; each is a plain filter on profiles. */
+export const SEGMENTS = [
+  { id: 'all', name: 'Everyone', description: 'every person, anonymous or identified' },
+  { id: 'anonymous', name: 'Anonymous visitors', description: 'people not identified yet' },
+  { id: 'known', name: 'Identified people', description: 'people with an email or userId' },
+] as const
+
+type IdentifiersTable = Selectable<IdentifiersColumns>
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+export interface ProfileSummary {
+  id: string
+  email: string | null
+  userId: string | null
+  stage: Stage
+  identifiedAt: string | null
+  createdAt: string
+  firstSeen: string | null
+  lastSeen: string | null
+  eventCount: number
+  firstTouch: Record<string, unknown> | null
+  lastTouch: Record<string, unknown> | null
+  identifiers: Array<{ kind: string; value: string; eventCount: number; firstSeen: string | null; lastSeen: string | null }>
+}
+
+function summarize(p: ProfilesTable, idents: IdentifiersTable[]): ProfileSummary {
+  let first: number | null = null
+  let last: number | null = null
+  let count = 0
+  let ft: IdentifiersTable | null = null
+  let lt: IdentifiersTable | null = null
+  for (const i of idents) {
+    count += Number(i.event_count)
+    if (i.first_seen !== null && (first === null || i.first_seen < first)) first = i.first_seen
+    if (i.last_seen !== null && (last === null || i.last_seen > last)) last = i.last_seen
+    if (i.first_touch_at !== null && (!ft || i.first_touch_at < ft.first_touch_at!)) ft = i
+    if (i.last_touch_at !== null && (!lt || i.last_touch_at > lt.last_touch_at!)) lt = i
+  }
+  return {
+    id: p.id,
+    email: p.email,
+    userId: p.user_id,
+    stage: p.identified_at === null ? 'anonymous' : 'known',
+    identifiedAt: iso(p.identified_at),
+    createdAt: iso(p.created_at)!,
+    firstSeen: iso(first),
+    lastSeen: iso(last),
+    eventCount: count,
+    firstTouch: ft ? { ...JSON.parse(ft.first_touch!), at: iso(ft.first_touch_at) } : null,
+    lastTouch: lt ? { ...JSON.parse(lt.last_touch!), at: iso(lt.last_touch_at) } : null,
+    identifiers: idents
+      .sort((a, b) => a.created_at - b.created_at)
+      .map((i) => ({ kind: i.kind, value: i.value, eventCount: Number(i.event_count), firstSeen: iso(i.first_seen), lastSeen: iso(i.last_seen) })),
+  }
+}
+
+async function summaries(db: Db, profiles: ProfilesTable[]): Promise<ProfileSummary[]> {
+  if (profiles.length === 0) return []
+  const idents = await db.selectFrom('identifiers').selectAll().where('profile_id', 'in', profiles.map((p) => p.id)).execute()
+  const byProfile = new Map<string, IdentifiersTable[]>()
+  for (const i of idents) {
+    const list = byProfile.get(i.profile_id) ?? []
+    list.push(i)
+    byProfile.set(i.profile_id, list)
+  }
+  return profiles.map((p) => summarize(p, byProfile.get(p.id) ?? []))
+}
+
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | null {
+  if (!cursor) return null
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw new BadRequest('cursor is not valid')
+  }
+  if (!check(value)) throw new BadRequest('cursor is not valid')
+  return value
+}
+
+export class BadRequest extends Error {}
+
+export interface ListQuery {
+  q?: string
+  stage?: string
+  segment?: string
+  cursor?: string
+  limit: number
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
+
+export async function listProfiles(db: Db, query: ListQuery): Promise<{ profiles: ProfileSummary[]; nextCursor: string | null }> {
+  const filters = [query.stage, query.segment].filter((v): v is string => !!v)
+  for (const f of filters) {
+    if (!(SEGMENTS as ReadonlyArray<{ id: string }>).some((s) => s.id === f))
+      throw new BadRequest(`unknown stage/segment "${f}"; this build knows ${SEGMENTS.map((s) => s.id).join(', ')}`)
+  }
+  const after = decodeCursor(query.cursor, (v): v is { id: string } => typeof (v as { id?: unknown })?.id === 'string')
+  let q = db.selectFrom('profiles').selectAll().where('merged_into', 'is', null)
+  for (const f of filters) {
+    if (f === 'anonymous') q = q.where('identified_at', 'is', null)
+    if (f === 'known') q = q.where('identified_at', 'is not', null)
+  }
+  const term = query.q?.trim()
+  if (term) {
+    const pattern = `${escapeLike(term)}%`
+    const lower = `${escapeLike(term.toLowerCase())}%`
+    q = q.where((eb) =>
+      eb.or([
+        eb('id', '=', term),
+        eb(
+          'id',
+          'in',
+          eb
+            .selectFrom('identifiers')
+            .select('profile_id')
+            .where((w) => w.or([sql<boolean>`value LIKE ${pattern} ESCAPE '\\'`, sql<boolean>`(kind = 'email' AND value LIKE ${lower} ESCAPE '\\')`])),
+        ),
+      ]),
+    )
+  }
+  if (after) q = q.where('id', '<', after.id)
+  const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute()
+  const page = rows.slice(0, query.limit)
+  return {
+    profiles: await summaries(db, page),
+    nextCursor: rows.length > query.limit ? encodeCursor({ id: page[page.length - 1]!.id }) : null,
+  }
+}
+
+export interface ProfileDetail extends ProfileSummary {
+  traits: Record<string, { value: unknown; updatedAt: string }>
+  conflicts: Array<{ identifier: string; profileId: string | null; otherProfileId: string | null; reason: string; at: string; messageId: string | null }>
+  /** Set when the id asked for was merged into this profile. */
+  mergedFrom: string | null
+}
+
+export async function getProfile(db: Db, requestedId: string): Promise<ProfileDetail | null> {
+  const id = await liveProfileId(db, requestedId)
+  if (!id) return null
+  const p = await db.selectFrom('profiles').selectAll().where('id', '=', id).executeTakeFirst()
+  if (!p) return null
+  const [summary] = await summaries(db, [p])
+  const keys = summary!.identifiers.map((i) => `${i.kind}:${i.value}`)
+  const traits: ProfileDetail['traits'] = {}
+  if (keys.length) {
+    const rows = await db.selectFrom('traits').selectAll().where('identifier_key', 'in', keys).execute()
+    // Newest value of each trait across all of the person's identifiers.
+    for (const r of rows.sort((a, b) => a.updated_at - b.updated_at)) traits[r.name] = { value: JSON.parse(r.value), updatedAt: iso(r.updated_at)! }
+  }
+  const conflicts = await db
+    .selectFrom('identity_conflicts')
+    .selectAll()
+    .where((eb) => eb.or([eb('profile_id', '=', id), eb('other_profile_id', '=', id)]))
+    .orderBy('id')
+    .limit(100)
+    .execute()
+  return {
+    ...summary!,
+    traits,
+    conflicts: conflicts.map((c) => ({
+      identifier: c.identifier_key,
+      profileId: c.profile_id,
+      otherProfileId: c.other_profile_id,
+      reason: c.reason,
+      at: iso(c.created_at)!,
+      messageId: c.message_id,
+    })),
+    mergedFrom: id === requestedId ? null : requestedId,
+  }
+}
+
+export async function lookupProfile(db: Db, by: { email?: string; anonymousId?: string; userId?: string }): Promise<ProfileDetail | null> {
+  let key: string
+  if (by.email !== undefined) {
+    const email = normalizeEmail(by.email)
+    if (!email) throw new BadRequest('email is not a valid email address')
+    key = identifierKey('email', email)
+  } else if (by.anonymousId !== undefined) key = identifierKey('anonymousId', by.anonymousId)
+  else if (by.userId !== undefined) key = identifierKey('userId', by.userId)
+  else throw new BadRequest('give one of email, anonymousId, userId')
+  const row = await db.selectFrom('identifiers').select('profile_id').where('key', '=', key).executeTakeFirst()
+  return row ? getProfile(db, row.profile_id) : null
+}
+
+export interface TimelineEvent {
+  messageId: string
+  type: string
+  event: string | null
+  name: string | null
+  timestamp: string
+  receivedAt: string
+  originalTimestamp: string | null
+  sentAt: string | null
+  sessionId: string | null
+  anonymousId: string | null
+  userId: string | null
+  email: string | null
+  properties: Record<string, unknown> | null
+  traits: Record<string, unknown> | null
+  context: Record<string, unknown> | null
+  browser: string | null
+  os: string | null
+  device: string | null
+  isBot: boolean
+  ip: string | null
+  /** Rule 7: the event happened before this person was identified. */
+  beforeIdentified: boolean
+}
+
+interface TimelineCursor {
+  t: number
+  id: number
+}
+
+export async function timeline(
+  db: Db,
+  requestedId: string,
+  opts: { cursor?: string; limit: number; order: 'asc' | 'desc' },
+): Promise<{ profileId: string; identifiedAt: string | null; events: TimelineEvent[]; nextCursor: string | null } | null> {
+  const id = await liveProfileId(db, requestedId)
+  if (!id) return null
+  const profile = await db.selectFrom('profiles').select(['identified_at']).where('id', '=', id).executeTakeFirst()
+  if (!profile) return null
+  const after = decodeCursor(
+    opts.cursor,
+    (v): v is TimelineCursor => typeof (v as TimelineCursor)?.t === 'number' && typeof (v as TimelineCursor)?.id === 'number',
+  )
+  const keys = (await db.selectFrom('identifiers').select('key').where('profile_id', '=', id).execute()).map((r) => r.key)
+  const desc = opts.order === 'desc'
+  const cmp = desc ? '<' : '>'
+  // One index range scan per identifier, each limited, then merged: the cost depends on the
+  // page size and the number of identifiers, not on how many events the person has.
+  const perKey = await Promise.all(
+    keys.map((key) => {
+      let q = db.selectFrom('events').selectAll().where('identity_key', '=', key)
+      if (after) {
+        q = q.where((eb) =>
+          eb.or([eb('timestamp', cmp, after.t), eb.and([eb('timestamp', '=', after.t), eb('id', cmp, after.id)])]),
+        )
+      }
+      return q
+        .orderBy('timestamp', desc ? 'desc' : 'asc')
+        .orderBy('id', desc ? 'desc' : 'asc')
+        .limit(opts.limit + 1)
+        .execute()
+    }),
+  )
+  const sign = desc ? -1 : 1
+  const rows = perKey.flat().sort((a, b) => sign * (a.timestamp - b.timestamp || a.id - b.id))
+  const page = rows.slice(0, opts.limit)
+  const last = page[page.length - 1]
+  return {
+    profileId: id,
+    identifiedAt: iso(profile.identified_at),
+    events: page.map((e) => ({
+      messageId: e.message_id,
+      type: e.type,
+      event: e.event,
+      name: e.name,
+      timestamp: iso(e.timestamp)!,
+      receivedAt: iso(e.received_at)!,
+      originalTimestamp: iso(e.original_timestamp),
+      sentAt: iso(e.sent_at),
+      sessionId: e.session_id,
+      anonymousId: e.anonymous_id,
+      userId: e.user_id,
+      email: e.email,
+      properties: parseJson(e.properties),
+      traits: parseJson(e.traits),
+      context: parseJson(e.context),
+      browser: e.browser,
+      os: e.os,
+      device: e.device,
+      isBot: Number(e.is_bot) === 1,
+      ip: e.ip,
+      beforeIdentified: profile.identified_at === null || e.timestamp < profile.identified_at,
+    })),
+    nextCursor: rows.length > opts.limit && last ? encodeCursor({ t: last.timestamp, id: last.id } satisfies TimelineCursor) : null,
+  }
+}
+
+export async function journeyCounts(db: Db): Promise<Array<{ stage: Stage; count: number }>> {
+  const rows = await db
+    .selectFrom('profiles')
+    .select((eb) => [sql<number>`CASE WHEN identified_at IS NULL THEN 0 ELSE 1 END`.as('known'), eb.fn.countAll<number>().as('n')])
+    .where('merged_into', 'is', null)
+    .groupBy(sql`CASE WHEN identified_at IS NULL THEN 0 ELSE 1 END`)
+    .execute()
+  const count = (known: number) => Number(rows.find((r) => Number(r.known) === known)?.n ?? 0)
+  return [
+    { stage: 'anonymous', count: count(0) },
+    { stage: 'known', count: count(1) },
+  ]
+}

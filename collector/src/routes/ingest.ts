@@ -1,0 +1,188 @@
+// POST /v1/batch and the single-event endpoints (SPEC §4, Segment HTTP Tracking API shape).
+import { randomUUID, timingSafeEqual } from 'node:crypto'
+import { createGunzip, createInflate } from 'node:zlib'
+import type { Transform } from 'node:stream'
+import cors from '@fastify/cors'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config.js'
+import type { Store } from '../db/connect.js'
+import { isUnavailable } from '../db/errors.js'
+import type { EventType } from '../db/schema.js'
+import { prepareEvent, type PreparedEvent, type RequestInfo } from '../ingest/normalize.js'
+import { RateLimiter } from '../ingest/ratelimit.js'
+import { readEnvelope, validateEvent } from '../ingest/validate.js'
+import { ingest } from '../ingest/write.js'
+
+export interface Rejected {
+  index: number
+  messageId: string | null
+  error: string
+}
+
+export interface IngestAnswer {
+  accepted: number
+  duplicates: number
+  rejected: Rejected[]
+}
+
+/** Seconds a client should wait before retrying when the database cannot be reached. */
+export const UNAVAILABLE_RETRY_AFTER = 5
+
+const ENDPOINTS: Array<[string, EventType | null]> = [
+  ['/v1/batch', null],
+  ['/v1/import', null],
+  ['/v1/track', 'track'],
+  ['/v1/page', 'page'],
+  ['/v1/screen', 'screen'],
+  ['/v1/identify', 'identify'],
+  ['/v1/alias', 'alias'],
+  ['/v1/group', 'group'],
+]
+
+export function basicAuthUser(header: string | undefined): string | null {
+  const m = /^Basic\s+(\S+)$/i.exec(header ?? '')
+  if (!m) return null
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon === -1 ? decoded : decoded.slice(0, colon)
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+export async function ingestRoutes(app: FastifyInstance, opts: { config: Config; store: Store }): Promise<void> {
+  const { config, store } = opts
+  const writeKeys = new Set(config.writeKeys)
+  const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst)
+
+  await app.register(cors, {
+    // Unset = any origin (SPEC §7). Requests from other origins are refused below, not just
+    // left without CORS headers: text/plain beacons skip preflight and would otherwise land.
+    origin: config.allowedOrigins ?? true,
+    methods: ['POST', 'OPTIONS'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'Content-Encoding'],
+    maxAge: 86400,
+  })
+
+  // Bodies are JSON whatever the Content-Type says: beacons send text/plain to avoid preflight.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: config.limits.requestBytes }, (_req, body, done) => {
+    const text = String(body)
+    if (text.trim() === '') return done(httpError(400, 'request body is empty'))
+    try {
+      done(null, JSON.parse(text))
+    } catch (err) {
+      done(httpError(400, `request body is not valid JSON: ${(err as Error).message}`))
+    }
+  })
+
+  // Content-Encoding: gzip/deflate. The body limit then counts decompressed bytes (no zip bombs).
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase()
+    if (encoding === 'identity') return payload
+    let decoder: Transform
+    if (encoding === 'gzip' || encoding === 'x-gzip') decoder = createGunzip()
+    else if (encoding === 'deflate') decoder = createInflate()
+    else throw httpError(415, `unsupported Content-Encoding "${encoding}"; use gzip, deflate or none`)
+    const out = decoder as Transform & { receivedEncodedLength: number }
+    out.receivedEncodedLength = 0
+    payload.on('data', (chunk: Buffer) => (out.receivedEncodedLength += chunk.length))
+    payload.on('error', (err) => out.destroy(err))
+    decoder.on('error', (err: Error & { statusCode?: number }) => {
+      err.statusCode = 400
+      err.message = `request body could not be decompressed: ${err.message}`
+    })
+    return payload.pipe(out)
+  })
+
+  // Unknown write keys in the header are refused before the body is read.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'OPTIONS') return
+    const origin = request.headers.origin
+    if (config.allowedOrigins && origin && !config.allowedOrigins.includes(origin)) {
+      return reply.code(403).send({ error: `origin ${origin} is not allowed to send events` })
+    }
+    const key = basicAuthUser(request.headers.authorization)
+    if (key !== null && !writeKeys.has(key)) return reply.code(401).send({ error: 'unknown write key' })
+  })
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = err.statusCode ?? 500
+    if (status >= 500) {
+      request.log.error({ err }, 'ingest failed')
+      return reply.code(500).send({ error: 'internal error' })
+    }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ error: `request body is larger than ${config.limits.requestBytes} bytes` })
+    }
+    return reply.code(status).send({ error: err.message })
+  })
+
+  const handle = (single: EventType | null) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const envelope = readEnvelope(request.body, single)
+    if ('error' in envelope) return reply.code(400).send({ error: envelope.error })
+    const headerKey = basicAuthUser(request.headers.authorization)
+    const writeKey = headerKey ?? envelope.writeKey
+    if (!writeKey) return reply.code(401).send({ error: 'missing write key: use Basic auth (writeKey:) or a writeKey field' })
+    if (!writeKeys.has(writeKey)) return reply.code(401).send({ error: 'unknown write key' })
+    const wait = limiter.take(writeKey)
+    if (wait > 0) return reply.code(429).header('Retry-After', String(wait)).send({ error: 'rate limit exceeded for this write key' })
+
+    const info: RequestInfo = {
+      receivedAt: Date.now(),
+      sentAt: envelope.sentAt,
+      source: writeKey,
+      ip: request.ip ?? null,
+      userAgent: request.headers['user-agent'] ?? null,
+      ipPolicy: config.ip,
+      batchContext: envelope.context,
+    }
+    const rejected: Rejected[] = []
+    const prepared: PreparedEvent[] = []
+    const seen = new Set<string>()
+    let duplicates = 0
+    envelope.events.forEach((raw, index) => {
+      const rawId = (raw as { messageId?: unknown } | null)?.messageId
+      const messageId = typeof rawId === 'string' ? rawId : null
+      try {
+        const event = validateEvent(raw, JSON.stringify(raw) ?? '', config.limits.eventBytes)
+        // No messageId from the client: it cannot be deduplicated, so give it a fresh one.
+        const id = event.messageId ?? `srv-${randomUUID()}`
+        if (seen.has(id)) {
+          duplicates++
+          return
+        }
+        seen.add(id)
+        prepared.push(prepareEvent(event, id, info))
+      } catch (err) {
+        rejected.push({ index, messageId, error: (err as Error).message })
+      }
+    })
+    if (prepared.length === 0 && rejected.length > 0) {
+      return reply.code(400).send({ error: 'no valid events in request', accepted: 0, duplicates, rejected } satisfies IngestAnswer & { error: string })
+    }
+    try {
+      const inserted = await ingest(store, prepared)
+      const answer: IngestAnswer = { accepted: inserted.size, duplicates: duplicates + prepared.length - inserted.size, rejected }
+      return reply.code(200).send(answer)
+    } catch (err) {
+      if (isUnavailable(err)) {
+        request.log.warn({ err }, 'database unavailable; asking client to retry')
+        return reply
+          .code(503)
+          .header('Retry-After', String(UNAVAILABLE_RETRY_AFTER))
+          .send({ error: 'database unavailable, retry later; nothing from this request was acknowledged' })
+      }
+      throw err
+    }
+  }
+
+  for (const [path, single] of ENDPOINTS) app.post(path, handle(single))
+}
+
+function httpError(statusCode: number, message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode })
+}

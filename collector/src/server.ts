@@ -1,0 +1,89 @@
+// Assembles the collector: ingest (/v1), read API (/api), static files, health.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Config } from './config.js'
+import { openStore, type Store } from './db/connect.js'
+import { isUnavailable } from './db/errors.js'
+import { ingestRoutes } from './routes/ingest.js'
+import { readRoutes } from './routes/read.js'
+import { staticRoutes } from './routes/static.js'
+
+export type { Config } from './config.js'
+export { loadConfig, DEMO_WRITE_KEY } from './config.js'
+export type { Store } from './db/connect.js'
+
+export function buildServer(config: Config, store: Store): FastifyInstance {
+  const app = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    trustProxy: config.trustProxy,
+    bodyLimit: config.limits.requestBytes,
+    // While closing, new requests get 503 (Retry-After via the client's backoff) and the
+    // in-flight ones finish: SIGTERM never drops an accepted batch.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  })
+
+  app.register(ingestRoutes, { config, store })
+  app.register(readRoutes, { config, store })
+  app.register(staticRoutes, { config })
+
+  // The timeline viewer (SPEC §6, a later issue) mounts here, at /ui, and reads only /api/*.
+  app.get('/ui', async (_req, reply) =>
+    reply.code(501).send({ error: 'the timeline viewer is not part of this build yet; the read API is at /api' }),
+  )
+
+  app.get('/health', async (_req, reply) => {
+    try {
+      await store.ping()
+      return { ok: true, database: store.dialect }
+    } catch (err) {
+      if (!isUnavailable(err)) throw err
+      return reply.code(503).header('Retry-After', '5').send({ ok: false, database: store.dialect })
+    }
+  })
+
+  app.get('/', async (_req, reply) =>
+    reply
+      .type('text/html')
+      .send(
+        `<!doctype html><title>Waymark collector</title><h1>Waymark collector</h1><ul>` +
+          `<li><a href="/examples/">examples</a></li><li><a href="/sdk/waymark.min.js">SDK (/sdk/)</a></li>` +
+          `<li>ingest: POST /v1/batch</li><li>read API: /api/profiles (admin token)</li><li><a href="/health">health</a></li></ul>`,
+      ),
+  )
+  return app
+}
+
+export interface RunningCollector {
+  app: FastifyInstance
+  store: Store
+  url: string
+  /** Stops accepting, lets in-flight requests finish, then closes the database. */
+  close(): Promise<void>
+}
+
+export async function startCollector(config: Config): Promise<RunningCollector> {
+  let app: FastifyInstance | null = null
+  const store = await openStore(config.database, (err) => app?.log.warn({ err }, 'idle database connection lost'))
+  app = buildServer(config, store)
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  let closing: Promise<void> | null = null
+  const running: RunningCollector = {
+    app,
+    store,
+    url: `http://${host}:${port}`,
+    close: () =>
+      (closing ??= (async () => {
+        await app!.close()
+        await store.close()
+      })()),
+  }
+  return running
+}
