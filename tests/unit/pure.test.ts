@@ -1,0 +1,94 @@
+// The pure pieces: identity rules, wire encoding, retry policy.
+import { describe, expect, it } from 'vitest'
+import { backoff, verdict } from '../../src/core/delivery'
+import { encodeBatches, MAX_BEACON_BYTES, stamp, draft } from '../../src/core/events'
+import { conflicts, identifyWith, normalizeEmail, normalizeUserId } from '../../src/core/identity'
+import type { WireEvent } from '../../src/types'
+
+describe('identity rules', () => {
+  it('normalizes emails and refuses what is not one', () => {
+    expect(normalizeEmail('  Ada@Example.COM ')).toBe('ada@example.com')
+    expect(normalizeEmail('ada@localhost')).toBeUndefined()
+    expect(normalizeEmail('no at sign')).toBeUndefined()
+    expect(normalizeEmail(42)).toBeUndefined()
+  })
+
+  it('refuses placeholder user ids', () => {
+    for (const bad of ['', ' ', 'null', 'undefined', 'anonymous', '0', '[object Object]', 'NULL']) {
+      expect(normalizeUserId(bad)).toBeUndefined()
+    }
+    expect(normalizeUserId(' u-1 ')).toBe('u-1')
+    expect(normalizeUserId(1234)).toBe('1234')
+  })
+
+  it('only a different identifier of the same kind is a conflict', () => {
+    const ada = { anonymousId: 'A', email: 'ada@example.com' }
+    expect(conflicts(ada, { email: 'bob@example.com' })).toBe(true)
+    expect(conflicts(ada, { email: 'ada@example.com' })).toBe(false)
+    expect(conflicts(ada, { userId: 'u-1' })).toBe(false)
+    expect(conflicts({ anonymousId: 'A', userId: 'u-1' }, { userId: 'u-2' })).toBe(true)
+    expect(conflicts({ anonymousId: 'A' }, { email: 'x@example.com', userId: 'u' })).toBe(false)
+  })
+
+  it('identifyWith links, adds, or starts over', () => {
+    expect(identifyWith({ anonymousId: 'A' }, { email: 'ada@example.com' }, 'B')).toEqual({
+      anonymousId: 'A',
+      email: 'ada@example.com',
+      userId: undefined,
+    })
+    expect(identifyWith({ anonymousId: 'A', email: 'ada@example.com' }, { userId: 'u-1' }, 'B')).toEqual({
+      anonymousId: 'A',
+      email: 'ada@example.com',
+      userId: 'u-1',
+    })
+    expect(identifyWith({ anonymousId: 'A', email: 'ada@example.com', userId: 'u-1' }, { email: 'bob@example.com' }, 'B')).toEqual({
+      anonymousId: 'B',
+      email: 'bob@example.com',
+      userId: undefined,
+    })
+  })
+})
+
+describe('wire encoding', () => {
+  const event = (i: number, size = 10): WireEvent =>
+    stamp(draft({ type: 'track', event: 'E', properties: { i, pad: 'x'.repeat(size) } }, `ID${i}`, 0, { library: { name: 'waymark', version: '1' } }), { anonymousId: 'A' })
+
+  it('produces parseable Segment batches within the byte limit, in order', () => {
+    const events = Array.from({ length: 30 }, (_, i) => event(i, 3000))
+    const { batches, oversized } = encodeBatches(events, 'wk"key', '2026-11-22T10:00:00.000Z', MAX_BEACON_BYTES)
+    expect(oversized).toEqual([])
+    expect(batches.length).toBeGreaterThan(1)
+    for (const batch of batches) {
+      expect(batch.body.length).toBeLessThanOrEqual(MAX_BEACON_BYTES)
+      const body = JSON.parse(batch.body)
+      expect(body).toMatchObject({ writeKey: 'wk"key', sentAt: '2026-11-22T10:00:00.000Z' })
+      expect(body.batch).toEqual(batch.events)
+    }
+    expect(batches.flatMap((b) => b.events.map((e) => e.properties!.i))).toEqual([...Array(30).keys()])
+  })
+
+  it('sets aside events over 32 KB', () => {
+    const { batches, oversized } = encodeBatches([event(1), event(2, 40_000), event(3)], 'k', 'now', 500_000)
+    expect(oversized.map((e) => e.messageId)).toEqual(['ID2'])
+    expect(batches[0].events.map((e) => e.messageId)).toEqual(['ID1', 'ID3'])
+  })
+})
+
+describe('retry policy', () => {
+  it('maps statuses to what happens to the batch', () => {
+    expect([200, 204, 401, 403, 404, 408, 429, 500, 503, 400, 413, 422].map(verdict)).toEqual([
+      'delivered', 'delivered', 'halt', 'halt', 'halt', 'retry', 'retry', 'retry', 'retry', 'split', 'split', 'split',
+    ])
+  })
+
+  it('grows exponentially with jitter, caps at a minute, and honours Retry-After', () => {
+    expect(backoff(1, null, 0, 0)).toBe(500)
+    expect(backoff(1, null, 0, 1)).toBe(1000)
+    expect(backoff(4, null, 0, 1)).toBe(8000)
+    expect(backoff(20, null, 0, 1)).toBe(60_000)
+    expect(backoff(1, '120', 0, 1)).toBe(120_000)
+    const now = Date.parse('2026-11-22T10:00:00Z')
+    expect(backoff(1, 'Sun, 22 Nov 2026 10:00:30 GMT', now, 1)).toBe(30_000)
+    expect(backoff(1, 'garbage', now, 1)).toBe(1000)
+  })
+})
