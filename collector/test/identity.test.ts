@@ -1,0 +1,244 @@
+// SPEC §5 rules 1–7, one test (or more) per rule, on SQLite and PostgreSQL.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  BACKENDS,
+  api,
+  identify,
+  lookup,
+  page,
+  post,
+  sendBatch,
+  startTestCollector,
+  timelineOf,
+  track,
+  uid,
+  type TestCollector,
+} from './helpers.js'
+
+describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
+  let c: TestCollector
+  beforeAll(async () => {
+    if (!skip) c = await startTestCollector(name)
+  })
+  afterAll(async () => c?.stop())
+
+  const ok = async (batch: unknown[], extra: Record<string, unknown> = {}) => {
+    const r = await sendBatch(c.url, batch, extra)
+    expect(r.status, JSON.stringify(r.body)).toBe(200)
+    expect(r.body.rejected).toEqual([])
+    return r.body
+  }
+  const okAt = ok
+
+  it.skipIf(skip)('rule 1: an anonymous browser is a profile of its own, and every event belongs to exactly one profile', async () => {
+    const a = uid('anon')
+    const b = uid('anon')
+    await ok([page(a), track(a), page(b)])
+    const pa = await lookup(c.url, `anonymousId=${a}`)
+    const pb = await lookup(c.url, `anonymousId=${b}`)
+    expect(pa.id).not.toBe(pb.id)
+    expect(pa.stage).toBe('anonymous')
+    expect(pa.eventCount).toBe(2)
+    expect(pb.eventCount).toBe(1)
+    // No event in two timelines, none in no timeline.
+    const ta = await timelineOf(c.url, pa.id)
+    const tb = await timelineOf(c.url, pb.id)
+    expect(ta.map((e) => e.anonymousId)).toEqual([a, a])
+    expect(tb.map((e) => e.anonymousId)).toEqual([b])
+  })
+
+  it.skipIf(skip)('rule 2: identify merges the anonymous history, and late anonymous events land in the merged timeline', async () => {
+    const a = uid('anon')
+    const email = `${uid('ada')}@example.com`
+    await ok([page(a), track(a, 'Read Article')])
+    const anonProfile = await lookup(c.url, `anonymousId=${a}`)
+    await ok([identify(a, { email, name: 'Ada' })])
+    const person = await lookup(c.url, `email=${email}`)
+    expect(person.stage).toBe('known')
+    expect((await lookup(c.url, `anonymousId=${a}`)).id).toBe(person.id)
+    // An offline queue delivers older anonymous events after the merge.
+    const earlier = new Date(Date.now() - 3_600_000).toISOString()
+    await ok([track(a, 'Offline Click', { timestamp: earlier })])
+    const events = await timelineOf(c.url, person.id)
+    expect(events.map((e) => e.event ?? e.type).sort()).toEqual(['Offline Click', 'Read Article', 'identify', 'page'].sort())
+    // The old profile id still resolves (tombstone), to the same person.
+    const old = await api(c.url, `/api/profiles/${anonProfile.id}`)
+    expect(old.body.profile.id).toBe(person.id)
+  })
+
+  it.skipIf(skip)('rule 2: a merge rewrites identifier rows and never event rows', async () => {
+    const a = uid('anon')
+    await ok(Array.from({ length: 30 }, () => track(a)))
+    const before = await c.store.db.selectFrom('events').selectAll().where('anonymous_id', '=', a).orderBy('id').execute()
+    await ok([identify(a, { email: `${uid('m')}@example.com` })])
+    const after = await c.store.db.selectFrom('events').selectAll().where('anonymous_id', '=', a).orderBy('id').execute()
+    // The 30 original rows are byte-for-byte unchanged; only the identify event was added.
+    expect(after.slice(0, 30)).toEqual(before)
+    expect(after).toHaveLength(31)
+  })
+
+  it.skipIf(skip)('rule 3: the same email on several devices gathers all their anonymous histories', async () => {
+    const email = `${uid('multi')}@example.com`
+    const devices = [uid('phone'), uid('laptop'), uid('tablet')]
+    for (const d of devices) await ok([page(d), track(d, `On ${d}`)])
+    // Same email, written differently on each device: normalized to one identifier.
+    await ok([identify(devices[0]!, { email })])
+    await ok([identify(devices[1]!, { email: `  ${email.toUpperCase()} ` })])
+    await ok([identify(devices[2]!, { email })])
+    const person = await lookup(c.url, `email=${email}`)
+    for (const d of devices) expect((await lookup(c.url, `anonymousId=${d}`)).id).toBe(person.id)
+    const events = await timelineOf(c.url, person.id)
+    expect(events.filter((e) => e.type === 'track').map((e) => e.event).sort()).toEqual(devices.map((d) => `On ${d}`).sort())
+    expect(person.eventCount).toBe(9)
+  })
+
+  it.skipIf(skip)('rule 4: two different emails are never merged; the conflict is recorded', async () => {
+    const a = uid('shared')
+    const ada = `${uid('ada')}@example.com`
+    const bob = `${uid('bob')}@example.com`
+    await ok([page(a), identify(a, { email: ada })])
+    await ok([identify(a, { email: bob })])
+    const pAda = await lookup(c.url, `email=${ada}`)
+    const pBob = await lookup(c.url, `email=${bob}`)
+    expect(pAda.id).not.toBe(pBob.id)
+    // The device stays with the first person.
+    expect((await lookup(c.url, `anonymousId=${a}`)).id).toBe(pAda.id)
+    const detail = (await api(c.url, `/api/profiles/${pAda.id}`)).body.profile
+    expect(detail.conflicts).toHaveLength(1)
+    expect(detail.conflicts[0]).toMatchObject({ identifier: `anonymousId:${a}`, profileId: pAda.id, otherProfileId: pBob.id })
+    // Bob's identify event is in Bob's timeline, not Ada's.
+    expect((await timelineOf(c.url, pBob.id)).map((e) => e.type)).toEqual(['identify'])
+  })
+
+  it.skipIf(skip)('rule 4: two different userIds are never merged, also through alias', async () => {
+    const a = uid('anon')
+    const u1 = uid('user')
+    const u2 = uid('user')
+    await ok([track(a, 'x', { userId: u1 })])
+    await ok([track(a, 'y', { userId: u2 })])
+    const p1 = await lookup(c.url, `userId=${u1}`)
+    const p2 = await lookup(c.url, `userId=${u2}`)
+    expect(p1.id).not.toBe(p2.id)
+    const r = await post(c.url, '/v1/alias', { messageId: uid('m'), userId: u2, previousId: u1 })
+    expect(r.status).toBe(200)
+    expect((await lookup(c.url, `userId=${u1}`)).id).toBe(p1.id)
+    expect((await lookup(c.url, `userId=${u2}`)).id).toBe(p2.id)
+    expect((await api(c.url, `/api/profiles/${p2.id}`)).body.profile.conflicts.length).toBeGreaterThan(0)
+  })
+
+  it.skipIf(skip)('alias links a previous anonymous id to a userId', async () => {
+    const a = uid('anon')
+    const u = uid('user')
+    await ok([page(a)])
+    const r = await post(c.url, '/v1/alias', { messageId: uid('m'), userId: u, previousId: a })
+    expect(r.status).toBe(200)
+    expect((await lookup(c.url, `anonymousId=${a}`)).id).toBe((await lookup(c.url, `userId=${u}`)).id)
+  })
+
+  it.skipIf(skip)('rule 4: an email and a userId that belong to different people are not merged', async () => {
+    const ada = `${uid('ada')}@example.com`
+    const u1 = uid('user')
+    const u2 = uid('user')
+    await ok([identify(uid('a'), { email: ada }, { userId: u1 })])
+    await ok([identify(uid('a'), { email: ada }, { userId: u2 })])
+    const pAda = await lookup(c.url, `email=${ada}`)
+    expect(pAda.userId).toBe(u1)
+    expect((await lookup(c.url, `userId=${u2}`)).id).not.toBe(pAda.id)
+  })
+
+  it.skipIf(skip)('placeholder ids are refused, never linked', async () => {
+    const r = await sendBatch(c.url, [
+      track('anonymous'),
+      track('[object Object]'),
+      track(uid('a'), 'x', { userId: 'undefined' }),
+      track(uid('a'), 'x', { userId: '0' }),
+      track(uid('a'), 'x', { userId: 'null' }),
+    ])
+    expect(r.status).toBe(400)
+    expect(r.body.rejected.map((x: any) => x.error)).toEqual([
+      'anonymousId "anonymous" is a placeholder, not an identifier',
+      'anonymousId "[object Object]" is a placeholder, not an identifier',
+      'userId "undefined" is a placeholder, not an identifier',
+      'userId "0" is a placeholder, not an identifier',
+      'userId "null" is a placeholder, not an identifier',
+    ])
+    expect(await lookup(c.url, 'userId=undefined')).toBeNull()
+  })
+
+  it.skipIf(skip)('rule 5: concurrent identifies of the same person on many devices end with one profile', async () => {
+    const email = `${uid('race')}@example.com`
+    const devices = Array.from({ length: 12 }, () => uid('dev'))
+    await Promise.all(devices.map((d) => ok([page(d)])))
+    await Promise.all(devices.map((d, i) => ok([identify(d, { email }, i % 2 ? { userId: `uid-${email}` } : {})])))
+    const person = await lookup(c.url, `email=${email}`)
+    for (const d of devices) expect((await lookup(c.url, `anonymousId=${d}`)).id).toBe(person.id)
+    expect(person.userId).toBe(`uid-${email}`)
+    const live = await c.store.db.selectFrom('profiles').select('id').where('email', '=', email).execute()
+    expect(live).toHaveLength(1)
+  })
+
+  it.skipIf(skip)('rule 6: DELETE /api/profiles/:id erases events, identifiers and traits', async () => {
+    const a = uid('anon')
+    const b = uid('anon')
+    const email = `${uid('gone')}@example.com`
+    await ok([page(a), track(a), identify(a, { email, plan: 'pro' }), page(b), identify(b, { email })])
+    const person = await lookup(c.url, `email=${email}`)
+    const other = uid('keep')
+    await ok([page(other)])
+    const del = await api(c.url, `/api/profiles/${person.id}`, { method: 'DELETE' })
+    expect(del.status).toBe(200)
+    expect(del.body.erased).toMatchObject({ profileId: person.id, events: 5, identifiers: 3 })
+    expect(await lookup(c.url, `email=${email}`)).toBeNull()
+    expect(await lookup(c.url, `anonymousId=${a}`)).toBeNull()
+    expect((await api(c.url, `/api/profiles/${person.id}`)).status).toBe(404)
+    const db = c.store.db
+    expect(await db.selectFrom('events').select('id').where('anonymous_id', 'in', [a, b]).execute()).toEqual([])
+    expect(await db.selectFrom('traits').select('name').where('identifier_key', 'like', `%${email}`).execute()).toEqual([])
+    expect(await db.selectFrom('identifiers').select('key').where('value', 'in', [a, b, email]).execute()).toEqual([])
+    // Someone else is untouched.
+    expect((await lookup(c.url, `anonymousId=${other}`)).eventCount).toBe(1)
+    expect((await api(c.url, `/api/profiles/${person.id}`, { method: 'DELETE' })).status).toBe(404)
+  })
+
+  it.skipIf(skip)('rule 7: the timeline marks events that happened before identification, late identifies included', async () => {
+    const a = uid('anon')
+    const email = `${uid('t')}@example.com`
+    const t0 = Date.now() - 60_000
+    const at = (ms: number) => new Date(t0 + ms).toISOString()
+    const ok = (batch: unknown[]) => okAt(batch, { sentAt: undefined })
+    await ok([page(a, { timestamp: at(0) }), track(a, 'Before', { timestamp: at(1000) })])
+    await ok([track(a, 'After', { timestamp: at(5000), userId: undefined })])
+    await ok([identify(a, { email }, { timestamp: at(3000) })])
+    const person = await lookup(c.url, `email=${email}`)
+    expect(person.identifiedAt).toBe(at(3000))
+    const events = await timelineOf(c.url, person.id)
+    const flag = Object.fromEntries(events.map((e) => [e.event ?? e.type, e.beforeIdentified]))
+    expect(flag).toEqual({ page: true, Before: true, identify: false, After: false })
+  })
+
+  it.skipIf(skip)('profiles keep traits (last write wins per trait, by event time), first/last touch and counts', async () => {
+    const a = uid('anon')
+    const email = `${uid('tr')}@example.com`
+    const base = Date.now() - 600_000
+    const t = (m: number) => new Date(base + m * 1000).toISOString()
+    // No sentAt: these timestamps are taken as they are (no clock-skew correction).
+    const ok = (batch: unknown[]) => okAt(batch, { sentAt: undefined })
+    await ok([
+      page(a, { timestamp: t(0), context: { page: { url: 'https://site.test/?utm_source=newsletter&utm_medium=email&utm_campaign=launch', referrer: '' } } }),
+      page(a, { timestamp: t(10), context: { page: { url: 'https://site.test/pricing', referrer: 'https://www.google.com/' } } }),
+    ])
+    await ok([identify(a, { email, plan: 'pro', name: 'New' }, { timestamp: t(30) })])
+    // An older identify delivered late must not overwrite newer values.
+    await ok([identify(a, { email, plan: 'free', company: 'Acme' }, { timestamp: t(20) })])
+    const p = (await api(c.url, `/api/profiles/${(await lookup(c.url, `email=${email}`)).id}`)).body.profile
+    expect(p.traits.plan.value).toBe('pro')
+    expect(p.traits.name.value).toBe('New')
+    expect(p.traits.company.value).toBe('Acme')
+    expect(p.traits.plan.updatedAt).toBe(t(30))
+    expect(p.firstTouch).toMatchObject({ source: 'newsletter', medium: 'email', campaign: 'launch', at: t(0) })
+    expect(p.lastTouch).toMatchObject({ referrer: 'https://www.google.com/', at: t(10) })
+    expect(p.eventCount).toBe(4)
+    expect(p.firstSeen).toBe(t(0))
+    expect(p.lastSeen).toBe(t(30))
+  })
+})
