@@ -10,6 +10,7 @@ import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib'
 import { rollup } from 'rollup'
 import nodeResolve from '@rollup/plugin-node-resolve'
 import terser from '@rollup/plugin-terser'
+import { bytesBySource } from './lib/sourcemap-breakdown.mjs'
 import { DIST, ROOT, launchChromium, sdkPageHtml, sdkReady, sleep, startReceiver, startStaticServer, waitFor, waitForDist } from '../tests/browser/harness.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3)
@@ -72,8 +73,10 @@ async function measureSizes() {
   }))
   const floorEntry =
     depImports.map(({ from, names }) => `export { ${names.join(', ')} } from '${from}'`).join('\n') || 'export {}'
+  const script = await readFile(join(DIST, 'waymark.min.js'), 'utf8')
+  const map = await readFile(join(DIST, 'waymark.min.js.map'), 'utf8').then(JSON.parse, () => null)
   return {
-    scriptTag: sizes(await readFile(join(DIST, 'waymark.min.js'))),
+    scriptTag: { ...sizes(script), bySource: map ? bytesBySource(script, map) : null },
     snippet: sizes(await readFile(join(DIST, 'snippet.min.js'))),
     esmCore: await bundleSize(`export { createTracker } from ${JSON.stringify(esmPath)}`),
     depsFloor: { ...(await bundleSize(floorEntry)), imports: depImports },
@@ -272,7 +275,7 @@ async function durableRound(browser, url, n) {
         }
         const a = performance.now()
         await setMany(entries, kv)
-        return { setManyMs: performance.now() - a, recordBytes: json.length, sampleFromSdk: !!sample }
+        return { setManyMs: performance.now() - a, recordBytes: json.length, sampleFromSdk: !!sample, sample: base }
       },
       [n, EVENTS_DB, EVENTS_STORE],
     )
@@ -288,6 +291,36 @@ async function durableRound(browser, url, n) {
       baseline: { pushP50Us: push.p50Us, pushP99Us: push.p99Us, pushMeanUs: push.meanUs, ...setMany },
       pageErrors: errors,
     }
+  } finally {
+    await ctx.close()
+  }
+}
+
+/** idb-keyval setMany() of n records shaped like `sample`, in a fresh profile whose page has no SDK. */
+async function cleanSetMany(browser, url, n, sample) {
+  const ctx = await browser.newContext()
+  try {
+    const page = await ctx.newPage()
+    await page.goto(url)
+    return await page.evaluate(
+      async ([n, json]) => {
+        const { createStore, setMany, set } = await import('/node_modules/idb-keyval/dist/index.js')
+        const kv = createStore('bench-baseline', 'kv')
+        await set('warm', 1, kv)
+        const entries = []
+        for (let i = 0; i < n; i++) {
+          const v = JSON.parse(json)
+          const id = String(i).padStart(26, '0')
+          v.messageId = id
+          if (v.properties) v.properties.i = i
+          entries.push([id, v])
+        }
+        const a = performance.now()
+        await setMany(entries, kv)
+        return performance.now() - a
+      },
+      [n, JSON.stringify(sample)],
+    )
   } finally {
     await ctx.close()
   }
@@ -340,6 +373,7 @@ async function main() {
     '/bench-durable.html',
     await sdkPageHtml({ collector: down.url, writeKey: 'wk_bench', attrs: { 'max-queue': Math.max(20_000, 2 * N) }, title: 'bench' }),
   )
+  const blankUrl = server.setPage('/bench-blank.html', '<!doctype html><meta charset="utf-8"><title>baseline</title>')
   const peerUrl = server.setPage('/bench-peer.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_bench', title: 'bench' }))
 
   const durableRounds = []
@@ -347,7 +381,10 @@ async function main() {
   try {
     for (let r = 0; r < ROUNDS; r++) {
       log(`round ${r + 1}/${ROUNDS}: ${N} calls, receiver down…`)
-      durableRounds.push(await durableRound(browser, durableUrl, N))
+      const r1 = await durableRound(browser, durableUrl, N)
+      r1.baseline.cleanSetManyMs = await cleanSetMany(browser, blankUrl, N, r1.baseline.sample)
+      delete r1.baseline.sample
+      durableRounds.push(r1)
       log(JSON.stringify({ track: durableRounds.at(-1).track, durableMs: durableRounds.at(-1).durableMs, busyAfterMs: durableRounds.at(-1).busyAfterMs }))
     }
     for (let r = 0; r < ROUNDS; r++) {
@@ -377,6 +414,7 @@ async function main() {
     pushP99Us: med(durableRounds, (x) => x.baseline.pushP99Us),
     pushMeanUs: med(durableRounds, (x) => x.baseline.pushMeanUs),
     setManyMs: med(durableRounds, (x) => x.baseline.setManyMs),
+    cleanSetManyMs: med(durableRounds, (x) => x.baseline.cleanSetManyMs),
   }
   const p = {
     p50Us: med(peerRounds, (x) => x.track.p50Us),
@@ -392,6 +430,7 @@ async function main() {
     trackMeanVsPush: ratio(d.meanUs, d.pushMeanUs),
     trackP99VsPushP99: ratio(d.p99Us, d.pushP99Us),
     durableVsSetMany: ratio(d.durableMs, d.setManyMs),
+    durableVsCleanSetMany: ratio(d.durableMs, d.cleanSetManyMs),
     esmCoreGzipVsDepsFloor: ratio(sz.esmCore.gzip, sz.depsFloor.gzip),
   }
   const budgets = [
@@ -406,10 +445,10 @@ async function main() {
     generatedAt: new Date().toISOString(),
     environment: { node: process.version, chromium: chromiumVersion, cpus: cpus().length, cpuModel: cpus()[0]?.model, rounds: ROUNDS },
     method: {
-      sizes: 'dist/waymark.min.js and dist/snippet.min.js as built; esmCore = rollup(`export { createTracker } from dist/waymark.mjs`) + node-resolve(browser) + terser, ES format; depsFloor = the idb-keyval/ulid imports of dist/waymark.mjs bundled alone. gzip level 9, brotli quality 11.',
+      sizes: 'scriptTag.bySource attributes the minified bytes of dist/waymark.min.js to its sources via its source map; dist/waymark.min.js and dist/snippet.min.js as built; esmCore = rollup(`export { createTracker } from dist/waymark.mjs`) + node-resolve(browser) + terser, ES format; depsFloor = the idb-keyval/ulid imports of dist/waymark.mjs bundled alone. gzip level 9, brotli quality 11.',
       track: `performance.now() around each call of track('Bench Event', {i, path, plan}) in one synchronous burst, cross-origin-isolated page (COOP/COEP) so the timer resolution is ~5 µs; the same loop around sink.push([name, {i, path, plan}]) is the baseline; median over ${ROUNDS} rounds, each in a fresh browser context (fresh profile) loading the script tag + loader snippet with default options`,
       busyAfter: `renderer main-thread task time (CDP Performance.getMetrics TaskDuration delta) over the ${AFTER_MS / 1000} s after the burst ends (tasks still running at the end are counted in full); also reported: sum of longtask entries (> 50 ms) starting in that window and the maximum lag of a 50 ms setTimeout probe`,
-      durable: `${N} calls with the collector unreachable (connection refused, so nothing is acknowledged/deleted; data-max-queue=${Math.max(20_000, 2 * N)}): time from the burst start until the count of the '${EVENTS_STORE}' store of '${EVENTS_DB}' (polled in-page every 20 ms) reaches the count before the burst + ${N}; baseline = idb-keyval setMany() of ${N} records of the same shape (a JSON copy of one stored SDK event each) into a fresh store, in the same page`,
+      durable: `${N} calls with the collector unreachable (connection refused, so nothing is acknowledged/deleted; data-max-queue=${Math.max(20_000, 2 * N)}): time from the burst start until the count of the '${EVENTS_STORE}' store of '${EVENTS_DB}' (polled in-page every 20 ms) reaches the count before the burst + ${N}; baselines = idb-keyval setMany() of ${N} records of the same shape (a JSON copy of one stored SDK event each) into a fresh store, timed from the call to transaction complete, (a) in the same page after the SDK round, (b) in a fresh profile whose page has no SDK`,
       delivered: `${PEER_N} calls with a local receiver answering 200 at once (default options); unique 'Bench Event' messageIds accepted within ${DELIVER_MS / 1000} s of the burst start`,
     },
     sizes: sz,
@@ -431,12 +470,13 @@ async function main() {
   row('dist/snippet.min.js  raw/gzip/br B', s(sz.snippet), 'inline loader')
   row('ESM core (createTracker+deps) B', s(sz.esmCore), `${ratios.esmCoreGzipVsDepsFloor}× deps floor gzip`)
   row('deps floor (idb-keyval+ulid) B', s(sz.depsFloor), sz.depsFloor.imports.map((i) => `${i.from}:${i.names.join(',')}`).join(' '))
+  for (const { source, bytes } of (sz.scriptTag.bySource || []).slice(0, 6)) row(`  min bytes from ${source}`, bytes)
   const tr = durableRounds[0] || peerRounds[0] || {}
   row('page isolation / timer resolution', `${tr.crossOriginIsolated} / ${tr.timerResolutionUs} µs`)
   row(`track() ${N}× p50 / p99 / max µs`, `${round(d.p50Us)} / ${round(d.p99Us)} / ${round(d.maxUs, 0)}`, `push baseline ${round(d.pushP50Us)} / ${round(d.pushP99Us)}`)
   row(`track() ${N}× mean µs (burst ms)`, `${round(d.meanUs, 2)} (${round(d.burstMs, 0)})`, `${ratios.trackMeanVsPush}× array.push (${round(d.pushMeanUs, 2)} µs)`)
   row(`busy in 3 s after ${N} (ms)`, round(d.busyAfterMs, 0), `longtasks ${round(d.longTaskMsAfter, 0)} ms, max lag ${round(d.lagMaxMs, 0)} ms`)
-  row(`${N} durable in IndexedDB (ms)`, d.durableMs == null ? 'NOT REACHED' : round(d.durableMs, 0), `${ratios.durableVsSetMany}× idb-keyval setMany (${round(d.setManyMs, 0)} ms)`)
+  row(`${N} durable in IndexedDB (ms)`, d.durableMs == null ? 'NOT REACHED' : round(d.durableMs, 0), `${ratios.durableVsSetMany}× idb-keyval setMany same page (${round(d.setManyMs, 0)} ms); ${ratios.durableVsCleanSetMany}× in a page without SDK (${round(d.cleanSetManyMs, 0)} ms)`)
   row(`track() ${PEER_N}× p50 / p99 µs`, `${round(p.p50Us)} / ${round(p.p99Us)}`)
   row(`busy in 3 s after ${PEER_N} (ms)`, round(p.busyAfterMs, 0), `longtasks ${round(p.longTaskMsAfter, 0)} ms, max lag ${round(p.lagMaxMs, 0)} ms`)
   row(`${PEER_N}× delivered within 5 s`, `${p.deliveredWithin5s} / ${PEER_N}`)
