@@ -22,6 +22,12 @@ export function buildServer(config: Config, store: Store): FastifyInstance {
     forceCloseConnections: 'idle',
   })
 
+  // Once closing, answers tell keep-alive clients to hang up, so shutdown does not wait for
+  // their idle timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (!app.server.listening) reply.header('connection', 'close')
+  })
+
   app.register(ingestRoutes, { config, store })
   app.register(readRoutes, { config, store })
   app.register(staticRoutes, { config })

@@ -49,6 +49,9 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     // An idle client whose backend dies (restart, pg_terminate_backend) emits 'error' on the
     // pool; without a listener Node would crash the process.
     pool.on('error', (err) => onPoolError?.(err))
+    // A client that is checked out when its backend dies emits 'error' on itself; the query
+    // in progress fails (and its request answers 503), but the event must not go unheard.
+    pool.on('connect', (client) => client.on('error', (err) => onPoolError?.(err)))
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   }
   const dialect: Dialect = config.kind === 'sqlite' ? 'sqlite' : 'postgres'

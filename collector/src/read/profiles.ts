@@ -292,7 +292,11 @@ export async function timeline(
       device: e.device,
       isBot: Number(e.is_bot) === 1,
       ip: e.ip,
-      beforeIdentified: profile.identified_at === null || e.timestamp < profile.identified_at,
+      // Same millisecond as the identify: the events that carried no identity came before it.
+      beforeIdentified:
+        profile.identified_at === null ||
+        e.timestamp < profile.identified_at ||
+        (e.timestamp === profile.identified_at && e.user_id === null && e.email === null),
     })),
     nextCursor: rows.length > opts.limit && last ? encodeCursor({ t: last.timestamp, id: last.id } satisfies TimelineCursor) : null,
   }

@@ -1,0 +1,351 @@
+// The built CLI as a real child process: start-up output, SIGTERM with a batch in flight,
+// two processes on one PostgreSQL database, and PostgreSQL going away mid-load.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
+import { createServer, type Server, type Socket, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  ADMIN_TOKEN,
+  BACKENDS,
+  PG_AVAILABLE,
+  WRITE_KEY,
+  basic,
+  createDatabase,
+  identify,
+  lookup,
+  page,
+  pgAdmin,
+  sendBatch,
+  startCollector,
+  testConfig,
+  track,
+  uid,
+  type TestDatabase,
+} from './process-helpers.js'
+
+const COLLECTOR = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const CLI = join(COLLECTOR, 'dist', 'cli.js')
+
+beforeAll(() => {
+  // The child processes run the built JavaScript, as `npx waymark-collector` would.
+  execFileSync(process.execPath, [join(COLLECTOR, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(COLLECTOR, 'tsconfig.json')], { stdio: 'inherit' })
+}, 120_000)
+
+interface Child {
+  child: ChildProcess
+  url: string
+  stdout: string[]
+  stderr: string[]
+  exited: Promise<number | null>
+}
+
+function spawnCollector(args: string[], env: Record<string, string>, cwd?: string): Promise<Child> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: cwd ?? COLLECTOR,
+    env: { PATH: process.env.PATH ?? '', WAYMARK_LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const stdout: string[] = []
+  const stderr: string[] = []
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(...d.split('\n').filter(Boolean)))
+  return new Promise((resolveChild, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      stdout.push(...d.split('\n').filter(Boolean))
+      const line = stdout.find((l) => l.startsWith('listening on '))
+      if (line) resolveChild({ child, url: line.slice('listening on '.length), stdout, stderr, exited })
+    })
+    exited.then((code) => reject(new Error(`collector exited with ${code}: ${stderr.join('\n')}`)))
+  })
+}
+
+async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('waymark-collector CLI', () => {
+  it('starts with zero configuration: SQLite at ./.waymark/waymark.db, demo credentials, one listening line', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'waymark-cli-'))
+    try {
+      const c = await spawnCollector(['--port', '0'], {}, cwd)
+      expect(c.stdout.filter((l) => l.startsWith('listening on '))).toEqual([`listening on ${c.url}`])
+      expect(c.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(c.stdout.some((l) => l.startsWith('demo write key: wk_demo'))).toBe(true)
+      const token = /^admin token: (\S+)/.exec(c.stdout.find((l) => l.startsWith('admin token: '))!)![1]!
+      expect(existsSync(join(cwd, '.waymark', 'waymark.db'))).toBe(true)
+      const r = await sendBatch(c.url, [page(uid('a'))], {}, basic('wk_demo'))
+      expect(r.status).toBe(200)
+      const list = await fetch(`${c.url}/api/profiles`, { headers: { authorization: `Bearer ${token}` } })
+      expect((await list.json()).profiles).toHaveLength(1)
+      c.child.kill('SIGINT')
+      expect(await c.exited).toBe(0)
+    } finally {
+      rmSync(cwd, { recursive: true, force: true })
+    }
+  })
+
+  it('rejects unknown flags with usage and exit code 2; --help prints usage', async () => {
+    let code = 0
+    try {
+      execFileSync(process.execPath, [CLI, '--nope'], { stdio: 'pipe' })
+    } catch (err) {
+      code = (err as { status: number }).status
+      expect(String((err as { stderr: Buffer }).stderr)).toMatch(/unknown argument: --nope[\s\S]*Usage: waymark-collector/)
+    }
+    expect(code).toBe(2)
+    expect(execFileSync(process.execPath, [CLI, '--help']).toString()).toMatch(/WAYMARK_DATABASE_URL/)
+  })
+})
+
+describe.each(BACKENDS)('SIGTERM on $name', ({ name, skip }) => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    if (!skip) db = await createDatabase(name)
+  })
+  afterAll(async () => db?.drop())
+
+  it.skipIf(skip)('finishes the batch in flight, then exits 0; the batch is stored', async () => {
+    const dbArg = db.config.kind === 'sqlite' ? db.config.file : db.config.url
+    const c = await spawnCollector(['--port', '0', '--db', dbArg], { WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN })
+    const a = uid('inflight')
+    const batch = Array.from({ length: 50 }, () => track(a))
+    const body = Buffer.from(JSON.stringify({ batch, sentAt: new Date().toISOString() }))
+    const port = Number(new URL(c.url).port)
+    // Headers and half the body go out, then SIGTERM, then the rest of the body.
+    const answer = new Promise<{ status: number; body: string }>((resolveAnswer, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v1/batch', headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: basic(WRITE_KEY) } },
+        (res) => {
+          let text = ''
+          res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolveAnswer({ status: res.statusCode!, body: text }))
+        },
+      )
+      req.on('error', reject)
+      req.write(body.subarray(0, body.length >> 1))
+      setTimeout(() => {
+        c.child.kill('SIGTERM')
+        waitFor(() => c.stderr.some((l) => l.startsWith('SIGTERM')), 'SIGTERM acknowledgement').then(
+          () => setTimeout(() => req.end(body.subarray(body.length >> 1)), 200),
+          reject,
+        )
+      }, 200)
+    })
+    const r = await answer
+    expect(r.status).toBe(200)
+    expect(JSON.parse(r.body)).toEqual({ accepted: 50, duplicates: 0, rejected: [] })
+    expect(await c.exited).toBe(0)
+    // New connections are no longer accepted.
+    await expect(fetch(`${c.url}/health`)).rejects.toThrow()
+    let stored: number
+    if (db.config.kind === 'sqlite') {
+      const sqlite = new Database(db.config.file, { readonly: true })
+      stored = (sqlite.prepare('SELECT count(*) AS n FROM events WHERE anonymous_id = ?').get(a) as { n: number }).n
+      sqlite.close()
+    } else {
+      const client = new pg.Client({ connectionString: db.config.url })
+      await client.connect()
+      stored = Number((await client.query('SELECT count(*) AS n FROM events WHERE anonymous_id = $1', [a])).rows[0].n)
+      await client.end()
+    }
+    expect(stored).toBe(50)
+  })
+})
+
+describe.skipIf(!PG_AVAILABLE)('two collector processes on one PostgreSQL database', () => {
+  let db: TestDatabase
+  let one: Child
+  let two: Child
+  beforeAll(async () => {
+    db = await createDatabase('postgres')
+    const url = (db.config as { url: string }).url
+    const env = { WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN, WAYMARK_DATABASE_URL: url }
+    // Both start (and migrate) at the same time.
+    ;[one, two] = await Promise.all([spawnCollector(['--port', '0'], env), spawnCollector(['--port', '0'], env)])
+  })
+  afterAll(async () => {
+    one?.child.kill('SIGTERM')
+    two?.child.kill('SIGTERM')
+    await Promise.all([one?.exited, two?.exited])
+    await db?.drop()
+  })
+
+  it('concurrent identifies of the same people through both processes end with one profile each', async () => {
+    const people = Array.from({ length: 6 }, () => ({ email: `${uid('p')}@example.com`, userId: uid('user'), devices: Array.from({ length: 8 }, () => uid('dev')) }))
+    // Anonymous history first, spread over both processes.
+    await Promise.all(people.flatMap((p) => p.devices.map((d, i) => sendBatch([one, two][i % 2]!.url, [page(d), track(d)]))))
+    // Then every device identifies at once — each identify sent to BOTH processes concurrently,
+    // half with the userId as well, so the same merges race across processes.
+    const answers = await Promise.all(
+      people.flatMap((p) =>
+        p.devices.flatMap((d, i) => {
+          const event = identify(d, { email: p.email }, i % 2 ? { userId: p.userId } : {})
+          return [sendBatch(one.url, [event]), sendBatch(two.url, [event])]
+        }),
+      ),
+    )
+    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200))
+    // Each identify stored once although it was sent twice.
+    expect(answers.reduce((s, r) => s + r.body.accepted, 0)).toBe(people.length * 8)
+    for (const p of people) {
+      const person = await lookup(one.url, `email=${p.email}`)
+      expect(person.userId).toBe(p.userId)
+      for (const d of p.devices) expect((await lookup(two.url, `anonymousId=${d}`)).id).toBe(person.id)
+      expect(person.eventCount).toBe(8 * 3)
+    }
+    const counts = await pgAdmin(async () => {
+      const client = new pg.Client({ connectionString: (db.config as { url: string }).url })
+      await client.connect()
+      try {
+        return (
+          await client.query(
+            `SELECT count(*) FILTER (WHERE merged_into IS NULL AND identified_at IS NOT NULL) AS known,
+                    count(*) FILTER (WHERE merged_into IS NULL AND identified_at IS NULL) AS anonymous
+             FROM profiles`,
+          )
+        ).rows[0]
+      } finally {
+        await client.end()
+      }
+    })
+    expect({ known: Number(counts.known), anonymous: Number(counts.anonymous) }).toEqual({ known: people.length, anonymous: 0 })
+  })
+})
+
+/** A TCP proxy in front of PostgreSQL that the test can cut and restore. */
+class Cuttable {
+  private server: Server | null = null
+  private sockets = new Set<Socket>()
+  constructor(readonly port: number, private readonly target: { host: string; port: number }) {}
+  async up(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host)
+      for (const s of [client, upstream]) {
+        this.sockets.add(s)
+        s.on('close', () => this.sockets.delete(s))
+        s.on('error', () => undefined)
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r))
+  }
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()))
+    this.server = null
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const port = (s.address() as { port: number }).port
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+/** Sends batches like the SDK does: keep each batch until it is acknowledged, retry on 503/429. */
+async function load(url: string, stop: () => boolean) {
+  const acknowledged: string[] = []
+  const statuses = new Map<number, number>()
+  let retryAfterSeen = false
+  const worker = async () => {
+    while (!stop()) {
+      const a = uid('load')
+      const batch = Array.from({ length: 20 }, () => track(a))
+      for (;;) {
+        const r = await sendBatch(url, batch).catch(() => null)
+        const status = r?.status ?? 0
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+        if (r && r.status === 200) {
+          acknowledged.push(...batch.map((e) => e.messageId))
+          break
+        }
+        if (r?.status === 503 && Number(r.headers.get('retry-after')) > 0) retryAfterSeen = true
+        // The SDK would wait Retry-After seconds; the test retries sooner to stay short.
+        await new Promise((res) => setTimeout(res, 50))
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 6 }, worker))
+  return { acknowledged, statuses, retryAfterSeen }
+}
+
+async function storedIds(url: string, ids: string[]): Promise<{ distinct: number; rows: number }> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const r = await client.query('SELECT count(DISTINCT message_id) AS d, count(*) AS n FROM events WHERE message_id = ANY($1)', [ids])
+    return { distinct: Number(r.rows[0].d), rows: Number(r.rows[0].n) }
+  } finally {
+    await client.end()
+  }
+}
+
+describe.skipIf(!PG_AVAILABLE)('PostgreSQL trouble mid-load', () => {
+  it('PostgreSQL unreachable (restart) → 503 with Retry-After; after it returns, nothing acknowledged is lost', async () => {
+    const db = await createDatabase('postgres')
+    const pgUrl = new URL((db.config as { url: string }).url)
+    const proxy = new Cuttable(await freePort(), { host: pgUrl.hostname, port: Number(pgUrl.port || 5432) })
+    await proxy.up()
+    const viaProxy = new URL(pgUrl)
+    viaProxy.port = String(proxy.port)
+    const collector = await startCollector(testConfig({ kind: 'postgres', url: viaProxy.toString(), poolSize: 4 }))
+    try {
+      let done = false
+      const running = load(collector.url, () => done)
+      await new Promise((r) => setTimeout(r, 700))
+      await proxy.down() // the database "restarts": every connection drops, new ones are refused
+      await new Promise((r) => setTimeout(r, 1200))
+      const health = await fetch(`${collector.url}/health`)
+      expect(health.status).toBe(503)
+      await proxy.up()
+      await new Promise((r) => setTimeout(r, 700))
+      done = true
+      const { acknowledged, statuses, retryAfterSeen } = await running
+      expect(retryAfterSeen).toBe(true)
+      expect(statuses.get(503)).toBeGreaterThan(0)
+      expect([...statuses.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([])
+      expect(acknowledged.length).toBeGreaterThan(0)
+      expect(await storedIds(db.config.kind === 'postgres' ? db.config.url : '', acknowledged)).toEqual({
+        distinct: acknowledged.length,
+        rows: acknowledged.length,
+      })
+    } finally {
+      await collector.close()
+      await proxy.down()
+      await db.drop()
+    }
+  })
+
+  it('backends terminated mid-load (pg_terminate_backend) → 503s, retried batches stored exactly once', async () => {
+    const db = await createDatabase('postgres')
+    const collector = await startCollector(testConfig(db.config))
+    try {
+      let done = false
+      const running = load(collector.url, () => done)
+      for (let i = 0; i < 15; i++) {
+        await new Promise((r) => setTimeout(r, 60))
+        await pgAdmin((c) => c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name]))
+      }
+      await new Promise((r) => setTimeout(r, 300))
+      done = true
+      const { acknowledged, statuses } = await running
+      expect([...statuses.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([])
+      expect(acknowledged.length).toBeGreaterThan(0)
+      expect(await storedIds((db.config as { url: string }).url, acknowledged)).toEqual({ distinct: acknowledged.length, rows: acknowledged.length })
+    } finally {
+      await collector.close()
+      await db.drop()
+    }
+  })
+})
