@@ -53,6 +53,7 @@ export function inertTracker(): Tracker {
     consent: noop,
     flush: async () => ({ sent: 0, pending: 0 }),
     user: () => ({ anonymousId: '' }),
+    ready: async () => ({ anonymousId: '' }),
     shutdown: async () => {},
   }
 }
@@ -251,7 +252,7 @@ function startTracker(
       const before = acknowledgedCount
       await ready
       await queue.save()
-      await delivery.drain(true)
+      await delivery.drain(true) // an explicit flush does not wait out a retry backoff
       const stored = consent === 'granted' ? await stores.events.count() : 0
       return { sent: acknowledgedCount - before, pending: stored + queue.unsavedCount() }
     },
@@ -259,6 +260,7 @@ function startTracker(
       const { anonymousId, userId, email } = identity
       return { anonymousId, ...(userId && { userId }), ...(email && { email }) }
     },
+    ready: () => new Promise((resolve) => whenReady(() => resolve(tracker.user()))),
     async shutdown() {
       const result = await tracker.flush()
       log('shut down with', result.pending, 'event(s) still queued')

@@ -108,6 +108,8 @@ export interface Tracker {
   consent(state: ConsentState): void
   flush(): Promise<FlushResult>
   user(): Identity
+  /** Resolves with the identity once the stored one is loaded and every earlier call applied. */
+  ready(): Promise<Identity>
   shutdown(): Promise<void>
 }
 

@@ -135,12 +135,16 @@ export function createDelivery(o: DeliveryOptions) {
     }
   }
 
-  /** Sends what is stored, in this tab if no other tab is sending. `wait` queues for the lock. */
-  function drain(wait: boolean): Promise<void> {
+  /**
+   * Sends what is stored, in this tab if no other tab is sending. `now` (an explicit flush)
+   * waits for the lock and skips the retry backoff.
+   */
+  function drain(now: boolean): Promise<void> {
     if (!o.canSend()) return Promise.resolve()
-    if (running && !wait) return running
+    if (running && !now) return running
+    if (now) retryAt = 0
     const run = (running ?? Promise.resolve())
-      .then(() => o.lock(sendStored, wait))
+      .then(() => o.lock(sendStored, now))
       // Another tab is sending; our events may have arrived after it read the store.
       .then((sent) => {
         if (!sent) schedule(o.flushInterval)

@@ -130,6 +130,15 @@ describe('retries', () => {
     expect(Math.max(...collector.requests.slice(1).map((r, i) => r.at - collector.requests[i].at))).toBe(60_000 * 0.75)
   })
 
+  it('flush() does not wait out a backoff: the host asked to send now', async () => {
+    const { tracker, time, collector } = start({ flushInterval: 100 })
+    collector.answer(() => ({ status: 503, retryAfter: '3600' }))
+    tracker.track('E')
+    await time.advance(100)
+    collector.answer(() => ({ status: 200 }))
+    expect(await tracker.flush()).toEqual({ sent: 1, pending: 0 })
+  })
+
   it('honours Retry-After on 429', async () => {
     const { tracker, time, collector } = start({ flushInterval: 100 })
     collector.answer(() => ({ status: 429, retryAfter: '30' }))
@@ -254,6 +263,20 @@ describe('identity', () => {
     expect(next.anonymousId).not.toBe(ada.anonymousId)
     expect(next.userId).toBeUndefined()
     expect(tracker.user()).toEqual({ anonymousId: next.anonymousId })
+  })
+
+  it('ready() resolves with the stored identity, after every earlier call', async () => {
+    const first = start()
+    await first.time.advance(0)
+    const stored = first.tracker.user().anonymousId
+    await first.tracker.shutdown()
+    const { tracker, time } = start()
+    const before = tracker.ready()
+    tracker.identify('ada@example.com')
+    const after = tracker.ready()
+    await time.advance(0)
+    expect(await before).toEqual({ anonymousId: stored })
+    expect(await after).toEqual({ anonymousId: stored, email: 'ada@example.com' })
   })
 
   it('alias links a new userId to the current identity', async () => {
