@@ -5,7 +5,7 @@
   if (w.waymark) return
   var q = []
   var stub = (w.waymark = { q: q })
-  'page track identify alias reset consent flush user shutdown'.split(' ').forEach(function (m) {
+  'page track identify alias reset consent flush user ready shutdown'.split(' ').forEach(function (m) {
     stub[m] = function () {
       var args = [].slice.call(arguments)
       return new Promise(function (resolve) {
