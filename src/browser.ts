@@ -1,11 +1,19 @@
-// The script-tag entry (dist/waymark.min.js): options from its own data- attributes, then
-// the calls the loader stub queued are replayed in order and the stub is replaced.
+// The script-tag entry (dist/waymark.min.js): options from its own data- attributes, every
+// autotracker installed (each switchable, see docs/autotrack.md), then the calls the loader stub
+// queued are replayed in order and the stub is replaced.
+//
+//   data-autotrack="false"                 none of them (e-mail redaction stays on)
+//   data-autotrack="pages,forms"           only those listed (names: AUTOTRACKERS)
+//   data-autotrack-scroll="false"          all but that one (any name: data-autotrack-email-links…)
+//   data-email-param="wm_email"  data-identify-from-forms="false"  data-session-timeout="1800000"
+//   data-collector="" (or absent)          this page's own origin
+import { autotrack, AUTOTRACKERS } from './autotrack/all'
 import { createTracker } from './tracker'
 import type { Tracker, TrackerOptions } from './types'
 
 type QueuedCall = [method: keyof Tracker, args: unknown[], resolve?: (result: unknown) => void]
 
-const NUMBERS = ['batchSize', 'flushInterval', 'maxQueue']
+const NUMBERS = ['batchSize', 'flushInterval', 'maxQueue', 'sessionTimeout']
 const CALLBACKS = ['beforeSend', 'onError']
 
 /** data-write-key="…" → { writeKey: '…' }; callbacks are named globals: data-before-send="fn". */
@@ -23,12 +31,29 @@ export function optionsFromDataset(data: DOMStringMap, globals: Record<string, u
             ? false
             : value
   }
+  const switches = options as Record<string, any>
+  const list = switches.autotrack
+  const camel = (name: string) => 'autotrack' + name.replace(/(^|-)(\w)/g, (_, _dash, c: string) => c.toUpperCase())
+  const except = AUTOTRACKERS.filter((name) => switches[camel(name)] === false)
+  for (const name of [...AUTOTRACKERS, ''].map(camel)) delete switches[name]
+  switches.autotrack = autotrack({
+    only: list === false ? [] : typeof list === 'string' ? list.split(/[\s,]+/) : undefined,
+    except,
+    emailParam: switches.emailParam,
+    identifyFromForms: switches.identifyFromForms,
+    sessionTimeout: switches.sessionTimeout,
+  })
+  if (switches.collector === true || !switches.collector) switches.collector = location.origin
   return options as unknown as TrackerOptions
 }
 
 export function install(script: HTMLElement | null, host: Window & { waymark?: { q?: QueuedCall[] } }): Tracker {
-  const tracker = createTracker(optionsFromDataset(script?.dataset ?? {}, host as unknown as Record<string, unknown>))
+  const options = optionsFromDataset(script?.dataset ?? {}, host as unknown as Record<string, unknown>)
   const queued = host.waymark?.q ?? []
+  // A consent call queued before the library arrived holds from the start: the automatic first
+  // page view must not be stored before it is replayed.
+  options.consent ??= queued.find(([method]) => method === 'consent')?.[1][0] as TrackerOptions['consent']
+  const tracker = createTracker(options)
   host.waymark = tracker as Tracker & { q?: QueuedCall[] }
   for (const [method, args, resolve] of queued) {
     const result = (tracker[method] as (...a: unknown[]) => unknown)?.(...args)

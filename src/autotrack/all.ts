@@ -1,0 +1,61 @@
+// Every autotracker, by name, in the order they must install: privacy and enrichment first (so
+// the first page view already carries them), the e-mail parameter removed before any page view,
+// what ends a page view before what starts the next one.
+import type { Autotracker } from '../types'
+import { attribution } from './attribution'
+import { content } from './content'
+import { emailLinks } from './email-links'
+import { engagedTime } from './engaged-time'
+import { forms } from './forms'
+import { links } from './links'
+import { pageViews } from './page-views'
+import { redact } from './redact'
+import { scrollDepth } from './scroll-depth'
+import { sessions } from './sessions'
+import { trackClicks } from './track-clicks'
+
+export interface AutotrackOptions {
+  /** Names to install (default: all of AUTOTRACKERS); `redact` is always installed. */
+  only?: string[]
+  /** Names to leave out. */
+  except?: string[]
+  /** Query parameter of e-mail links. Default 'wm_email'. */
+  emailParam?: string
+  /** Identify from a submitted e-mail field. Default true. */
+  identifyFromForms?: boolean
+  /** Session inactivity timeout, ms. Default 30 minutes. */
+  sessionTimeout?: number
+}
+
+export const AUTOTRACKERS = [
+  'email-links',
+  'sessions',
+  'attribution',
+  'engagement',
+  'scroll',
+  'content',
+  'clicks',
+  'links',
+  'forms',
+  'pages',
+]
+
+/** The autotrackers chosen by `options`, in installation order. */
+export function autotrack(options: AutotrackOptions = {}): Autotracker[] {
+  const make: Record<string, () => Autotracker> = {
+    'email-links': () => emailLinks({ param: options.emailParam }),
+    sessions: () => sessions({ timeout: options.sessionTimeout }),
+    attribution: () => attribution(),
+    engagement: () => engagedTime(),
+    scroll: () => scrollDepth(),
+    content: () => content(),
+    clicks: () => trackClicks(),
+    links: () => links(),
+    forms: () => forms({ identify: options.identifyFromForms }),
+    pages: () => pageViews(),
+  }
+  const names = AUTOTRACKERS.filter(
+    (name) => (options.only ?? AUTOTRACKERS).includes(name) && !options.except?.includes(name),
+  )
+  return [redact(), ...names.map((name) => make[name]())]
+}

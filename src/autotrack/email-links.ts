@@ -1,0 +1,17 @@
+// E-mail links: a visitor arriving on `…?wm_email=ada@example.com` (from a newsletter) is
+// identified with that address, and the parameter is removed from the address bar
+// (history.replaceState) as soon as this installs — install it before pageViews() so no page
+// event ever records it (redact() catches what slips through anyway).
+import type { Autotracker } from '../types'
+import { replaceUrl } from './util'
+
+export function emailLinks({ param = 'wm_email' }: { param?: string } = {}): Autotracker {
+  return ({ tracker }) => {
+    const url = new URL(location.href)
+    const email = url.searchParams.get(param)
+    if (email === null) return
+    url.searchParams.delete(param)
+    replaceUrl(url.href)
+    if (email.trim()) tracker.identify({ email })
+  }
+}

@@ -1,0 +1,48 @@
+// Engaged time: how long the page was visible while the visitor was active (an input or scroll
+// within the last 30 s). Sent as `Page Engaged` { engagedSeconds, url } when the page view ends:
+// route change, tab hidden (what follows counts towards the next send), page closed.
+import type { Autotracker } from '../types'
+import { all, here, on, onRoute } from './util'
+
+const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'scroll', 'wheel', 'touchstart']
+
+export function engagedTime({ idle = 30_000 }: { idle?: number } = {}): Autotracker {
+  return ({ tracker, now }) => {
+    let total = 0
+    let from = 0
+    let until = 0 // the current active span is [from, until)
+    let url = here()
+    const visible = () => document.visibilityState !== 'hidden'
+    const close = (t: number) => {
+      total += Math.max(0, Math.min(t, until) - from)
+      from = until = t
+    }
+    const active = () => {
+      if (!visible()) return
+      const t = now()
+      if (t > until) close(t)
+      until = t + idle
+    }
+    const send = () => {
+      close(now())
+      const seconds = Math.round(total / 100) / 10
+      total = 0
+      if (seconds > 0) tracker.track('Page Engaged', { engagedSeconds: seconds, url })
+    }
+    active()
+    return all([
+      ...ACTIVITY.map((type) => on(window, type, active)),
+      // capturing on window: runs before the core's own pagehide/visibilitychange handlers, so the
+      // event is queued in time for the last send
+      on(window, 'visibilitychange', () => (visible() ? active() : send())),
+      on(window, 'pagehide', () => send()),
+      onRoute((leaving) => {
+        if (leaving) send()
+        else {
+          url = here()
+          active()
+        }
+      }),
+    ])
+  }
+}

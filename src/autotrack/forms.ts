@@ -1,0 +1,43 @@
+// Forms: `Form Submitted` { id, name, action, fields } on every submission — field NAMES only,
+// never values; password, hidden and button fields are not even named. With `identify` (default
+// on) a submitted e-mail field (type=email, or name/id/autocomplete containing "email")
+// identifies the visitor. `data-wm-ignore` on a form skips it entirely; on a field, skips that field.
+import type { Autotracker } from '../types'
+import { redactEmails } from './redact-emails'
+import { on } from './util'
+
+const SKIPPED = /^(password|hidden|submit|button|reset|image|file)$/
+const EMAIL_FIELD = /e-?mail/i
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+type Field = HTMLInputElement
+
+export function formEvent(form: HTMLFormElement): { props: Record<string, unknown>; email?: string } {
+  const fields: string[] = []
+  let email: string | undefined
+  for (const el of Array.from(form.elements) as Field[]) {
+    const name = el.name || el.id
+    if (!name || el.disabled || el.hasAttribute('data-wm-ignore') || SKIPPED.test(el.type)) continue
+    if (!fields.includes(name)) fields.push(name)
+    const value = typeof el.value === 'string' ? el.value.trim() : ''
+    if (!email && EMAIL.test(value) && (el.type === 'email' || EMAIL_FIELD.test(`${name} ${el.autocomplete}`))) email = value
+  }
+  const props: Record<string, unknown> = { fields }
+  const id = form.getAttribute('id')
+  const name = form.getAttribute('name')
+  if (id) props.id = id
+  if (name) props.name = name
+  props.action = redactEmails(new URL(form.getAttribute('action') ?? '', location.href).href)
+  return { props, email }
+}
+
+export function forms({ identify = true }: { identify?: boolean } = {}): Autotracker {
+  return ({ tracker }) =>
+    on(document, 'submit', (event: SubmitEvent) => {
+      const form = event.target as HTMLFormElement
+      if (!form || form.nodeName !== 'FORM' || form.hasAttribute('data-wm-ignore')) return
+      const { props, email } = formEvent(form)
+      if (identify && email) tracker.identify({ email })
+      tracker.track('Form Submitted', props)
+    })
+}

@@ -1,0 +1,37 @@
+// Links: clicks on outbound links (another host), downloads (a `download` attribute or a file
+// extension in DOWNLOADS), and mailto:/tel: links. Nothing waits: the event is queued at once and
+// the core sends what is queued with keepalive when the page goes away.
+// Events: `Outbound Link Clicked`, `File Downloaded` (+ extension), `Email Link Clicked`,
+// `Phone Link Clicked`, each with { url, text }; e-mail addresses are redacted from both.
+import type { Autotracker } from '../types'
+import { redactEmails } from './redact-emails'
+import { closest, on } from './util'
+
+export const DOWNLOADS =
+  /\.(pdf|zip|rar|7z|gz|tgz|dmg|exe|msi|pkg|deb|apk|iso|csv|txt|rtf|docx?|xlsx?|pptx?|od[tsp]|epub|mp3|wav|mp4|mov|avi)$/i
+
+export function linkEvent(link: HTMLAnchorElement): [string, Record<string, string>] | undefined {
+  const url = new URL(link.href, location.href)
+  const props: Record<string, string> = {
+    url: redactEmails(url.href),
+    text: redactEmails((link.innerText || link.textContent || '').trim().slice(0, 100)),
+  }
+  if (url.protocol === 'mailto:') return ['Email Link Clicked', props]
+  if (url.protocol === 'tel:') return ['Phone Link Clicked', props]
+  if (!/^https?:$/.test(url.protocol)) return undefined
+  if (DOWNLOADS.test(url.pathname) || link.hasAttribute('download')) {
+    props.extension = (url.pathname.match(/\.(\w+)$/)?.[1] ?? '').toLowerCase()
+    return ['File Downloaded', props]
+  }
+  if (url.hostname !== location.hostname) return ['Outbound Link Clicked', props]
+  return undefined
+}
+
+export function links(): Autotracker {
+  return ({ tracker }) =>
+    on(document, 'click', (event: MouseEvent) => {
+      const link = closest(event, 'a[href]') as HTMLAnchorElement | null
+      const found = link && linkEvent(link)
+      if (found) tracker.track(...found)
+    })
+}

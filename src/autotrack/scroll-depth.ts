@@ -1,0 +1,31 @@
+// Scroll depth: a `Scroll Depth` event for each of 25/50/75/90/100 % of the page reached by
+// scrolling, once per page view (reset on every SPA route change). Depth = bottom of the viewport
+// over the document's height. Pages that do not scroll produce nothing.
+import type { Autotracker } from '../types'
+import { all, here, on, onRoute } from './util'
+
+export const SCROLL_MILESTONES = [25, 50, 75, 90, 100]
+
+export function scrollDepth(milestones = SCROLL_MILESTONES): Autotracker {
+  return ({ tracker }) => {
+    let reached = 0
+    const check = () => {
+      const root = document.documentElement
+      const height = Math.max(root.scrollHeight, document.body?.scrollHeight ?? 0)
+      // +2 px: rounding and subpixel layouts must not keep 100 % out of reach
+      const percent = ((scrollY + innerHeight + 2) / height) * 100
+      for (const milestone of milestones) {
+        if (milestone > reached && percent >= milestone) {
+          reached = milestone
+          tracker.track('Scroll Depth', { percent: milestone, url: here() })
+        }
+      }
+    }
+    return all([
+      on(window, 'scroll', check),
+      onRoute((leaving) => {
+        if (!leaving) reached = 0
+      }),
+    ])
+  }
+}

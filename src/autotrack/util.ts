@@ -1,0 +1,111 @@
+// Helpers shared by the autotrackers: listeners, storage, and one watcher of SPA route changes.
+// Nothing runs at import: every browser global is touched only when an autotracker installs.
+import type { Properties } from '../types'
+import { redactEmails } from './redact-emails'
+
+/** Adds a listener (capturing, passive) and returns how to remove it. */
+export function on(target: EventTarget, type: string, fn: (event: any) => void): () => void {
+  const opts = { capture: true, passive: true }
+  target.addEventListener(type, fn, opts)
+  return () => target.removeEventListener(type, fn, opts)
+}
+
+/** Runs every cleanup: what an autotracker returns from several `on` calls. */
+export const all = (offs: (() => void)[]) => () => offs.forEach((off) => off())
+
+/** localStorage, quietly: private modes and blocked storage just mean "nothing kept". */
+export function load<T>(key: string): T | undefined {
+  try {
+    return JSON.parse(localStorage.getItem(key) as string) ?? undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function save(key: string, value: unknown): void {
+  try {
+    localStorage.setItem(key, JSON.stringify(value))
+  } catch {
+    // full or blocked: the value lives in memory only
+  }
+}
+
+/** The current address, without e-mail addresses in it. */
+export const here = () => redactEmails(location.href)
+
+/** `data-wm-prop-plan="pro"` → { plan: 'pro' }, plus the given fields. */
+export function attrs(el: Element, prefix: string, into: Properties = {}): Properties {
+  for (const { name, value } of Array.from(el.attributes)) {
+    if (name.startsWith(prefix)) into[name.slice(prefix.length)] = value
+  }
+  return into
+}
+
+/** The nearest element matching `selector` from an event's target (text nodes included). */
+export const closest = (event: Event, selector: string): HTMLElement | null => {
+  const node = event.target as Node | null
+  const el = node && (node.nodeType === 1 ? (node as Element) : node.parentElement)
+  return (el?.closest(selector) as HTMLElement) ?? null
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route changes. A "page view" is one address: a pushState, replaceState, popstate or hashchange
+// that leads to the same address again is not a new one. Only hash changes that look like routes
+// (`#/…` or `#!…`) count; a jump to an anchor (`#pricing`) does not. A page restored from the
+// back/forward cache is a new page view too.
+
+/** Called twice on each change: `leaving` (the old page view ends) then entering the new one. */
+export type RouteListener = (leaving: boolean, previousUrl: string) => void
+
+const listeners: RouteListener[] = []
+let current: string | undefined
+let muted = false
+
+const routeKey = () => {
+  const { href, hash } = location
+  return /^#[!/]/.test(hash) ? href : href.replace(/#.*/, '')
+}
+
+function changed(force?: boolean) {
+  const key = routeKey()
+  if (key === current && !force) return
+  const previous = current!
+  current = key
+  if (muted) return
+  for (const fn of listeners.slice()) fn(true, previous)
+  for (const fn of listeners.slice()) fn(false, previous)
+}
+
+export function onRoute(fn: RouteListener): () => void {
+  if (current === undefined) {
+    current = routeKey()
+    const h = history as History & Record<string, any>
+    for (const method of ['pushState', 'replaceState']) {
+      const original = h[method]
+      h[method] = function (this: History, ...args: unknown[]) {
+        const result = original.apply(this, args)
+        changed()
+        return result
+      }
+    }
+    on(window, 'popstate', () => changed())
+    on(window, 'hashchange', () => changed())
+    on(window, 'pageshow', (event: PageTransitionEvent) => event.persisted && changed(true))
+  }
+  listeners.push(fn)
+  return () => {
+    const at = listeners.indexOf(fn)
+    if (at >= 0) listeners.splice(at, 1)
+  }
+}
+
+/** Changes the address bar without it counting as a route change. */
+export function replaceUrl(url: string): void {
+  muted = true
+  try {
+    history.replaceState(history.state, '', url)
+  } finally {
+    muted = false
+    if (current !== undefined) current = routeKey()
+  }
+}
