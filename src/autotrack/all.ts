@@ -1,6 +1,6 @@
-// Every autotracker, by name, in the order they must install: privacy and enrichment first (so
-// the first page view already carries them), the e-mail parameter removed before any page view,
-// what ends a page view before what starts the next one.
+// Every autotracker, by name, in the order they must install: redaction and enrichment first (so
+// the identify of an e-mail link and the first page view already carry session and campaign), the
+// e-mail parameter removed before the first page view, page views last.
 import type { Autotracker } from '../types'
 import { attribution } from './attribution'
 import { content } from './content'
@@ -28,9 +28,9 @@ export interface AutotrackOptions {
 }
 
 export const AUTOTRACKERS = [
-  'email-links',
   'sessions',
   'attribution',
+  'email-links',
   'engagement',
   'scroll',
   'content',

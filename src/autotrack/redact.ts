@@ -10,9 +10,10 @@ function clean(fields: Properties | undefined) {
 }
 
 export function redact(): Autotracker {
-  return ({ enrich }) =>
+  return ({ enrich }) => {
     enrich((event) => {
       clean(event.context.page as unknown as Properties)
       if (event.type === 'page') clean(event.properties)
     })
+  }
 }

@@ -1,7 +1,7 @@
 // Sessions: `context.sessionId` on every event. One session is shared by all tabs (localStorage);
 // a new one starts after `timeout` ms without any event in any tab, or when the visitor arrives
 // with campaign parameters other than the session's. The hot path reads and writes memory only:
-// storage is read when the session looks expired and written at most every 5 s.
+// storage is read and written at most every 5 s, or when the session looks expired.
 import { ulid } from 'ulid'
 import type { Autotracker } from '../types'
 import { campaignParams } from './attribution'
@@ -42,20 +42,22 @@ export function sessions({ timeout = 30 * 60_000, key = 'wm_session' }: SessionO
     const first = now()
     if (!fresh(first) || (campaign && campaign !== session!.c)) start(first)
 
+    // the newest live session any tab knows wins (ULIDs sort by creation time)
+    const adopt = (t: number) => {
+      const stored = load<Session>(key)
+      if (stored && t - stored.t <= timeout && (!fresh(t) || stored.id > session!.id)) session = stored
+    }
     enrich((event) => {
       const t = now()
-      if (!fresh(t)) {
-        // another tab may have kept the session alive
-        session = load<Session>(key) ?? session
+      if (!fresh(t) || t - written > WRITE_EVERY) {
+        adopt(t)
         if (!fresh(t)) start(t)
+        session!.t = t
+        write(t)
       }
       session!.t = t
-      if (t - written > WRITE_EVERY) write(t)
       event.context.sessionId = session!.id
     })
-    return on(window, 'storage', (event: StorageEvent) => {
-      const other = event.key === key && load<Session>(key)
-      if (other && other.id !== session!.id && other.t >= session!.t) session = other
-    })
+    return on(window, 'storage', (event: StorageEvent) => event.key === key && adopt(now()))
   }
 }

@@ -12,6 +12,7 @@ afterEach(() => {
 export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z')) {
   let now = start
   const events: EventDraft[] = []
+  const mine: (() => void)[] = []
   const steps: ((event: EventDraft) => void)[] = []
   const page = () => ({
     url: location.href,
@@ -43,8 +44,15 @@ export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z')) {
     install(...trackers: Autotracker[]) {
       for (const install of trackers) {
         const off = install(host)
-        if (off) cleanups.push(off)
+        if (off) {
+          cleanups.push(off)
+          mine.push(off)
+        }
       }
+    },
+    /** the page goes away: its autotrackers stop */
+    unload() {
+      while (mine.length) mine.pop()!()
     },
     advance(ms: number) {
       now += ms

@@ -1,0 +1,99 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { emailLinks, pageViews, redact } from '../../../src/autotrack/index'
+import { fakeHost, goTo, setReferrer } from './host'
+
+beforeEach(() => {
+  goTo('/start')
+  setReferrer('')
+})
+
+const paths = (host: ReturnType<typeof fakeHost>) => host.pages().map((e) => e.properties!.path)
+
+describe('pageViews', () => {
+  it('records the first load, then one page view per new address', () => {
+    const host = fakeHost()
+    host.install(pageViews())
+    history.pushState({}, '', '/pricing')
+    history.replaceState({}, '', '/pricing?plan=pro')
+    history.pushState({}, '', '/docs#/getting-started')
+    expect(paths(host)).toEqual(['/start', '/pricing', '/pricing', '/docs'])
+    expect(host.pages().map((e) => e.properties!.search)).toEqual(['', '', '?plan=pro', ''])
+  })
+
+  it('does not count the same address twice, nor jumps to an anchor', () => {
+    const host = fakeHost()
+    host.install(pageViews())
+    history.pushState({}, '', '/start')
+    history.replaceState({ scroll: 1 }, '', '/start')
+    history.pushState({}, '', '/start#features')
+    history.pushState({}, '', '/start#features-2')
+    expect(paths(host)).toEqual(['/start'])
+  })
+
+  it('counts popstate (back/forward) and route-like hash changes', () => {
+    const host = fakeHost()
+    host.install(pageViews())
+    History.prototype.pushState.call(history, null, '', '/other') // as the browser does on back/forward
+    dispatchEvent(new PopStateEvent('popstate'))
+    dispatchEvent(new PopStateEvent('popstate')) // same address again: nothing
+    History.prototype.pushState.call(history, null, '', '/other#/settings')
+    dispatchEvent(new HashChangeEvent('hashchange'))
+    expect(paths(host)).toEqual(['/start', '/other', '/other'])
+    expect(host.pages()[2].properties!.url).toMatch(/#\/settings$/)
+  })
+
+  it('gives a route change the previous address as referrer', () => {
+    setReferrer('https://www.google.com/')
+    const host = fakeHost()
+    host.install(pageViews())
+    history.pushState({}, '', '/next')
+    expect(host.pages()[0].properties!.referrer).toBe('https://www.google.com/')
+    expect(host.pages()[1].properties!.referrer).toBe(`${location.origin}/start`)
+  })
+
+  it('stops on uninstall', () => {
+    const host = fakeHost()
+    const off = pageViews()(host.host) as () => void
+    off()
+    history.pushState({}, '', '/after')
+    expect(host.pages()).toHaveLength(1)
+  })
+})
+
+describe('emailLinks + redact', () => {
+  it('identifies from ?wm_email= and removes it before the first page view', () => {
+    goTo('/welcome?wm_email=Ada%40Example.com&utm_source=news')
+    const host = fakeHost()
+    host.install(redact(), emailLinks(), pageViews())
+    expect(location.search).toBe('?utm_source=news')
+    expect(host.events.map((e) => e.type)).toEqual(['identify', 'page'])
+    expect(host.events[0].traits).toEqual({ email: 'Ada@Example.com' })
+    expect(JSON.stringify(host.events[1])).not.toMatch(/ada|wm_email/i)
+    history.pushState({}, '', '/welcome?utm_source=news')
+    expect(host.pages()).toHaveLength(1) // the removal itself was not a route change
+  })
+
+  it('uses a configured parameter and ignores pages without it', () => {
+    goTo('/a?e=bob@example.com')
+    const host = fakeHost()
+    host.install(emailLinks({ param: 'e' }))
+    expect(location.search).toBe('')
+    goTo('/b?x=1')
+    host.install(emailLinks({ param: 'e' }))
+    expect(location.search).toBe('?x=1')
+    expect(host.events).toHaveLength(1)
+  })
+
+  it('redacts e-mail addresses from every event page context and page properties', () => {
+    goTo('/u/ada@example.com?ref=bob%40example.com')
+    setReferrer('https://mail.test/?to=carol@example.com')
+    document.title = 'Hello dave@example.com'
+    const host = fakeHost()
+    host.install(redact(), pageViews())
+    host.host.tracker.track('X')
+    for (const event of host.events) expect(JSON.stringify(event)).not.toMatch(/@|%40/)
+    expect(host.events[0].properties!.path).toBe('/u/[email]')
+    expect(host.events[1].context.page!.referrer).toBe('https://mail.test/?to=[email]')
+    document.title = ''
+  })
+})
