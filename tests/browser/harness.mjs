@@ -29,11 +29,15 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ]
 
-export async function launchChromium() {
+// Test-only host names (subdomain cookie tests) resolve to loopback; nothing else changes.
+export const TEST_DOMAIN = 'waymark.test'
+export const HOST_RULES = `--host-resolver-rules=MAP *.${TEST_DOMAIN} 127.0.0.1`
+
+export async function launchChromium(extraArgs = []) {
   // Never let playwright fetch a browser of its own.
   process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1'
   const { chromium } = await import('playwright-core')
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] })
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))

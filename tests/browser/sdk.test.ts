@@ -3,6 +3,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import {
+  HOST_RULES,
+  TEST_DOMAIN,
   ULID_RE,
   idbCount,
   idbEntries,
@@ -38,7 +40,7 @@ const cleanups: Array<() => Promise<unknown>> = []
 
 beforeAll(async () => {
   await waitForDist(['waymark.min.js', 'snippet.min.js'], Number(process.env.WAYMARK_WAIT_FOR_DIST_MS || 0))
-  browser = await launchChromium()
+  browser = await launchChromium([HOST_RULES])
   server = await startStaticServer()
   server.setPage('/blank.html', '<!doctype html><title>elsewhere</title><p>no SDK here</p>')
 })
@@ -80,7 +82,12 @@ function uniqueIds(events: WireEvent[]) {
 /** Every messageId the receiver accepted was accepted exactly once. */
 function expectExactlyOnce(rx: Receiver) {
   const dups = rx.duplicates()
-  expect(dups, `messageIds delivered more than once: ${JSON.stringify(dups.slice(0, 5))}`).toEqual([])
+  const describe = ([id, n]: [string, number]) => {
+    const e = rx.events().find((x: WireEvent) => x.messageId === id)
+    const when = rx.batches().filter((b: any) => b.body.includes(id)).map((b: any) => b.at - rx.batches()[0].at)
+    return `${id} ×${n} (${e?.type} ${e?.event ?? e?.name ?? ''} ${JSON.stringify(e?.properties ?? {}).slice(0, 60)}; at +${when.join('/+')} ms)`
+  }
+  expect(dups.map(describe), 'messageIds delivered more than once').toEqual([])
 }
 
 const user = (page: Page) => page.evaluate(() => window.waymark.user())
@@ -370,6 +377,16 @@ describe('Waymark SDK in Chromium', () => {
     expect(anon).toMatch(ULID_RE)
     expect(users.map((u) => u.anonymousId)).toEqual([anon, anon, anon])
     expect([...new Set(rx.events().map((e) => e.anonymousId))]).toEqual([anon])
+
+    // whichever tab held the sending role, closing two of them leaves the last one sending
+    await pages[0].close()
+    await pages[1].close()
+    await pages[2].evaluate(() => {
+      for (let i = 0; i < 10; i++) window.waymark.track('Last Tab', { i })
+    })
+    await waitFor(() => uniqueIds(rx.named('Last Tab')).size === 10, { timeout: 10_000, message: "10 'Last Tab' events after two tabs closed" })
+    await sleep(500)
+    expectExactlyOnce(rx)
   })
 
   it('same anonymousId across tabs and reloads; identify() trims and lower-cases the email', async () => {
@@ -433,11 +450,21 @@ describe('Waymark SDK in Chromium', () => {
     await page.evaluate(() => window.waymark.consent('granted'))
     await waitFor(() => uniqueIds(rx.named('Pending Event')).size === 3, { timeout: 10_000, message: "the 3 'Pending Event' events after consent('granted')" })
 
+    // stored but not yet delivered, then consent is withdrawn: they are wiped, never sent
+    await rx.down()
+    await page.evaluate(() => {
+      for (let i = 0; i < 3; i++) window.waymark.track('Stored Event', { i })
+    })
+    await waitFor(async () => (await idbCount(page, EVENTS_DB, EVENTS_STORE)) >= 3, { timeout: 5000, message: "3 'Stored Event' events stored" })
     await page.evaluate(() => {
       window.waymark.consent('denied')
       for (let i = 0; i < 3; i++) window.waymark.track('Denied Event', { i })
     })
+    await waitFor(async () => (await idbCount(page, EVENTS_DB, EVENTS_STORE)) === 0, { timeout: 5000, message: "stored events wiped by consent('denied')" })
+    await rx.up()
+    await page.evaluate(() => Promise.race([window.waymark.flush(), new Promise((r) => setTimeout(r, 3000))]))
     await sleep(800)
+    expect(rx.named('Stored Event', { acceptedOnly: false })).toHaveLength(0)
     expect(rx.named('Denied Event', { acceptedOnly: false })).toHaveLength(0)
     expect(await idbCount(page, EVENTS_DB, EVENTS_STORE)).toBe(0)
     expectExactlyOnce(rx)
@@ -471,6 +498,137 @@ describe('Waymark SDK in Chromium', () => {
     await page.reload()
     await sdkReady(page)
     await waitFor(async () => (await user(page)).anonymousId === ids.after.anonymousId, { timeout: 3000, message: 'new anonymousId after reload' })
+    expectExactlyOnce(rx)
+  })
+
+  it('maxQueue bounds the stored queue: the oldest events are dropped and the drop is reported', async () => {
+    const rx = await receiver()
+    await rx.down()
+    const url = server.setPage(
+      '/bounded.html',
+      await sdkPageHtml({
+        collector: rx.url,
+        writeKey: 'wk_bound',
+        attrs: { 'batch-size': 50, 'flush-interval': 200, 'max-queue': 5, 'on-error': '__wmOnError' },
+        beforeLoad: `window.__wmErrors = []; window.__wmOnError = function (e) { window.__wmErrors.push(e) };`,
+      }),
+    )
+    const ctx = await context()
+    const page = await open(ctx, url)
+    await page.evaluate(() => {
+      for (let i = 0; i < 8; i++) window.waymark.track('Bounded', { i })
+    })
+    await waitFor(
+      async () => {
+        const kept = (await idbEntries(page, EVENTS_DB, EVENTS_STORE)).map(([, v]: [string, WireEvent]) => v)
+        return kept.length === 5 && kept.every((e) => e.event === 'Bounded') ? kept : null
+      },
+      { timeout: 5000, message: 'exactly the 5 newest events stored' },
+    ).then((kept) => expect(kept.map((e: WireEvent) => e.properties.i)).toEqual([3, 4, 5, 6, 7]))
+    const errors = await page.evaluate(() => window.__wmErrors.map((e: any) => `${e.code}: ${e.message}`))
+    expect(errors.some((e: string) => /queue|drop|overflow|max/i.test(e)), `onError calls: ${JSON.stringify(errors)}`).toBe(true)
+  })
+
+  it('429 with Retry-After is honoured before the retry', async () => {
+    const rx = await receiver()
+    rx.setStatus(429, { 'Retry-After': '2' })
+    const url = server.setPage('/429.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_429', attrs: { 'batch-size': 10, 'flush-interval': 200 } }))
+    const ctx = await context()
+    const page = await open(ctx, url)
+    await page.evaluate(() => {
+      for (let i = 0; i < 3; i++) window.waymark.track('Throttled', { i })
+    })
+    // the first request may carry only the automatic page view; any request gets the 429
+    const first = await waitFor(() => rx.batches({ acceptedOnly: false })[0], { timeout: 10_000, message: 'first (429) attempt' })
+    rx.setStatus(200)
+    await waitFor(() => uniqueIds(rx.named('Throttled')).size === 3, {
+      timeout: 15_000,
+      message: `delivery after Retry-After: 2 (requests so far: ${rx.requests.length}, answers ${rx.requests.map((r: any) => r.status)})`,
+    })
+    const next = rx.batches({ acceptedOnly: false }).find((r) => r.at > first.at)!
+    expect(next.at - first.at, 'ms between the 429 and the next request').toBeGreaterThanOrEqual(1900)
+    expectExactlyOnce(rx)
+  })
+
+  it('401 stops sending (events kept) and is reported', async () => {
+    const rx = await receiver()
+    rx.setStatus(401)
+    const url = server.setPage(
+      '/401.html',
+      await sdkPageHtml({
+        collector: rx.url,
+        writeKey: 'wk_bad',
+        attrs: { 'batch-size': 10, 'flush-interval': 200, 'on-error': '__wmOnError' },
+        beforeLoad: `window.__wmErrors = []; window.__wmOnError = function (e) { window.__wmErrors.push(e) };`,
+      }),
+    )
+    const ctx = await context()
+    const page = await open(ctx, url)
+    await page.evaluate(() => {
+      for (let i = 0; i < 3; i++) window.waymark.track('Unauthorized', { i })
+    })
+    await waitFor(() => rx.batches({ acceptedOnly: false }).length > 0, { timeout: 10_000, message: 'first (401) attempt' })
+    await sleep(300) // batches already in flight
+    const attempts = rx.requests.length
+    await page.evaluate(() => {
+      for (let i = 3; i < 6; i++) window.waymark.track('Unauthorized', { i })
+    })
+    await sleep(1500) // 7 flush intervals
+    expect(rx.requests.length, 'requests after the 401').toBe(attempts)
+    const stored = (await idbEntries(page, EVENTS_DB, EVENTS_STORE)).filter(([, v]: [string, WireEvent]) => v.event === 'Unauthorized')
+    expect(stored).toHaveLength(6)
+    const errors = await page.evaluate(() => window.__wmErrors.map((e: any) => `${e.code}: ${e.message}`))
+    expect(errors.some((e: string) => /401|unauthori[sz]ed|write ?key/i.test(e)), `onError calls: ${JSON.stringify(errors)}`).toBe(true)
+  })
+
+  it('data-respect-do-not-track with Global Privacy Control on: nothing stored or sent, nothing thrown', async () => {
+    const rx = await receiver()
+    const url = server.setPage(
+      '/gpc.html',
+      await sdkPageHtml({ collector: rx.url, writeKey: 'wk_gpc', attrs: { 'batch-size': 1, 'flush-interval': 100, 'respect-do-not-track': 'true' } }),
+    )
+    const ctx = await context()
+    await ctx.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true }))
+    const page = await open(ctx, url)
+    const threw = await page.evaluate(async () => {
+      try {
+        window.waymark.page('GPC')
+        window.waymark.track('GPC Event', { a: 1 })
+        window.waymark.identify('ada@example.com')
+        await window.waymark.flush()
+        return null
+      } catch (err) {
+        return String(err)
+      }
+    })
+    expect(threw).toBeNull()
+    await sleep(800)
+    expect(rx.requests).toHaveLength(0)
+    expect(await idbCount(page, EVENTS_DB, EVENTS_STORE)).toBe(0)
+  })
+
+  it('data-cookie-domain: two subdomains (two IndexedDB origins) share one anonymousId', async () => {
+    const rx = await receiver()
+    const url = server.setPage(
+      '/cookie.html',
+      await sdkPageHtml({ collector: rx.url, writeKey: 'wk_cookie', attrs: { 'batch-size': 10, 'flush-interval': 200, 'cookie-domain': TEST_DOMAIN } }),
+    )
+    const path = new URL(url).pathname
+    const at = (sub: string) => `http://${sub}.${TEST_DOMAIN}:${server.port}${path}`
+    const ctx = await context()
+    const a = await open(ctx, at('www'))
+    await a.evaluate(() => window.waymark.track('Sub A'))
+    await waitFor(() => rx.named('Sub A').length, { timeout: 10_000, message: "'Sub A' delivered" })
+    const anon = rx.named('Sub A')[0].anonymousId
+    expect(anon).toMatch(ULID_RE)
+    const cookies = await ctx.cookies(at('www'))
+    expect(cookies.some((c) => c.value.includes(anon) && c.domain.replace(/^\./, '') === TEST_DOMAIN), JSON.stringify(cookies)).toBe(true)
+
+    const b = await open(ctx, at('shop'))
+    await b.evaluate(() => window.waymark.track('Sub B'))
+    await waitFor(() => rx.named('Sub B').length, { timeout: 10_000, message: "'Sub B' delivered" })
+    expect(rx.named('Sub B')[0].anonymousId).toBe(anon)
+    expect((await user(b)).anonymousId).toBe(anon)
     expectExactlyOnce(rx)
   })
 
