@@ -202,6 +202,7 @@ describe('Waymark SDK in Chromium', () => {
           window.__userBefore = waymark.user();
           waymark.identify('ada@example.com');
           window.__userAfter = waymark.user();
+          window.__readyP = typeof waymark.ready === 'function' ? waymark.ready() : null;
         `,
       }),
     )
@@ -214,7 +215,15 @@ describe('Waymark SDK in Chromium', () => {
 
     await page.goto(second)
     await sdkReady(page)
-    const got = await page.evaluate(async () => ({ before: await window.__userBefore, after: await window.__userAfter }))
+    const got = await page.evaluate(async () => ({
+      ready: await window.__readyP,
+      before: await window.__userBefore,
+      after: await window.__userAfter,
+    }))
+    // ready() (queued on the stub) resolves once the stored identity is known
+    expect(got.ready).toMatchObject({ anonymousId: anon, email: 'ada@example.com' })
+    // user() queued on the stub returns a Promise too: it should be the same stored identity,
+    // not a throwaway id minted before IndexedDB answered
     expect(got.before).toEqual({ anonymousId: anon })
     expect(got.after).toEqual({ anonymousId: anon, email: 'ada@example.com' })
   })
