@@ -34,7 +34,26 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     sqlite.pragma('synchronous = NORMAL')
     sqlite.pragma('busy_timeout = 5000')
     sqlite.pragma('foreign_keys = ON')
-    db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) })
+    // Kysely prepares every query afresh; better-sqlite3 statements are reusable, so keep
+    // them (profiling showed preparing at ~10% of ingest CPU).
+    const raw = sqlite
+    const statements = new Map<string, Database.Statement>()
+    db = new Kysely<DB>({
+      dialect: new SqliteDialect({
+        database: {
+          prepare: (text: string) => {
+            let stmt = statements.get(text)
+            if (!stmt) {
+              if (statements.size >= 1000) statements.clear()
+              stmt = raw.prepare(text)
+              statements.set(text, stmt)
+            }
+            return stmt
+          },
+          close: () => raw.close(),
+        } as unknown as Database.Database,
+      }),
+    })
   } else {
     const pool = new pg.Pool({
       connectionString: config.url,

@@ -34,6 +34,7 @@ const COLUMNS = [
 // statement keeps ingest close to the raw-insert floor.
 const sqliteInsert = new WeakMap<Database.Database, Database.Statement>()
 function insertSqlite(sqlite: Database.Database, rows: EventRow[]): Set<string> {
+  // Rows were deduplicated by messageId before, so a set of ids is unambiguous.
   let stmt = sqliteInsert.get(sqlite)
   if (!stmt) {
     stmt = sqlite.prepare(
@@ -138,8 +139,8 @@ async function writeEvents(store: Store, trx: Db, events: PreparedEvent[]): Prom
   return inserted
 }
 
-/** Stores a request's events; returns the messageIds that were new (the rest were duplicates). */
-export async function ingest(store: Store, events: PreparedEvent[]): Promise<Set<string>> {
+/** Writes one group of events (already unique by messageId); returns the ids that were new. */
+async function writeGroup(store: Store, events: PreparedEvent[]): Promise<Set<string>> {
   if (events.length === 0) return new Set()
   const identity: IdentityWork[] = events.map((e) => ({ identity: e.identity, at: e.row.timestamp, messageId: e.row.message_id }))
   if (store.dialect === 'sqlite') {
@@ -154,4 +155,65 @@ export async function ingest(store: Store, events: PreparedEvent[]): Promise<Set
     await withIdentityRetries(() => store.transaction((trx) => applyIdentityWork(trx, 'postgres', pending)))
   }
   return withIdentityRetries(() => store.transaction((trx) => writeEvents(store, trx, events)))
+}
+
+interface Waiting {
+  events: PreparedEvent[]
+  resolve: (inserted: boolean[]) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * Group commit: requests that arrive while a transaction is running are written together in
+ * the next one. Each commit costs a WAL write (and on PostgreSQL an fsync) whatever its size,
+ * so under load many small SDK batches cost about what one large batch does. A request is
+ * answered only when the transaction holding its events has committed; if it fails, every
+ * request in the group gets the error (and a 503), none is acknowledged.
+ */
+export class GroupCommit {
+  private queue: Waiting[] = []
+  private running = 0
+
+  constructor(
+    private readonly store: Store,
+    /** Concurrent transactions: 1 for SQLite (one writer), a few for PostgreSQL. */
+    private readonly lanes = store.dialect === 'sqlite' ? 1 : 3,
+    /** Upper bound on events per transaction, to keep each one short. */
+    private readonly maxEvents = 2000,
+  ) {}
+
+  /** Resolves with, for each event, whether it was stored now (false: a duplicate). */
+  write(events: PreparedEvent[]): Promise<boolean[]> {
+    if (events.length === 0) return Promise.resolve([])
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject })
+      if (this.running < this.lanes) void this.drain()
+    })
+  }
+
+  private async drain(): Promise<void> {
+    this.running++
+    try {
+      while (this.queue.length) {
+        const group: Waiting[] = []
+        let size = 0
+        while (this.queue.length && (group.length === 0 || size + this.queue[0]!.events.length <= this.maxEvents)) {
+          const next = this.queue.shift()!
+          group.push(next)
+          size += next.events.length
+        }
+        // The first copy of a messageId in the group is written; later copies are duplicates.
+        const firsts = new Map<string, PreparedEvent>()
+        for (const w of group) for (const e of w.events) if (!firsts.has(e.row.message_id)) firsts.set(e.row.message_id, e)
+        try {
+          const inserted = await writeGroup(this.store, [...firsts.values()])
+          for (const w of group) w.resolve(w.events.map((e) => firsts.get(e.row.message_id) === e && inserted.has(e.row.message_id)))
+        } catch (err) {
+          for (const w of group) w.reject(err)
+        }
+      }
+    } finally {
+      this.running--
+    }
+  }
 }

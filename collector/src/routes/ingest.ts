@@ -11,7 +11,7 @@ import type { EventType } from '../db/schema.js'
 import { prepareEvent, type PreparedEvent, type RequestInfo } from '../ingest/normalize.js'
 import { RateLimiter } from '../ingest/ratelimit.js'
 import { readEnvelope, validateEvent } from '../ingest/validate.js'
-import { ingest } from '../ingest/write.js'
+import { GroupCommit } from '../ingest/write.js'
 
 export interface Rejected {
   index: number
@@ -57,6 +57,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
   const { config, store } = opts
   const writeKeys = new Set(config.writeKeys)
   const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst)
+  const writer = new GroupCommit(store)
 
   await app.register(cors, {
     // Unset = any origin (SPEC §7). Requests from other origins are refused below, not just
@@ -165,8 +166,8 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
       return reply.code(400).send({ error: 'no valid events in request', accepted: 0, duplicates, rejected } satisfies IngestAnswer & { error: string })
     }
     try {
-      const inserted = await ingest(store, prepared)
-      const answer: IngestAnswer = { accepted: inserted.size, duplicates: duplicates + prepared.length - inserted.size, rejected }
+      const stored = (await writer.write(prepared)).filter(Boolean).length
+      const answer: IngestAnswer = { accepted: stored, duplicates: duplicates + prepared.length - stored, rejected }
       return reply.code(200).send(answer)
     } catch (err) {
       if (isUnavailable(err)) {

@@ -1,0 +1,313 @@
+#!/usr/bin/env node
+// Collector benchmark (issue 3). Run after `npm run build -w collector`:
+//   node bench/collector.mjs            # SQLite, and PostgreSQL when it answers
+// Env: WAYMARK_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, used to
+// create and drop a scratch database), WAYMARK_BENCH_SECONDS (per ingest run, default 8).
+// Writes bench/results/collector.json and prints a table.
+//
+// What is measured, all on 127.0.0.1:
+// - ingest: events/s stored by a collector child process under autocannon, batches of 20 and
+//   100 (each request a new batch of unique messageIds from one of 1,000 browsers);
+// - floor: the same rows (built by the collector's own normalize code) inserted straight into
+//   the same database in the same run, with the fastest plain method (prepared statement in
+//   transactions on SQLite; multi-row INSERT over 4 connections on PostgreSQL);
+// - timeline: first-page latency (50 events) for a person with 10,000 events;
+// - merge: identify latency when the anonymous history holds 10 vs 100,000 events.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir, cpus } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import Database from 'better-sqlite3'
+import pg from 'pg'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const CLI = join(ROOT, 'collector', 'dist', 'cli.js')
+const { prepareEvent } = await import(join(ROOT, 'collector', 'dist', 'ingest', 'normalize.js'))
+const { validateEvent } = await import(join(ROOT, 'collector', 'dist', 'ingest', 'validate.js'))
+const PG_ADMIN_URL = process.env.WAYMARK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const SECONDS = Number(process.env.WAYMARK_BENCH_SECONDS ?? 8)
+const WRITE_KEY = 'wk_bench'
+const ADMIN = 'adm_bench'
+const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
+const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+const BROWSERS = Array.from({ length: 1000 }, (_, i) => `bench-anon-${i}`)
+
+let seq = 0
+const messageId = () => `${randomBytes(6).toString('hex')}-${(seq++).toString(36)}`
+
+function event(anonymousId, i) {
+  return {
+    type: i % 5 === 0 ? 'page' : 'track',
+    event: i % 5 === 0 ? undefined : 'Viewed Product',
+    name: i % 5 === 0 ? 'Product' : undefined,
+    messageId: messageId(),
+    anonymousId,
+    timestamp: new Date().toISOString(),
+    properties: { sku: `sku-${i % 50}`, price: 49.5, currency: 'EUR', position: i },
+    context: {
+      library: { name: 'waymark', version: '0.1.0' },
+      page: { url: 'https://shop.example/products/42?utm_source=newsletter', path: '/products/42', title: 'Product 42', referrer: 'https://www.google.com/' },
+      sessionId: 'sess-1',
+      userAgent: UA,
+      locale: 'en-GB',
+      timezone: 'Europe/London',
+      screen: { width: 1440, height: 900 },
+    },
+  }
+}
+
+const batchBody = (size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWSERS.length)]) =>
+  JSON.stringify({ batch: Array.from({ length: size }, (_, i) => event(anonymousId, i)), sentAt: new Date().toISOString() })
+
+async function startCollector(db) {
+  const child = spawn(process.execPath, [CLI, '--port', '0', '--db', db], {
+    env: { PATH: process.env.PATH, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const url = await new Promise((res, rej) => {
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d
+      const m = /listening on (\S+)/.exec(out)
+      if (m) res(m[1])
+    })
+    child.on('exit', (code) => rej(new Error(`collector exited ${code}`)))
+  })
+  return { url, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) }
+}
+
+async function post(url, path, body) {
+  const r = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body })
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${await r.text()}`)
+  return r.json()
+}
+
+async function api(url, path) {
+  const r = await fetch(url + path, { headers: { authorization: `Bearer ${ADMIN}` } })
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${await r.text()}`)
+  return r.json()
+}
+
+/** Database access for counting rows and for the raw-insert floor. */
+function openDirect(kind, target) {
+  if (kind === 'sqlite') {
+    const db = new Database(target)
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    return {
+      count: async () => db.prepare('SELECT count(*) AS n FROM events').get().n,
+      close: async () => db.close(),
+      floor: async (rows, size) => {
+        const cols = Object.keys(rows[0])
+        const stmt = db.prepare(`INSERT INTO events (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')}) ON CONFLICT (message_id) DO NOTHING`)
+        const insert = db.transaction((chunk) => {
+          for (const r of chunk) stmt.run(cols.map((c) => r[c]))
+        })
+        const t0 = performance.now()
+        for (let i = 0; i < rows.length; i += size) insert(rows.slice(i, i + size))
+        return rows.length / ((performance.now() - t0) / 1000)
+      },
+    }
+  }
+  const pool = new pg.Pool({ connectionString: target, max: 4 })
+  return {
+    count: async () => Number((await pool.query('SELECT count(*) AS n FROM events')).rows[0].n),
+    close: () => pool.end(),
+    floor: async (rows, size) => {
+      const cols = Object.keys(rows[0])
+      const chunks = []
+      for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size))
+      const t0 = performance.now()
+      let next = 0
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < chunks.length) {
+            const chunk = chunks[next++]
+            const params = []
+            const tuples = chunk.map((r) => `(${cols.map((c) => (params.push(r[c]), `$${params.length}`)).join(',')})`)
+            await pool.query(`INSERT INTO events (${cols.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (message_id) DO NOTHING`, params)
+          }
+        }),
+      )
+      return rows.length / ((performance.now() - t0) / 1000)
+    },
+  }
+}
+
+/** Rows exactly as the collector stores them, built by its own validate + normalize code. */
+function storedRows(n, size) {
+  const rows = []
+  const info = { receivedAt: Date.now(), sentAt: Date.now(), source: WRITE_KEY, ip: '127.0.0.1', userAgent: UA, ipPolicy: 'truncate', batchContext: null }
+  for (let i = 0; rows.length < n; i++) {
+    const e = event(`floor-anon-${Math.floor(i / size) % 1000}`, i % size)
+    const text = JSON.stringify(e)
+    rows.push(prepareEvent(validateEvent(JSON.parse(text), text, 32768), e.messageId, info).row)
+  }
+  return rows
+}
+
+async function ingestRun(url, size, direct) {
+  const before = await direct.count()
+  const result = await autocannon({
+    url: `${url}/v1/batch`,
+    connections: 8,
+    duration: SECONDS,
+    requests: [{ method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, setupRequest: (req) => ({ ...req, body: batchBody(size) }) }],
+  })
+  const stored = (await direct.count()) - before
+  const seconds = (result.finish - result.start) / 1000 || SECONDS
+  const non2xx = result.non2xx + result.errors + result.timeouts
+  return {
+    batchSize: size,
+    seconds: +seconds.toFixed(2),
+    requests: result.requests.total,
+    non2xx,
+    storedEvents: stored,
+    eventsPerSecond: Math.round(stored / seconds),
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+  }
+}
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+
+async function timelineRun(url) {
+  const person = 'bench-timeline-person'
+  for (let i = 0; i < 100; i++) await post(url, '/v1/batch', batchBody(100, person))
+  await post(url, '/v1/identify', JSON.stringify({ messageId: messageId(), anonymousId: person, traits: { email: 'timeline@bench.example' } }))
+  const { profile } = await api(url, '/api/lookup?email=timeline@bench.example')
+  const times = []
+  for (let i = 0; i < 220; i++) {
+    const t0 = performance.now()
+    const page = await api(url, `/api/profiles/${profile.id}/timeline?limit=50`)
+    const ms = performance.now() - t0
+    if (i >= 20) times.push(ms) // first 20 warm up
+    if (page.events.length !== 50) throw new Error('timeline page short')
+  }
+  times.sort((a, b) => a - b)
+  return { personEvents: profile.eventCount, pageSize: 50, samples: times.length, p50Ms: +pct(times, 50).toFixed(2), p95Ms: +pct(times, 95).toFixed(2) }
+}
+
+async function mergeRun(url) {
+  const histories = { small: { events: 10, people: 5 }, large: { events: 100_000, people: 2 } }
+  const out = {}
+  for (const [label, { events, people }] of Object.entries(histories)) {
+    const ms = []
+    for (let p = 0; p < people; p++) {
+      const anon = `bench-merge-${label}-${p}-${randomBytes(3).toString('hex')}`
+      const size = Math.min(events, 100)
+      const requests = events / size
+      let sent = 0
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        while (sent < requests) {
+          sent++
+          await post(url, '/v1/batch', batchBody(size, anon))
+        }
+      }))
+      const t0 = performance.now()
+      await post(url, '/v1/identify', JSON.stringify({ messageId: messageId(), anonymousId: anon, traits: { email: `${anon}@bench.example` } }))
+      ms.push(performance.now() - t0)
+      const { profile } = await api(url, `/api/lookup?email=${anon}@bench.example`)
+      if (profile.eventCount !== events + 1) throw new Error(`merged profile has ${profile.eventCount} events, expected ${events + 1}`)
+    }
+    ms.sort((a, b) => a - b)
+    out[label] = { anonymousEvents: events, people, identifyMs: ms.map((x) => +x.toFixed(2)), medianMs: +pct(ms, 50).toFixed(2) }
+  }
+  return out
+}
+
+async function benchBackend(kind) {
+  let target
+  let cleanup
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'waymark-bench-'))
+    target = join(dir, 'bench.db')
+    cleanup = async () => rmSync(dir, { recursive: true, force: true })
+  } else {
+    const name = `waymark_bench_${randomBytes(4).toString('hex')}`
+    const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
+    await admin.connect()
+    await admin.query(`CREATE DATABASE ${name}`)
+    await admin.end()
+    const u = new URL(PG_ADMIN_URL)
+    u.pathname = `/${name}`
+    target = u.toString()
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL })
+      await c.connect()
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await c.end()
+    }
+  }
+  const collector = await startCollector(target) // also applies the migrations
+  const direct = openDirect(kind, target)
+  try {
+    const ingest = []
+    for (const size of [20, 100]) {
+      process.stderr.write(`[${kind}] ingest, batches of ${size}, ${SECONDS}s…\n`)
+      const run = await ingestRun(collector.url, size, direct)
+      process.stderr.write(`[${kind}] raw insert floor, batches of ${size}…\n`)
+      const floor = await direct.floor(storedRows(kind === 'sqlite' ? 200_000 : 100_000, size), size)
+      ingest.push({ ...run, floorEventsPerSecond: Math.round(floor), ratioToFloor: +(run.eventsPerSecond / floor).toFixed(2) })
+    }
+    process.stderr.write(`[${kind}] timeline latency…\n`)
+    const timeline = await timelineRun(collector.url)
+    process.stderr.write(`[${kind}] merge time…\n`)
+    const merge = await mergeRun(collector.url)
+    return { backend: kind, ingest, timeline, merge }
+  } finally {
+    await collector.stop()
+    await direct.close()
+    await cleanup()
+  }
+}
+
+async function pgAnswers() {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 })
+  try {
+    await c.connect()
+    await c.end()
+    return true
+  } catch {
+    return false
+  }
+}
+
+const started = Date.now()
+const results = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, secondsPerIngestRun: SECONDS, backends: [] }
+results.backends.push(await benchBackend('sqlite'))
+if (await pgAnswers()) results.backends.push(await benchBackend('postgres'))
+else process.stderr.write(`NOTICE: PostgreSQL does not answer at ${PG_ADMIN_URL}; PostgreSQL figures skipped.\n`)
+results.totalSeconds = Math.round((Date.now() - started) / 1000)
+
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
+writeFileSync(join(ROOT, 'bench', 'results', 'collector.json'), `${JSON.stringify(results, null, 2)}\n`)
+
+const TARGET = { sqlite: 50_000, postgres: 20_000 }
+console.log('\nWaymark collector benchmark (loopback, %d CPUs, Node %s)\n', results.cpus, results.node)
+console.table(
+  results.backends.flatMap((b) =>
+    b.ingest.map((r) => ({
+      backend: b.backend,
+      batch: r.batchSize,
+      'ingest events/s': r.eventsPerSecond,
+      'raw floor events/s': r.floorEventsPerSecond,
+      'ratio': r.ratioToFloor,
+      target: `≥ ${TARGET[b.backend]}`,
+      'req p50 ms': r.latencyMs.p50,
+      'non-2xx': r.non2xx,
+    })),
+  ),
+)
+console.table(
+  results.backends.map((b) => ({
+    backend: b.backend,
+    'timeline p50 ms': b.timeline.p50Ms,
+    'timeline p95 ms': b.timeline.p95Ms,
+    'merge 10 events ms': b.merge.small.medianMs,
+    'merge 100,000 events ms': b.merge.large.medianMs,
+  })),
+)
+console.log(`results: bench/results/collector.json (${results.totalSeconds}s)`)
