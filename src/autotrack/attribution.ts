@@ -36,7 +36,7 @@ export function touchOf(href: string, referrer: string, now: number): Touch | un
   if (host && !external && channel === 'direct') return undefined
   const touch: Touch = {
     source: p.utm_source ?? (host || undefined),
-    medium: p.utm_medium ?? (channel === 'organic search' ? 'organic' : external ? 'referral' : undefined),
+    medium: p.utm_medium,
     name: p.utm_campaign,
     term: p.utm_term,
     content: p.utm_content,

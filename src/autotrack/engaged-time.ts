@@ -4,7 +4,8 @@
 import type { Autotracker } from '../types'
 import { all, here, on, onRoute } from './util'
 
-const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'scroll', 'wheel', 'touchstart']
+// (touches are pointer events, wheels scroll)
+const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'scroll']
 
 export function engagedTime({ idle = 30_000 }: { idle?: number } = {}): Autotracker {
   return ({ tracker, now }) => {

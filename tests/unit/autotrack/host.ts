@@ -76,3 +76,6 @@ export function setReferrer(referrer: string) {
 export function click(el: Element) {
   el.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true }))
 }
+
+/** Lets timers of 0 ms run (page views of route changes are recorded on the next task). */
+export const tick = () => new Promise((resolve) => setTimeout(resolve, 1))

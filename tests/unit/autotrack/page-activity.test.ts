@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { engagedTime, pageViews, scrollDepth } from '../../../src/autotrack/index'
-import { fakeHost, goTo } from './host'
+import { fakeHost, goTo, tick } from './host'
 
 const define = (target: object, key: string, value: number) =>
   Object.defineProperty(target, key, { value, configurable: true, writable: true })
@@ -74,11 +74,12 @@ describe('engagedTime', () => {
     expect(host.named('Page Engaged')[0].properties!.url).toBe(`${location.origin}/article`)
   })
 
-  it('ends the page view on an SPA route change, before the next page view is recorded', () => {
+  it('ends the page view on an SPA route change, before the next page view is recorded', async () => {
     const host = fakeHost()
     host.install(pageViews(), engagedTime()) // even installed after pageViews
     host.advance(12_300)
     history.pushState({}, '', '/second')
+    await tick()
     expect(host.events.map((e) => e.event ?? e.type)).toEqual(['page', 'Page Engaged', 'page'])
     expect(host.named('Page Engaged')[0].properties).toEqual({ engagedSeconds: 12.3, url: `${location.origin}/article` })
     host.advance(3_000)

@@ -49,7 +49,6 @@ describe('touchOf', () => {
   it('derives source and medium from an external referrer', () => {
     expect(touchOf('https://shop.test/', 'https://www.google.com/', at)).toMatchObject({
       source: 'google.com',
-      medium: 'organic',
       channel: 'organic search',
       referrer: 'https://www.google.com/',
     })

@@ -4,7 +4,7 @@ import { AUTOTRACKERS, autotrack } from '../../../src/autotrack/index'
 import { install, optionsFromDataset } from '../../../src/browser'
 import { createTracker, memoryEventStore, memoryMetaStore, type Tracker } from '../../../src/index'
 import { testClock, testCollector } from '../helpers'
-import { goTo } from './host'
+import { goTo, tick } from './host'
 
 const open: Tracker[] = []
 afterEach(async () => {
@@ -72,6 +72,7 @@ describe('autotrack on a real tracker', () => {
       { clock: time.clock, transport: collector.transport, stores: { events: memoryEventStore(), meta: memoryMetaStore() } },
     )
     history.pushState({}, '', '/next')
+    await tick()
     await tracker.flush()
     const events = collector.delivered()
     expect(events.map((e) => e.type)).toEqual(['identify', 'page', 'page'])
@@ -83,6 +84,7 @@ describe('autotrack on a real tracker', () => {
     for (const e of events) expect(e.context.campaign).toMatchObject({ source: 'news', medium: 'email', channel: 'email' })
     await tracker.shutdown()
     history.pushState({}, '', '/after-shutdown')
+    await tick()
     expect(collector.delivered()).toHaveLength(3)
   })
 })
