@@ -42,7 +42,7 @@ export async function launchChromium(extraArgs = []) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-/** Poll `fn` until it returns a truthy value (returned) or the timeout passes (throws `message`). */
+/** Poll `fn` until it returns a truthy value (returned) or the timeout passes (throws `message`, a string or a function giving one). */
 export async function waitFor(fn, { timeout = 10_000, interval = 50, message = 'condition' } = {}) {
   const deadline = Date.now() + timeout
   let last
@@ -55,7 +55,8 @@ export async function waitFor(fn, { timeout = 10_000, interval = 50, message = '
     }
     if (Date.now() > deadline) {
       const detail = typeof last === 'function' ? '' : ` (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`
-      throw new Error(`timed out after ${timeout} ms waiting for ${message}${detail}`)
+      const what = typeof message === 'function' ? message() : message
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${detail}`)
     }
     await sleep(interval)
   }

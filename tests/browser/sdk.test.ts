@@ -289,10 +289,17 @@ describe('Waymark SDK in Chromium', () => {
     await page.evaluate(() => {
       for (let i = 0; i < 7; i++) window.waymark.track('Retry Event', { i })
     })
-    await waitFor(() => rx.named('Retry Event', { acceptedOnly: false }).length >= 7, { timeout: 10_000, message: 'first (503) attempt' })
-    expect(rx.named('Retry Event')).toHaveLength(0)
+    await waitFor(() => rx.requests.length > 0, { timeout: 10_000, message: 'first (503) attempt' })
+    expect(rx.batches()).toHaveLength(0)
+    // more events recorded during the backoff must not cancel the pending retry
+    await page.evaluate(() => {
+      for (let i = 0; i < 3; i++) window.waymark.track('Retry Late', { i })
+    })
     rx.setStatus(200)
-    await waitFor(() => uniqueIds(rx.named('Retry Event')).size === 7, { timeout: 20_000, message: 'retried delivery after 503' })
+    await waitFor(() => uniqueIds(rx.named('Retry Event')).size === 7 && uniqueIds(rx.named('Retry Late')).size === 3, {
+      timeout: 15_000,
+      message: () => `retried delivery after 503 (requests: ${rx.requests.length}, answers ${rx.requests.map((r: any) => r.status)})`,
+    })
     await waitFor(async () => (await idbCount(page, EVENTS_DB, EVENTS_STORE)) === 0, { timeout: 10_000, message: 'queue drained' })
     await sleep(QUIET_MS)
     expectExactlyOnce(rx)
@@ -316,7 +323,7 @@ describe('Waymark SDK in Chromium', () => {
       await page.close({ runBeforeUnload: true })
       await waitFor(() => uniqueIds(rx.named('Exit Close')).size === 20, {
         timeout: 10_000,
-        message: `20 'Exit Close' events after the tab closed (got ${uniqueIds(rx.named('Exit Close')).size})`,
+        message: () => `20 'Exit Close' events after the tab closed (got ${uniqueIds(rx.named('Exit Close')).size})`,
       })
       await sleep(500)
       expectExactlyOnce(rx)
@@ -340,7 +347,7 @@ describe('Waymark SDK in Chromium', () => {
       await page.goto(server.url('/blank.html')) // same origin, no SDK there: only the exit path can deliver
       await waitFor(() => uniqueIds(rx.named('Exit Nav')).size === 20, {
         timeout: 10_000,
-        message: `20 'Exit Nav' events after navigating away (got ${uniqueIds(rx.named('Exit Nav')).size})`,
+        message: () => `20 'Exit Nav' events after navigating away (got ${uniqueIds(rx.named('Exit Nav')).size})`,
       })
       await sleep(500)
       expectExactlyOnce(rx)
@@ -371,7 +378,7 @@ describe('Waymark SDK in Chromium', () => {
     const total = 3 * PER_TAB
     await waitFor(() => uniqueIds(rx.named('Tab Event')).size === total, {
       timeout: 20_000,
-      message: `${total} 'Tab Event' events (got ${uniqueIds(rx.named('Tab Event')).size})`,
+      message: () => `${total} 'Tab Event' events (got ${uniqueIds(rx.named('Tab Event')).size})`,
     })
     await waitFor(async () => (await idbCount(pages[0], EVENTS_DB, EVENTS_STORE)) === 0, { timeout: 10_000, message: 'shared queue drained' })
     await sleep(QUIET_MS)
@@ -552,7 +559,7 @@ describe('Waymark SDK in Chromium', () => {
     rx.setStatus(200)
     await waitFor(() => uniqueIds(rx.named('Throttled')).size === 3, {
       timeout: 15_000,
-      message: `delivery after Retry-After: 2 (requests so far: ${rx.requests.length}, answers ${rx.requests.map((r: any) => r.status)})`,
+      message: () => `delivery after Retry-After: 2 (requests so far: ${rx.requests.length}, answers ${rx.requests.map((r: any) => r.status)})`,
     })
     const next = rx.batches({ acceptedOnly: false }).find((r) => r.at > first.at)!
     expect(next.at - first.at, 'ms between the 429 and the next request').toBeGreaterThanOrEqual(1900)
