@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Collector benchmark (issue 3). Run after `npm run build -w collector`:
 //   node bench/collector.mjs            # SQLite, and PostgreSQL when it answers
-// Env: WAYMARK_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, used to
+// Env: WAYMARK_BENCH_ONLY (sqlite|postgres), WAYMARK_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, used to
 // create and drop a scratch database), WAYMARK_BENCH_SECONDS (per ingest run, default 8).
 // Writes bench/results/collector.json and prints a table.
 //
@@ -59,8 +59,19 @@ function event(anonymousId, i) {
   }
 }
 
-const batchBody = (size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWSERS.length)]) =>
-  JSON.stringify({ batch: Array.from({ length: size }, (_, i) => event(anonymousId, i)), sentAt: new Date().toISOString() })
+// The load generator shares the 2 CPUs with the collector, so bodies are built from string
+// templates (unique messageIds, same JSON as event() produces) rather than JSON.stringify.
+const RUN = randomBytes(4).toString('hex')
+const templates = Array.from({ length: 100 }, (_, i) => JSON.stringify(event('__ANON__', i)).split(/"messageId":"[^"]*"/))
+function batchBody(size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWSERS.length)]) {
+  const now = new Date().toISOString()
+  const parts = []
+  for (let i = 0; i < size; i++) {
+    const [head, tail] = templates[i]
+    parts.push(`${head}"messageId":"${RUN}-${(seq++).toString(36)}"${tail}`.replace('__ANON__', anonymousId))
+  }
+  return `{"batch":[${parts.join(',')}],"sentAt":"${now}"}`
+}
 
 async function startCollector(db) {
   const child = spawn(process.execPath, [CLI, '--port', '0', '--db', db], {
@@ -277,8 +288,10 @@ async function pgAnswers() {
 
 const started = Date.now()
 const results = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, secondsPerIngestRun: SECONDS, backends: [] }
-results.backends.push(await benchBackend('sqlite'))
-if (await pgAnswers()) results.backends.push(await benchBackend('postgres'))
+const ONLY = process.env.WAYMARK_BENCH_ONLY // 'sqlite' or 'postgres' to run one backend
+if (ONLY !== 'postgres') results.backends.push(await benchBackend('sqlite'))
+if (ONLY === 'sqlite') process.stderr.write('WAYMARK_BENCH_ONLY=sqlite: PostgreSQL skipped.\n')
+else if (await pgAnswers()) results.backends.push(await benchBackend('postgres'))
 else process.stderr.write(`NOTICE: PostgreSQL does not answer at ${PG_ADMIN_URL}; PostgreSQL figures skipped.\n`)
 results.totalSeconds = Math.round((Date.now() - started) / 1000)
 

@@ -75,26 +75,38 @@ function statsByKey(events: PreparedEvent[]): Map<string, KeyStats> {
   return stats
 }
 
-async function updateStats(trx: Db, key: string, s: KeyStats): Promise<boolean> {
-  // Every SET expression reads the row as it was before the UPDATE (both databases).
-  const r = await trx
-    .updateTable('identifiers')
-    .set((eb) => ({
-      event_count: eb('event_count', '+', s.count),
-      first_seen: sql<number>`CASE WHEN first_seen IS NULL OR first_seen > ${s.first} THEN ${s.first} ELSE first_seen END`,
-      last_seen: sql<number>`CASE WHEN last_seen IS NULL OR last_seen < ${s.last} THEN ${s.last} ELSE last_seen END`,
-      ...(s.firstTouch && {
-        first_touch: sql<string>`CASE WHEN first_touch_at IS NULL OR first_touch_at > ${s.firstTouch.at} THEN ${s.firstTouch.json} ELSE first_touch END`,
-        first_touch_at: sql<number>`CASE WHEN first_touch_at IS NULL OR first_touch_at > ${s.firstTouch.at} THEN ${s.firstTouch.at} ELSE first_touch_at END`,
-      }),
-      ...(s.lastTouch && {
-        last_touch: sql<string>`CASE WHEN last_touch_at IS NULL OR last_touch_at <= ${s.lastTouch.at} THEN ${s.lastTouch.json} ELSE last_touch END`,
-        last_touch_at: sql<number>`CASE WHEN last_touch_at IS NULL OR last_touch_at <= ${s.lastTouch.at} THEN ${s.lastTouch.at} ELSE last_touch_at END`,
-      }),
-    }))
-    .where('key', '=', key)
-    .executeTakeFirst()
-  return Number(r.numUpdatedRows) > 0
+/**
+ * Adds a group's activity to its identifiers in one statement (one round trip, whatever the
+ * number of browsers in the group). Returns the keys it updated. Every SET expression reads
+ * the row as it was before the UPDATE, in both databases.
+ */
+async function updateStats(trx: Db, stats: Map<string, KeyStats>): Promise<Set<string>> {
+  const updated = new Set<string>()
+  const entries = [...stats]
+  for (let i = 0; i < entries.length; i += 500) {
+    const rows = entries.slice(i, i + 500).map(
+      ([key, s]) =>
+        sql`SELECT CAST(${key} AS TEXT) AS k, CAST(${s.count} AS BIGINT) AS n, CAST(${s.first} AS BIGINT) AS f, CAST(${s.last} AS BIGINT) AS l,
+          CAST(${s.firstTouch?.json ?? null} AS TEXT) AS ft, CAST(${s.firstTouch?.at ?? null} AS BIGINT) AS fta,
+          CAST(${s.lastTouch?.json ?? null} AS TEXT) AS lt, CAST(${s.lastTouch?.at ?? null} AS BIGINT) AS lta`,
+    )
+    const firstTouchWins = sql`s.fta IS NOT NULL AND (identifiers.first_touch_at IS NULL OR identifiers.first_touch_at > s.fta)`
+    const lastTouchWins = sql`s.lta IS NOT NULL AND (identifiers.last_touch_at IS NULL OR identifiers.last_touch_at <= s.lta)`
+    const result = await sql<{ key: string }>`
+      UPDATE identifiers SET
+        event_count = identifiers.event_count + s.n,
+        first_seen = CASE WHEN identifiers.first_seen IS NULL OR identifiers.first_seen > s.f THEN s.f ELSE identifiers.first_seen END,
+        last_seen = CASE WHEN identifiers.last_seen IS NULL OR identifiers.last_seen < s.l THEN s.l ELSE identifiers.last_seen END,
+        first_touch = CASE WHEN ${firstTouchWins} THEN s.ft ELSE identifiers.first_touch END,
+        first_touch_at = CASE WHEN ${firstTouchWins} THEN s.fta ELSE identifiers.first_touch_at END,
+        last_touch = CASE WHEN ${lastTouchWins} THEN s.lt ELSE identifiers.last_touch END,
+        last_touch_at = CASE WHEN ${lastTouchWins} THEN s.lta ELSE identifiers.last_touch_at END
+      FROM (${sql.join(rows, sql` UNION ALL `)}) AS s
+      WHERE identifiers.key = s.k
+      RETURNING identifiers.key`.execute(trx)
+    for (const r of result.rows) updated.add(r.key)
+  }
+  return updated
 }
 
 async function upsertTraits(trx: Db, events: PreparedEvent[]): Promise<void> {
@@ -127,13 +139,14 @@ async function writeEvents(store: Store, trx: Db, events: PreparedEvent[]): Prom
   const rows = events.map((e) => e.row)
   const inserted = store.sqlite ? insertSqlite(store.sqlite, rows) : await insertPostgres(trx, rows)
   const stored = events.filter((e) => inserted.has(e.row.message_id))
-  for (const [key, s] of statsByKey(stored)) {
-    if (await updateStats(trx, key, s)) continue
-    // The identifier vanished since the identity step (the person was erased meanwhile):
-    // the event still needs a profile (rule 1), so it starts a new anonymous one.
-    if (kindOfKey(key) !== 'anonymousId') continue
-    await ensureAnonymous(trx, key)
-    await updateStats(trx, key, s)
+  const stats = statsByKey(stored)
+  const updated = await updateStats(trx, stats)
+  // An identifier that vanished since the identity step (the person was erased meanwhile):
+  // its events still need a profile (rule 1), so each starts a new anonymous one.
+  const orphans = new Map([...stats].filter(([key]) => !updated.has(key) && kindOfKey(key) === 'anonymousId'))
+  if (orphans.size) {
+    for (const key of orphans.keys()) await ensureAnonymous(trx, key)
+    await updateStats(trx, orphans)
   }
   await upsertTraits(trx, stored)
   return inserted
@@ -177,7 +190,7 @@ export class GroupCommit {
   constructor(
     private readonly store: Store,
     /** Concurrent transactions: 1 for SQLite (one writer), a few for PostgreSQL. */
-    private readonly lanes = store.dialect === 'sqlite' ? 1 : 3,
+    private readonly lanes = store.dialect === 'sqlite' ? 1 : 2,
     /** Upper bound on events per transaction, to keep each one short. */
     private readonly maxEvents = 2000,
   ) {}

@@ -10,7 +10,7 @@ import { isUnavailable } from '../db/errors.js'
 import type { EventType } from '../db/schema.js'
 import { prepareEvent, type PreparedEvent, type RequestInfo } from '../ingest/normalize.js'
 import { RateLimiter } from '../ingest/ratelimit.js'
-import { readEnvelope, validateEvent } from '../ingest/validate.js'
+import { bodyFacts, readEnvelope, validateEvent, type BodyFacts } from '../ingest/validate.js'
 import { GroupCommit } from '../ingest/write.js'
 
 export interface Rejected {
@@ -58,6 +58,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
   const writeKeys = new Set(config.writeKeys)
   const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst)
   const writer = new GroupCommit(store)
+  const bodies = new WeakMap<object, BodyFacts>()
 
   await app.register(cors, {
     // Unset = any origin (SPEC §7). Requests from other origins are refused below, not just
@@ -70,11 +71,13 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
 
   // Bodies are JSON whatever the Content-Type says: beacons send text/plain to avoid preflight.
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: config.limits.requestBytes }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: config.limits.requestBytes }, (req, body, done) => {
     const text = String(body)
     if (text.trim() === '') return done(httpError(400, 'request body is empty'))
     try {
-      done(null, JSON.parse(text))
+      const parsed: unknown = JSON.parse(text)
+      bodies.set(req, bodyFacts(text))
+      done(null, parsed)
     } catch (err) {
       done(httpError(400, `request body is not valid JSON: ${(err as Error).message}`))
     }
@@ -149,7 +152,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
       const rawId = (raw as { messageId?: unknown } | null)?.messageId
       const messageId = typeof rawId === 'string' ? rawId : null
       try {
-        const event = validateEvent(raw, JSON.stringify(raw) ?? '', config.limits.eventBytes)
+        const event = validateEvent(raw, config.limits.eventBytes, bodies.get(request))
         // No messageId from the client: it cannot be deduplicated, so give it a fresh one.
         const id = event.messageId ?? `srv-${randomUUID()}`
         if (seen.has(id)) {
