@@ -108,6 +108,7 @@ function startTracker(
   let identity: Identity = { anonymousId: newId() }
   let acknowledgedCount = 0
 
+  const tab = newId()
   const queue = createQueue({
     store: stores.events,
     maxQueue: o.maxQueue,
@@ -122,7 +123,7 @@ function startTracker(
     flushInterval: o.flushInterval,
     store: stores.events,
     transport: platform.transport ?? fetchTransport,
-    lock: tabLock(`waymark:${o.storageName}`, stores.meta, clock.now, newId()),
+    lock: tabLock(`waymark:${o.storageName}`, stores.meta, clock.now, tab),
     clock,
     canSend: () => consent === 'granted',
     report,
@@ -174,11 +175,21 @@ function startTracker(
     if (o.cookieDomain) writeCookie(COOKIE, identity.anonymousId, o.cookieDomain)
   }
 
+  // Other live tabs of this site, so a closing tab can leave its last events to one of them.
+  const peers = new Set<string>()
   if (channel) {
     channel.onmessage = ({ data }) => {
       if (data.identity) identity = data.identity
       if (data.acknowledged) queue.acknowledged(data.acknowledged)
+      if (data.hello && !peers.has(data.hello)) {
+        peers.add(data.hello)
+        channel.postMessage({ hello: tab }) // so the newcomer knows us too
+      }
+      if (data.bye) peers.delete(data.bye)
+      // A closing tab's events that had not reached storage: this tab stores and sends them.
+      if (data.adopt && consent === 'granted') stores.events.add(data.adopt, o.maxQueue).then(() => delivery.schedule(0), noop)
     }
+    channel.postMessage({ hello: tab })
   }
 
   /** Captures an event at call time; identity and storage follow once ready. */
@@ -254,7 +265,7 @@ function startTracker(
       await queue.save()
       await delivery.drain(true) // an explicit flush does not wait out a retry backoff
       const stored = consent === 'granted' ? await stores.events.count() : 0
-      return { sent: acknowledgedCount - before, pending: stored + queue.unsavedCount() }
+      return { sent: acknowledgedCount - before, pending: stored + queue.unsaved().length }
     },
     user() {
       const { anonymousId, userId, email } = identity
@@ -271,11 +282,22 @@ function startTracker(
   }
 
   cleanups.push(
-    onHide(() => {
-      if (consent !== 'granted') return
-      queue.save()
-      delivery.sendBeforeExit(queue.unacknowledged())
-    }),
+    onHide(
+      (leaving) => {
+        if (consent !== 'granted') return
+        if (peers.size) {
+          // Another tab lives on and sends what is stored: hand it only what storage may miss.
+          // A keepalive request here would race that tab and send the same events twice.
+          channel!.postMessage({ adopt: queue.unsaved() })
+          queue.save()
+        } else {
+          queue.save()
+          delivery.sendBeforeExit(queue.unacknowledged())
+        }
+        if (leaving) channel?.postMessage({ bye: tab })
+      },
+      () => channel?.postMessage({ hello: tab }),
+    ),
   )
   for (const install of o.autotrack ?? []) {
     const uninstall = install({ tracker, enrich: (step) => enrichers.push(step), now: clock.now })

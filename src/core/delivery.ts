@@ -71,14 +71,15 @@ export function createDelivery(o: DeliveryOptions) {
   let running: Promise<void> | undefined
 
   function schedule(ms: number) {
-    const at = clock.now() + ms
+    // Nothing is sent inside a backoff, so no timer may fire before it ends.
+    const at = Math.max(clock.now() + ms, retryAt)
     if (at >= timerAt) return
     cancelTimer?.()
     timerAt = at
     cancelTimer = clock.later(() => {
       timerAt = Infinity
       drain(false)
-    }, ms)
+    }, at - clock.now())
   }
 
   async function drop(events: WireEvent[], why: string) {
@@ -120,7 +121,8 @@ export function createDelivery(o: DeliveryOptions) {
 
   async function sendStored() {
     let limit = o.batchSize
-    while (!halted && o.canSend() && clock.now() >= retryAt) {
+    while (!halted && o.canSend()) {
+      if (clock.now() < retryAt) return schedule(0) // woken inside a backoff: sleep until its end
       const events = (await store.oldest(limit)).filter((e) => !inFlight.has(e.messageId))
       if (!events.length) return
       const { batches, oversized } = encodeBatches(events, o.writeKey, new Date(clock.now()).toISOString(), MAX_BATCH_BYTES)
@@ -142,9 +144,11 @@ export function createDelivery(o: DeliveryOptions) {
   function drain(now: boolean): Promise<void> {
     if (!o.canSend()) return Promise.resolve()
     if (running && !now) return running
-    if (now) retryAt = 0
     const run = (running ?? Promise.resolve())
-      .then(() => o.lock(sendStored, now))
+      .then(() => {
+        if (now) retryAt = 0 // after the attempt before us, which may have set a backoff
+        return o.lock(sendStored, now)
+      })
       // Another tab is sending; our events may have arrived after it read the store.
       .then((sent) => {
         if (!sent) schedule(o.flushInterval)

@@ -54,7 +54,7 @@ export function createQueue(o: QueueOptions) {
       for (const id of ids) unacknowledged.delete(id)
     },
     unacknowledged: () => [...unacknowledged.values()],
-    unsavedCount: () => unsaved.length,
+    unsaved: () => unsaved,
     /** Consent pending: keep events in memory only. */
     hold() {
       held = true

@@ -20,14 +20,21 @@ export function environment(version: string): EventContext {
   }
 }
 
-/** Calls `hidden` when the page is hidden or unloaded: the last moment to send. */
-export function onHide(hidden: () => void): () => void {
-  const onVisibility = () => document.visibilityState === 'hidden' && hidden()
+/**
+ * Calls `hidden(false)` when the page is hidden (it may be killed without another word) and
+ * `hidden(true)` when it is left; `shown` when it comes back from the back/forward cache.
+ */
+export function onHide(hidden: (leaving: boolean) => void, shown: () => void): () => void {
+  const onVisibility = () => document.visibilityState === 'hidden' && hidden(false)
+  const onPageHide = () => hidden(true)
+  const onPageShow = (event: PageTransitionEvent) => event.persisted && shown()
   document.addEventListener('visibilitychange', onVisibility)
-  addEventListener('pagehide', hidden)
+  addEventListener('pagehide', onPageHide)
+  addEventListener('pageshow', onPageShow)
   return () => {
     document.removeEventListener('visibilitychange', onVisibility)
-    removeEventListener('pagehide', hidden)
+    removeEventListener('pagehide', onPageHide)
+    removeEventListener('pageshow', onPageShow)
   }
 }
 

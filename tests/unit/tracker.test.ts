@@ -139,6 +139,19 @@ describe('retries', () => {
     expect(await tracker.flush()).toEqual({ sent: 1, pending: 0 })
   })
 
+  it('events recorded during a backoff do not cut the backoff short, nor cancel the retry', async () => {
+    const { tracker, time, collector } = start({ flushInterval: 100 })
+    collector.answer(() => ({ status: 503, retryAfter: '5' }))
+    tracker.track('First')
+    await time.advance(100)
+    tracker.track('During backoff')
+    await time.advance(1000)
+    expect(collector.requests).toHaveLength(1)
+    collector.answer(() => ({ status: 200 }))
+    await time.advance(4000)
+    expect(collector.names()).toEqual(['First', 'During backoff'])
+  })
+
   it('honours Retry-After on 429', async () => {
     const { tracker, time, collector } = start({ flushInterval: 100 })
     collector.answer(() => ({ status: 429, retryAfter: '30' }))
