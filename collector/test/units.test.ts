@@ -1,0 +1,122 @@
+// Pure functions at the edges: configuration, validation, normalization, rate limiting.
+import { describe, expect, it } from 'vitest'
+import { ConfigError, DEMO_WRITE_KEY, loadConfig } from '../src/config.js'
+import { isPlaceholderId, normalizeEmail, eventIdentityKey } from '../src/identity/identifiers.js'
+import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp } from '../src/ingest/normalize.js'
+import { RateLimiter } from '../src/ingest/ratelimit.js'
+import { bodyFacts, readEnvelope, validateEvent } from '../src/ingest/validate.js'
+
+describe('config', () => {
+  it('uses SPEC §7 defaults and generates demo credentials only when none are configured', () => {
+    const c = loadConfig([], {})
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8787, writeKeys: [DEMO_WRITE_KEY], demo: { writeKey: true, adminToken: true }, allowedOrigins: null })
+    expect(c.database).toMatchObject({ kind: 'sqlite' })
+    expect((c.database as { file: string }).file).toMatch(/\.waymark\/waymark\.db$/)
+    expect(c.adminToken).toMatch(/^adm_/)
+    const configured = loadConfig([], { WAYMARK_WRITE_KEYS: 'a, b', WAYMARK_ADMIN_TOKEN: 't', WAYMARK_ALLOWED_ORIGINS: 'https://x.io' })
+    expect(configured).toMatchObject({ writeKeys: ['a', 'b'], adminToken: 't', demo: { writeKey: false, adminToken: false }, allowedOrigins: ['https://x.io'] })
+  })
+
+  it('flags win over environment variables', () => {
+    const env = { PORT: '9000', WAYMARK_DATABASE_URL: 'postgres://env/db', WAYMARK_HOST: '0.0.0.0' }
+    expect(loadConfig([], env)).toMatchObject({ port: 9000, host: '0.0.0.0', database: { kind: 'postgres', url: 'postgres://env/db' } })
+    const c = loadConfig(['--port=1234', '--host', '::1', '--db', '/tmp/x.db'], env)
+    expect(c).toMatchObject({ port: 1234, host: '::1', database: { kind: 'sqlite', file: '/tmp/x.db' } })
+  })
+
+  it('refuses bad values with a clear message', () => {
+    expect(() => loadConfig(['--port', 'abc'], {})).toThrow(ConfigError)
+    expect(() => loadConfig(['--what'], {})).toThrow(/unknown argument/)
+    expect(() => loadConfig(['--db'], {})).toThrow(/needs a value/)
+    expect(() => loadConfig([], { WAYMARK_IP: 'maybe' })).toThrow(/WAYMARK_IP/)
+    expect(() => loadConfig([], { WAYMARK_WRITE_KEYS: 'same', WAYMARK_ADMIN_TOKEN: 'same' })).toThrow(/must differ/)
+  })
+})
+
+describe('identifiers', () => {
+  it('normalizes emails (trim, lower-case) and refuses non-emails', () => {
+    expect(normalizeEmail('  Ada@Example.COM ')).toBe('ada@example.com')
+    expect(normalizeEmail('not an email')).toBeNull()
+    expect(normalizeEmail(42)).toBeNull()
+  })
+
+  it('knows placeholder ids', () => {
+    for (const id of ['anonymous', 'NULL', 'undefined', '0', '[object Object]', '', '  ']) expect(isPlaceholderId(id), id).toBe(true)
+    for (const id of ['01J9Z', 'user-1', 'ada@example.com']) expect(isPlaceholderId(id), id).toBe(false)
+  })
+
+  it('files an event under its strongest identifier', () => {
+    expect(eventIdentityKey({ anonymousId: 'a', userId: 'u', email: 'e@x.io', previousId: null })).toBe('userId:u')
+    expect(eventIdentityKey({ anonymousId: 'a', userId: null, email: 'e@x.io', previousId: null })).toBe('email:e@x.io')
+    expect(eventIdentityKey({ anonymousId: 'a', userId: null, email: null, previousId: null })).toBe('anonymousId:a')
+  })
+})
+
+describe('validation', () => {
+  const ok = { type: 'track', messageId: 'm1', anonymousId: 'a1', event: 'Clicked' }
+
+  it('reads batch and single-event envelopes', () => {
+    expect(readEnvelope({ batch: [ok], writeKey: 'k', sentAt: '2026-01-01T00:00:00Z' }, null)).toMatchObject({ events: [ok], writeKey: 'k', sentAt: Date.parse('2026-01-01T00:00:00Z') })
+    expect(readEnvelope({ ...ok, type: 'page' }, 'track')).toMatchObject({ events: [{ type: 'track' }] })
+    expect(readEnvelope([], null)).toEqual({ error: 'body must be a JSON object' })
+  })
+
+  it('uses body-level facts to skip per-event serialization only when they prove the checks', () => {
+    const nul = { ...ok, properties: { s: 'a\u0000b' } }
+    const text = JSON.stringify({ batch: [nul] })
+    expect(() => validateEvent(nul, 32768, bodyFacts(text))).toThrow(/NUL/)
+    expect(() => validateEvent(nul, 32768)).toThrow(/NUL/)
+    const lone = { ...ok, properties: { s: '\ud800' } }
+    expect(() => validateEvent(lone, 32768, bodyFacts(JSON.stringify(lone)))).toThrow(/invalid Unicode/)
+    // A literal backslash-u in a string is fine.
+    const literal = { ...ok, properties: { s: '\\u0000' } }
+    expect(validateEvent(literal, 32768, bodyFacts(JSON.stringify(literal))).properties).toEqual({ s: '\\u0000' })
+    expect(validateEvent(ok, 32768, bodyFacts(JSON.stringify(ok)))).toMatchObject({ type: 'track', anonymousId: 'a1', event: 'Clicked' })
+  })
+
+  it('accepts numeric ids as strings and takes the email from traits or context.traits', () => {
+    expect(validateEvent({ ...ok, userId: 42 }, 32768).userId).toBe('42')
+    expect(validateEvent({ ...ok, type: 'identify', traits: { email: ' A@B.io' } }, 32768).email).toBe('a@b.io')
+    expect(validateEvent({ ...ok, context: { traits: { email: 'c@d.io' } } }, 32768).email).toBe('c@d.io')
+  })
+})
+
+describe('normalization', () => {
+  it('corrects clock skew as timestamp + (receivedAt − sentAt)', () => {
+    expect(correctTimestamp(1_000, 5_000, 65_000)).toBe(61_000)
+    expect(correctTimestamp(1_000, null, 65_000)).toBe(1_000)
+    expect(correctTimestamp(null, 5_000, 65_000)).toBe(65_000)
+  })
+
+  it('truncates IPs to /24 and /48 unless configured', () => {
+    expect(truncateIp('203.0.113.77')).toBe('203.0.113.0')
+    expect(truncateIp('::ffff:203.0.113.77')).toBe('203.0.113.0')
+    expect(truncateIp('2001:db8:abcd:12:1:2:3:4')).toBe('2001:db8:abcd::')
+    expect(truncateIp('2001:db8::1')).toBe('2001:db8:0::')
+    expect(applyIpPolicy('203.0.113.77', 'full')).toBe('203.0.113.77')
+    expect(applyIpPolicy('203.0.113.77', 'none')).toBeNull()
+  })
+
+  it('extracts campaign and external referrer; ignores internal referrers', () => {
+    expect(extractTouch({ page: { url: 'https://s.io/?utm_source=a&utm_medium=b', referrer: 'https://s.io/prev' } })).toEqual({ source: 'a', medium: 'b', landingPage: 'https://s.io/?utm_source=a&utm_medium=b' })
+    expect(extractTouch({ campaign: { name: 'spring' }, page: { url: 'https://s.io/', referrer: 'https://news.io/x' } })).toEqual({ campaign: 'spring', referrer: 'https://news.io/x', landingPage: 'https://s.io/' })
+    expect(extractTouch({ page: { url: 'https://s.io/', referrer: 'https://s.io/a' } })).toBeNull()
+  })
+
+  it('parses user agents and flags bots', () => {
+    expect(parseAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1')).toMatchObject({ browser: 'Mobile Safari 17', device: 'mobile', isBot: false })
+    expect(parseAgent('Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)').isBot).toBe(true)
+  })
+})
+
+describe('rate limiter', () => {
+  it('allows the burst, then asks to wait, then refills', () => {
+    let now = 0
+    const limiter = new RateLimiter(2, 4, () => now)
+    expect([1, 2, 3, 4].map(() => limiter.take('k'))).toEqual([0, 0, 0, 0])
+    expect(limiter.take('k')).toBe(1)
+    expect(limiter.take('other')).toBe(0)
+    now += 1000
+    expect(limiter.take('k')).toBe(0)
+  })
+})
