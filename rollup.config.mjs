@@ -33,4 +33,15 @@ export default [
     output: { file: 'dist/waymark.d.ts', format: 'es' },
     plugins: [dts()],
   },
+  // waymark/autotrack: the autotrackers for npm users, each tree-shakeable (SPEC §3, issue 4)
+  {
+    input: 'src/autotrack/index.ts',
+    external: ['idb-keyval', 'ulid'],
+    output: [
+      { file: 'dist/autotrack.mjs', format: 'es', sourcemap: true },
+      { file: 'dist/autotrack.cjs', format: 'cjs', sourcemap: true },
+    ],
+    plugins: [ts()],
+  },
+  { input: 'src/autotrack/index.ts', output: { file: 'dist/autotrack.d.ts', format: 'es' }, plugins: [dts()] },
 ]
