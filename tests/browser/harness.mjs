@@ -216,6 +216,8 @@ export async function startReceiver() {
 
   const cors = {
     'Access-Control-Allow-Origin': '*',
+    // Cross-origin, a client can read Retry-After only when it is exposed (as a real collector must).
+    'Access-Control-Expose-Headers': 'Retry-After',
     'Access-Control-Allow-Methods': 'POST, OPTIONS',
     'Access-Control-Allow-Headers': '*',
     'Access-Control-Max-Age': '600',
