@@ -4,7 +4,7 @@
 //
 //   data-autotrack="false"                 none of them (e-mail redaction stays on)
 //   data-autotrack="pages,forms"           only those listed (names: AUTOTRACKERS)
-//   data-autotrack-scroll="false"          all but that one (any name: data-autotrack-email-links…)
+//   data-autotrack-scroll="false"          all but that one (any name: data-autotrack-emails…)
 //   data-email-param="wm_email"  data-identify-from-forms="false"  data-session-timeout="1800000"
 //   data-collector="" (or absent)          this page's own origin
 import { autotrack, AUTOTRACKERS } from './autotrack/all'
@@ -31,19 +31,16 @@ export function optionsFromDataset(data: DOMStringMap, globals: Record<string, u
             ? false
             : value
   }
-  const switches = options as Record<string, any>
-  const list = switches.autotrack
-  const camel = (name: string) => 'autotrack' + name.replace(/(^|-)(\w)/g, (_, _dash, c: string) => c.toUpperCase())
-  const except = AUTOTRACKERS.filter((name) => switches[camel(name)] === false)
-  for (const name of [...AUTOTRACKERS, ''].map(camel)) delete switches[name]
-  switches.autotrack = autotrack({
-    only: list === false ? [] : typeof list === 'string' ? list.split(/[\s,]+/) : undefined,
-    except,
-    emailParam: switches.emailParam,
-    identifyFromForms: switches.identifyFromForms,
-    sessionTimeout: switches.sessionTimeout,
+  const o = options as Record<string, any>
+  const list = o.autotrack
+  o.autotrack = autotrack({
+    only: list === false ? [] : list?.split?.(/[\s,]+/),
+    except: AUTOTRACKERS.filter((name) => o['autotrack' + name[0].toUpperCase() + name.slice(1)] === false),
+    emailParam: o.emailParam,
+    identifyFromForms: o.identifyFromForms,
+    sessionTimeout: o.sessionTimeout,
   })
-  if (switches.collector === true || !switches.collector) switches.collector = location.origin
+  if (!o.collector || o.collector === true) o.collector = location.origin
   return options as unknown as TrackerOptions
 }
 
@@ -56,7 +53,9 @@ export function install(script: HTMLElement | null, host: Window & { waymark?: {
   const tracker = createTracker(options)
   host.waymark = tracker as Tracker & { q?: QueuedCall[] }
   for (const [method, args, resolve] of queued) {
-    const result = (tracker[method] as (...a: unknown[]) => unknown)?.(...args)
+    // A queued user() answers with the identity after the calls queued before it, not the
+    // provisional one the tracker has before storage answers.
+    const result = method === 'user' ? tracker.ready() : (tracker[method] as (...a: unknown[]) => unknown)?.(...args)
     resolve?.(result)
   }
   return tracker

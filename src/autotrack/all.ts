@@ -27,35 +27,21 @@ export interface AutotrackOptions {
   sessionTimeout?: number
 }
 
-export const AUTOTRACKERS = [
-  'sessions',
-  'attribution',
-  'email-links',
-  'engagement',
-  'scroll',
-  'content',
-  'clicks',
-  'links',
-  'forms',
-  'pages',
-]
+export const AUTOTRACKERS = ['sessions', 'attribution', 'emails', 'engagement', 'scroll', 'content', 'clicks', 'links', 'forms', 'pages']
 
 /** The autotrackers chosen by `options`, in installation order. */
-export function autotrack(options: AutotrackOptions = {}): Autotracker[] {
-  const make: Record<string, () => Autotracker> = {
-    'email-links': () => emailLinks({ param: options.emailParam }),
-    sessions: () => sessions({ timeout: options.sessionTimeout }),
-    attribution: () => attribution(),
-    engagement: () => engagedTime(),
-    scroll: () => scrollDepth(),
-    content: () => content(),
-    clicks: () => trackClicks(),
-    links: () => links(),
-    forms: () => forms({ identify: options.identifyFromForms }),
-    pages: () => pageViews(),
-  }
-  const names = AUTOTRACKERS.filter(
-    (name) => (options.only ?? AUTOTRACKERS).includes(name) && !options.except?.includes(name),
-  )
-  return [redact(), ...names.map((name) => make[name]())]
+export function autotrack(o: AutotrackOptions = {}): Autotracker[] {
+  const all = [
+    sessions({ timeout: o.sessionTimeout }),
+    attribution(),
+    emailLinks({ param: o.emailParam }),
+    engagedTime(),
+    scrollDepth(),
+    content(),
+    trackClicks(),
+    links(),
+    forms({ identify: o.identifyFromForms }),
+    pageViews(),
+  ]
+  return [redact(), ...all.filter((_, i) => (o.only ?? AUTOTRACKERS).includes(AUTOTRACKERS[i]) && !o.except?.includes(AUTOTRACKERS[i]))]
 }

@@ -5,13 +5,12 @@
 import type { Autotracker, Campaign } from '../types'
 import { channelOf, CLICK_IDS, hostOf, type CampaignParams, type Channel } from './channel'
 import { redactEmails } from './redact-emails'
-import { load, on, save } from './util'
+import { load, save } from './util'
 
 export interface Touch extends Campaign {
   channel: Channel
   referrer?: string
   landing?: string
-  at: string
   [clickId: string]: string | undefined
 }
 
@@ -27,7 +26,7 @@ export function campaignParams(search: string): CampaignParams {
 }
 
 /** The touch of a page load: undefined for an internal navigation, `channel: 'direct'` for a direct one. */
-export function touchOf(href: string, referrer: string, now: number): Touch | undefined {
+export function touchOf(href: string, referrer: string): Touch | undefined {
   const url = new URL(href)
   const p = campaignParams(url.search)
   const host = hostOf(referrer)
@@ -43,7 +42,6 @@ export function touchOf(href: string, referrer: string, now: number): Touch | un
     channel,
     referrer: external ? redactEmails(referrer) : undefined,
     landing: redactEmails(url.pathname),
-    at: new Date(now).toISOString(),
   }
   for (const id of CLICK_IDS) touch[id] = p[id]
   return touch // undefined fields vanish in JSON
@@ -55,9 +53,9 @@ export interface AttributionOptions {
 }
 
 export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Autotracker {
-  return ({ enrich, now }) => {
+  return ({ enrich }) => {
     let stored = load<{ first?: Touch; last?: Touch }>(key) ?? {}
-    const touch = touchOf(location.href, document.referrer, now())
+    const touch = touchOf(location.href, document.referrer)
     // a direct arrival is a first touch, never a last one: it does not erase where they came from
     if (touch && (touch.channel !== 'direct' || !stored.first)) {
       stored = { first: stored.first ?? touch, last: touch.channel !== 'direct' ? touch : stored.last }
@@ -67,9 +65,6 @@ export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Auto
       const { first, last } = stored
       event.context.campaign = { ...(last ?? { channel: 'direct' }) } as Campaign
       if (event.type === 'identify' && first) event.traits = { firstTouch: first, ...event.traits }
-    })
-    return on(window, 'storage', (event: StorageEvent) => {
-      if (event.key === key) stored = load(key) ?? stored
     })
   }
 }

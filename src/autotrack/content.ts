@@ -11,7 +11,7 @@ export function contentOf(el: HTMLElement): Properties {
   const d = el.dataset
   const props: Properties = { name: d.wmContent }
   if (d.wmPiece) props.piece = d.wmPiece
-  const target = d.wmTarget ?? el.closest('a')?.href ?? el.querySelector('a')?.href
+  const target = d.wmTarget ?? (el.closest('a') ?? el.querySelector('a'))?.href
   if (target) props.target = redactEmails(target)
   return props
 }
@@ -37,7 +37,6 @@ export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
               target,
               setTimeout(() => {
                 timers.delete(target)
-                if (!target.isConnected || seen.has(target)) return
                 seen.add(target)
                 observer.unobserve(target)
                 tracker.track('Content Impression', contentOf(target as HTMLElement))

@@ -3,12 +3,12 @@
 // on) a submitted e-mail field (type=email, or name/id/autocomplete containing "email")
 // identifies the visitor. `data-wm-ignore` on a form skips it entirely; on a field, skips that field.
 import type { Autotracker } from '../types'
+import { normalizeEmail } from '../core/identity'
 import { redactEmails } from './redact-emails'
 import { on } from './util'
 
 const SKIPPED = /^(password|hidden|submit|button|reset|image|file)$/
 const EMAIL_FIELD = /e-?mail/i
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
 type Field = HTMLInputElement
 
@@ -19,8 +19,7 @@ export function formEvent(form: HTMLFormElement): { props: Record<string, unknow
     const name = el.name || el.id
     if (!name || el.disabled || el.hasAttribute('data-wm-ignore') || SKIPPED.test(el.type)) continue
     if (!fields.includes(name)) fields.push(name)
-    const value = typeof el.value === 'string' ? el.value.trim() : ''
-    if (!email && EMAIL.test(value) && (el.type === 'email' || EMAIL_FIELD.test(`${name} ${el.autocomplete}`))) email = value
+    if (el.type === 'email' || EMAIL_FIELD.test(name + el.autocomplete)) email ||= normalizeEmail(el.value)
   }
   const props: Record<string, unknown> = { fields }
   const id = form.getAttribute('id')

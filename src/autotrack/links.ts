@@ -14,7 +14,7 @@ export function linkEvent(link: HTMLAnchorElement): [string, Record<string, stri
   const url = new URL(link.href, location.href)
   const props: Record<string, string> = {
     url: redactEmails(url.href),
-    text: redactEmails((link.innerText || link.textContent || '').trim().slice(0, 100)),
+    text: redactEmails((link.textContent ?? '').trim().slice(0, 100)),
   }
   if (url.protocol === 'mailto:') return ['Email Link Clicked', props]
   if (url.protocol === 'tel:') return ['Phone Link Clicked', props]

@@ -10,10 +10,8 @@ export function scrollDepth(milestones = SCROLL_MILESTONES): Autotracker {
   return ({ tracker }) => {
     let reached = 0
     const check = () => {
-      const root = document.documentElement
-      const height = Math.max(root.scrollHeight, document.body?.scrollHeight ?? 0)
       // +2 px: rounding and subpixel layouts must not keep 100 % out of reach
-      const percent = ((scrollY + innerHeight + 2) / height) * 100
+      const percent = ((scrollY + innerHeight + 2) / document.documentElement.scrollHeight) * 100
       for (const milestone of milestones) {
         if (milestone > reached && percent >= milestone) {
           reached = milestone

@@ -148,7 +148,7 @@ describe('forms', () => {
     host.install(forms())
     submit(document.querySelector('form')!)
     expect(host.events.map((e) => e.type)).toEqual(['identify', 'track'])
-    expect(host.events[0].traits).toEqual({ email: 'Ada@Example.com' })
+    expect(host.events[0].traits).toEqual({ email: 'ada@example.com' })
     const submitted = host.named('Form Submitted')[0]
     expect(submitted.properties).toEqual({
       id: 'newsletter',
