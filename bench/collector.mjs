@@ -105,9 +105,12 @@ async function api(url, path) {
 /** Database access for counting rows and for the raw-insert floor. */
 function openDirect(kind, target) {
   if (kind === 'sqlite') {
+    // Same settings as the collector's connection (collector/src/db/connect.ts); the
+    // collector's checkpoint worker, running meanwhile, checkpoints this WAL too.
     const db = new Database(target)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
+    db.pragma('wal_autocheckpoint = 10000')
     return {
       count: async () => db.prepare('SELECT count(*) AS n FROM events').get().n,
       close: async () => db.close(),
@@ -202,7 +205,7 @@ async function timelineRun(url) {
 }
 
 async function mergeRun(url) {
-  const histories = { small: { events: 10, people: 5 }, large: { events: 100_000, people: 2 } }
+  const histories = { small: { events: 10, people: 5 }, large: { events: 100_000, people: 3 } }
   const out = {}
   for (const [label, { events, people }] of Object.entries(histories)) {
     const ms = []
@@ -217,6 +220,7 @@ async function mergeRun(url) {
           await post(url, '/v1/batch', batchBody(size, anon))
         }
       }))
+      await new Promise((r) => setTimeout(r, 300)) // let the ingest burst settle
       const t0 = performance.now()
       await post(url, '/v1/identify', JSON.stringify({ messageId: messageId(), anonymousId: anon, traits: { email: `${anon}@bench.example` } }))
       ms.push(performance.now() - t0)
