@@ -48,6 +48,15 @@ describe('pageViews', () => {
     expect(host.pages()[2].properties!.url).toMatch(/#\/settings$/)
   })
 
+  it('counts a page restored from the back/forward cache', async () => {
+    const host = fakeHost()
+    host.install(pageViews())
+    dispatchEvent(Object.assign(new Event('pageshow'), { persisted: false })) // a normal load: nothing
+    dispatchEvent(Object.assign(new Event('pageshow'), { persisted: true }))
+    await tick()
+    expect(paths(host)).toEqual(['/start', '/start'])
+  })
+
   it('gives a route change the previous address as referrer', async () => {
     setReferrer('https://www.google.com/')
     const host = fakeHost()
