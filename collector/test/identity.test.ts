@@ -108,6 +108,11 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     expect(detail.conflicts[0]).toMatchObject({ identifier: `anonymousId:${a}`, profileId: pAda.id, otherProfileId: pBob.id })
     // Bob's identify event is in Bob's timeline, not Ada's.
     expect((await timelineOf(c.url, pBob.id)).map((e) => e.type)).toEqual(['identify'])
+    // The device keeps sending as Bob: still no merge, and the refusal is recorded once.
+    await ok([track(a, 'As Bob', { context: { traits: { email: bob } } })])
+    await ok([track(a, 'As Bob again', { context: { traits: { email: bob } } })])
+    expect((await api(c.url, `/api/profiles/${pAda.id}`)).body.profile.conflicts).toHaveLength(1)
+    expect((await timelineOf(c.url, pBob.id)).map((e) => e.event ?? e.type).sort()).toEqual(['As Bob', 'As Bob again', 'identify'])
   })
 
   it.skipIf(skip)('rule 4: two different userIds are never merged, also through alias', async () => {

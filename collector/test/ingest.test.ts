@@ -99,6 +99,8 @@ describe.each(BACKENDS)('ingestion on $name', ({ name, skip }) => {
       ['"hello"', /JSON object/],
       [{ batch: 'nope' }, /batch must be an array/],
       [{ batch: [], sentAt: 'yesterday' }, /sentAt/],
+      [{ batch: [], sentAt: '+200000-01-01T00:00:00.000Z' }, /outside 1970–2999/],
+      [{ batch: Array.from({ length: 10_001 }, () => ({})) }, /10001 events; the limit is 10000/],
       ['x'.repeat(100), /not valid JSON/],
       ['['.repeat(100_000), /not valid JSON|nested/],
     ]

@@ -217,6 +217,16 @@ async function recordConflict(
   reason: string,
   messageId: string,
 ): Promise<void> {
+  // A device that keeps sending both identities would otherwise record the same refusal
+  // with every batch.
+  const known = await trx
+    .selectFrom('identity_conflicts')
+    .select('id')
+    .where('identifier_key', '=', key)
+    .where('profile_id', '=', profileId)
+    .where('other_profile_id', '=', otherProfileId)
+    .executeTakeFirst()
+  if (known) return
   await trx
     .insertInto('identity_conflicts')
     .values({ created_at: Date.now(), message_id: messageId, identifier_key: key, profile_id: profileId, other_profile_id: otherProfileId, reason })

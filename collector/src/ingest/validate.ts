@@ -35,6 +35,9 @@ export interface EnvelopeOk {
 export const MAX_ID_LENGTH = 256
 export const MAX_NAME_LENGTH = 512
 export const MAX_DEPTH = 32
+/** Tiny events could otherwise make one 500 KB request carry ~100,000 of them. */
+export const MAX_BATCH_EVENTS = 10_000
+const MAX_TIME = Date.UTC(2999, 11, 31)
 
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -43,6 +46,8 @@ function parseTime(value: unknown, field: string): number | null {
   if (typeof value !== 'string' || value.length > 64) throw new Error(`${field} must be an ISO-8601 date string`)
   const ms = Date.parse(value)
   if (Number.isNaN(ms)) throw new Error(`${field} "${value}" is not an ISO-8601 date`)
+  // Keeps corrected times (timestamp + receivedAt − sentAt) inside what Date can represent.
+  if (ms < 0 || ms > MAX_TIME) throw new Error(`${field} "${value}" is outside 1970–2999`)
   return ms
 }
 
@@ -58,6 +63,7 @@ export function readEnvelope(body: unknown, single: EventType | null): EnvelopeO
   }
   if (single) return { events: [{ ...body, type: single }], sentAt, writeKey, context: null }
   if (!Array.isArray(body.batch)) return { error: 'body.batch must be an array of events' }
+  if (body.batch.length > MAX_BATCH_EVENTS) return { error: `batch has ${body.batch.length} events; the limit is ${MAX_BATCH_EVENTS}` }
   if (body.context !== undefined && !isObject(body.context)) return { error: 'body.context must be an object' }
   return { events: body.batch, sentAt, writeKey, context: (body.context as JsonObject | undefined) ?? null }
 }
