@@ -16,14 +16,20 @@ export function buildServer(config: Config, store: Store): FastifyInstance {
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     trustProxy: config.trustProxy,
     bodyLimit: config.limits.requestBytes,
-    // While closing, new requests get 503 (Retry-After via the client's backoff) and the
-    // in-flight ones finish: SIGTERM never drops an accepted batch.
-    return503OnClosing: true,
+    // Closing is handled by the hooks below (503 with Retry-After); in-flight requests finish.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   })
 
-  // Once closing, answers tell keep-alive clients to hang up, so shutdown does not wait for
-  // their idle timeout.
+  // While closing (SIGTERM), a request that arrives on a kept-alive connection is turned away
+  // with 503 + Retry-After, so the SDK retries (against another process, behind a load
+  // balancer); requests already in flight finish. Every answer then tells the client to hang
+  // up, so shutdown does not wait for idle keep-alive timeouts.
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!app.server.listening) {
+      return reply.code(503).header('Retry-After', '1').send({ error: 'the collector is shutting down; retry' })
+    }
+  })
   app.addHook('onSend', async (_request, reply) => {
     if (!app.server.listening) reply.header('connection', 'close')
   })

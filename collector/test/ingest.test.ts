@@ -1,4 +1,5 @@
 // SPEC §4 ingestion over HTTP: auth, body formats, limits, answers, dedupe, clock skew, UA, IP.
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADMIN_TOKEN,
@@ -165,6 +166,32 @@ describe.each(BACKENDS)('ingestion on $name', ({ name, skip }) => {
     ])
     expect(r.body.rejected[1].messageId).toBe((batch[2] as any).messageId)
     expect(await storedCount(good.map((e) => e!.messageId))).toBe(2)
+  })
+
+  it.skipIf(skip)('an event the database itself refuses is rejected alone; its neighbours are stored (no 5xx)', async () => {
+    // Validation keeps out everything we know the databases refuse; this trigger stands in for
+    // whatever slips through.
+    const statements =
+      name === 'sqlite'
+        ? [`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned event'); END`]
+        : [
+            `CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.event = 'Poison' THEN RAISE EXCEPTION 'poisoned event'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+            `CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION poison()`,
+          ]
+    for (const statement of statements) await sql.raw(statement).execute(c.store.db)
+    try {
+      const a = uid('a')
+      const batch = [track(a), track(a, 'Poison'), track(a)]
+      const r = await sendBatch(c.url, batch)
+      expect(r.status).toBe(200)
+      expect(r.body.accepted).toBe(2)
+      expect(r.body.rejected).toEqual([{ index: 1, messageId: batch[1]!.messageId, error: expect.stringMatching(/database refused this event: .*poisoned event/) }])
+      expect(await storedCount(batch.map((e) => e.messageId))).toBe(2)
+      const alone = await sendBatch(c.url, [track(a, 'Poison')])
+      expect(alone.status).toBe(400)
+    } finally {
+      await sql.raw('DROP TRIGGER poison' + (name === 'postgres' ? ' ON events' : '')).execute(c.store.db)
+    }
   })
 
   it.skipIf(skip)('413 for a request over 500 KB, plain or gzip-compressed; nothing stored', async () => {

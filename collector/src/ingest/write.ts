@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import type Database from 'better-sqlite3'
 import type { Store } from '../db/connect.js'
 import type { Db } from '../db/schema.js'
+import { isUnavailable } from '../db/errors.js'
 import {
   applyIdentityWork,
   ensureAnonymous,
@@ -170,9 +171,12 @@ async function writeGroup(store: Store, events: PreparedEvent[]): Promise<Set<st
   return withIdentityRetries(() => store.transaction((trx) => writeEvents(store, trx, events)))
 }
 
+/** What happened to one event of a request. */
+export type Outcome = 'stored' | 'duplicate' | { error: string }
+
 interface Waiting {
   events: PreparedEvent[]
-  resolve: (inserted: boolean[]) => void
+  resolve: (outcomes: Outcome[]) => void
   reject: (err: unknown) => void
 }
 
@@ -180,8 +184,10 @@ interface Waiting {
  * Group commit: requests that arrive while a transaction is running are written together in
  * the next one. Each commit costs a WAL write (and on PostgreSQL an fsync) whatever its size,
  * so under load many small SDK batches cost about what one large batch does. A request is
- * answered only when the transaction holding its events has committed; if it fails, every
- * request in the group gets the error (and a 503), none is acknowledged.
+ * answered only when the transaction holding its events has committed. If the database is
+ * unavailable, every request of the group gets the error (a 503), none is acknowledged. If
+ * the database refuses the data itself, the group is written again event by event, so only
+ * the events it refuses are rejected — bad input never turns into a 5xx.
  */
 export class GroupCommit {
   private queue: Waiting[] = []
@@ -195,8 +201,8 @@ export class GroupCommit {
     private readonly maxEvents = 2000,
   ) {}
 
-  /** Resolves with, for each event, whether it was stored now (false: a duplicate). */
-  write(events: PreparedEvent[]): Promise<boolean[]> {
+  /** Resolves with one outcome per event, in order. */
+  write(events: PreparedEvent[]): Promise<Outcome[]> {
     if (events.length === 0) return Promise.resolve([])
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject })
@@ -220,13 +226,38 @@ export class GroupCommit {
         for (const w of group) for (const e of w.events) if (!firsts.has(e.row.message_id)) firsts.set(e.row.message_id, e)
         try {
           const inserted = await writeGroup(this.store, [...firsts.values()])
-          for (const w of group) w.resolve(w.events.map((e) => firsts.get(e.row.message_id) === e && inserted.has(e.row.message_id)))
+          for (const w of group)
+            w.resolve(w.events.map((e) => (firsts.get(e.row.message_id) === e && inserted.has(e.row.message_id) ? 'stored' : 'duplicate')))
         } catch (err) {
-          for (const w of group) w.reject(err)
+          if (isUnavailable(err)) for (const w of group) w.reject(err)
+          else await this.oneByOne(group, firsts)
         }
       }
     } finally {
       this.running--
+    }
+  }
+
+  private async oneByOne(group: Waiting[], firsts: Map<string, PreparedEvent>): Promise<void> {
+    for (const w of group) {
+      const outcomes: Outcome[] = []
+      try {
+        for (const e of w.events) {
+          if (firsts.get(e.row.message_id) !== e) {
+            outcomes.push('duplicate')
+            continue
+          }
+          try {
+            outcomes.push((await writeGroup(this.store, [e])).size ? 'stored' : 'duplicate')
+          } catch (err) {
+            if (isUnavailable(err)) throw err
+            outcomes.push({ error: `the database refused this event: ${err instanceof Error ? err.message : String(err)}` })
+          }
+        }
+        w.resolve(outcomes)
+      } catch (err) {
+        w.reject(err)
+      }
     }
   }
 }

@@ -146,6 +146,8 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     }
     const rejected: Rejected[] = []
     const prepared: PreparedEvent[] = []
+    /** Position in the request of each prepared event, for `rejected[].index`. */
+    const indexes: number[] = []
     const seen = new Set<string>()
     let duplicates = 0
     envelope.events.forEach((raw, index) => {
@@ -161,6 +163,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
         }
         seen.add(id)
         prepared.push(prepareEvent(event, id, info))
+        indexes.push(index)
       } catch (err) {
         rejected.push({ index, messageId, error: (err as Error).message })
       }
@@ -169,9 +172,16 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
       return reply.code(400).send({ error: 'no valid events in request', accepted: 0, duplicates, rejected } satisfies IngestAnswer & { error: string })
     }
     try {
-      const stored = (await writer.write(prepared)).filter(Boolean).length
-      const answer: IngestAnswer = { accepted: stored, duplicates: duplicates + prepared.length - stored, rejected }
-      return reply.code(200).send(answer)
+      const outcomes = await writer.write(prepared)
+      let accepted = 0
+      outcomes.forEach((outcome, i) => {
+        if (outcome === 'stored') accepted++
+        else if (outcome === 'duplicate') duplicates++
+        else rejected.push({ index: indexes[i]!, messageId: prepared[i]!.row.message_id, error: outcome.error })
+      })
+      rejected.sort((a, b) => a.index - b.index)
+      const answer: IngestAnswer = { accepted, duplicates, rejected }
+      return reply.code(accepted === 0 && duplicates === 0 ? 400 : 200).send(accepted === 0 && duplicates === 0 ? { error: 'no event could be stored', ...answer } : answer)
     } catch (err) {
       if (isUnavailable(err)) {
         request.log.warn({ err }, 'database unavailable; asking client to retry')
