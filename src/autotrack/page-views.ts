@@ -1,18 +1,33 @@
 // Page views: one on load, one on every SPA route change to a new address (see util.onRoute).
 // A route change's page view is recorded on the next task, so the title the app sets while
-// rendering the new route is the one recorded; it carries the previous address as referrer.
+// rendering the route is the one recorded — or at the next route change if that comes first, with
+// the address it was for. It carries the previous address as referrer.
 import type { Autotracker } from '../types'
 import { redactEmails } from './redact-emails'
-import { onRoute } from './util'
+import { here, onRoute } from './util'
 
 export function pageViews(): Autotracker {
-  return ({ tracker }) => {
+  return ({ tracker, enrich }) => {
     let timer: ReturnType<typeof setTimeout> | undefined
+    let pending: Record<string, string> | undefined
+    let recording: Record<string, string> | undefined
+    // the page context of a late page view is the route's, not the address bar's
+    enrich((event) => recording && Object.assign(event.context.page!, recording))
+    const run = () => {
+      clearTimeout(timer)
+      if (!pending) return
+      recording = { ...pending, title: redactEmails(document.title) }
+      pending = undefined
+      tracker.page(undefined, recording)
+      recording = undefined
+    }
     tracker.page()
     const off = onRoute((leaving, previous) => {
+      run()
       if (leaving) return
-      clearTimeout(timer)
-      timer = setTimeout(() => tracker.page(undefined, { referrer: redactEmails(previous) }))
+      const { pathname, search } = location
+      pending = { url: here(), path: redactEmails(pathname), search: redactEmails(search), referrer: redactEmails(previous) }
+      timer = setTimeout(run)
     })
     return () => {
       off()

@@ -73,7 +73,7 @@ export async function startSite() {
       return waitFor(() => {
         const found = events.filter(test)
         return found.length >= count && found
-      }, { timeout: 15_000, message }) as Promise<SiteEvent[]>
+      }, { timeout: 15_000, message: `${message} (received: ${events.map((e) => e.event ?? e.type).join(', ') || 'nothing'})` }) as Promise<SiteEvent[]>
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }

@@ -65,6 +65,21 @@ describe('autotrack in Chromium', () => {
     expect(new Set(pages.map((e) => e.anonymousId)).size).toBe(1)
   })
 
+  it('sees content rendered by an SPA route, once per page view', async () => {
+    const page = await open('/examples/app.html')
+    await site.waitFor((e) => e.event === 'Content Impression' && e.properties!.name === 'Dashboard tip', 1, 'dashboard tip')
+    await page.click('text=Reports')
+    await site.waitFor((e) => e.event === 'Content Impression' && e.properties!.name === 'Report card', 1, 'report card')
+    await page.goBack() // the dashboard again: a new page view, a new impression
+    await site.waitFor((e) => e.event === 'Content Impression' && e.properties!.name === 'Dashboard tip', 2, 'second dashboard tip')
+    await page.click('button[data-wm-track]')
+    await flush(page)
+    await site.waitFor((e) => e.event === 'Invite Clicked', 1, 'declared click')
+    const tips = site.named('Content Impression').filter((e) => e.properties!.name === 'Dashboard tip')
+    expect(tips.map((e) => e.context.page.search)).toEqual(['', ''])
+    expect(site.named('Invite Clicked')[0].properties).toEqual({ source: 'tip' })
+  })
+
   it('records scroll depth milestones once per page view on a real scroll', async () => {
     const page = await open('/examples/article.html')
     for (const y of [0.3, 0.6, 1, 0, 1]) {

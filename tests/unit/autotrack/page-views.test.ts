@@ -77,6 +77,22 @@ describe('pageViews', () => {
     document.title = ''
   })
 
+  it('keeps a page view whose route is left before it was recorded, with its own address', async () => {
+    const host = fakeHost()
+    host.install(pageViews())
+    history.pushState({}, '', '/a')
+    document.title = 'A'
+    history.pushState({}, '', '/b') // within the same task
+    document.title = 'B'
+    await tick()
+    expect(host.pages().map((e) => [e.properties!.path, e.properties!.title, e.context.page!.path])).toEqual([
+      ['/start', '', '/start'],
+      ['/a', 'A', '/a'],
+      ['/b', 'B', '/b'],
+    ])
+    document.title = ''
+  })
+
   it('stops on uninstall', async () => {
     const host = fakeHost()
     const off = pageViews()(host.host) as () => void
