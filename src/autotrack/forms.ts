@@ -34,7 +34,7 @@ export function forms({ identify = true }: { identify?: boolean } = {}): Autotra
   return ({ tracker }) =>
     on(document, 'submit', (event: SubmitEvent) => {
       const form = event.target as HTMLFormElement
-      if (!form || form.nodeName !== 'FORM' || form.hasAttribute('data-wm-ignore')) return
+      if (form.hasAttribute('data-wm-ignore')) return
       const { props, email } = formEvent(form)
       if (identify && email) tracker.identify({ email })
       tracker.track('Form Submitted', props)

@@ -41,12 +41,9 @@ export function attrs(el: Element, prefix: string, into: Properties = {}): Prope
   return into
 }
 
-/** The nearest element matching `selector` from an event's target (text nodes included). */
-export const closest = (event: Event, selector: string): HTMLElement | null => {
-  const node = event.target as Node | null
-  const el = node && (node.nodeType === 1 ? (node as Element) : node.parentElement)
-  return (el?.closest(selector) as HTMLElement) ?? null
-}
+/** The nearest element matching `selector` from an event's target. */
+export const closest = (event: Event, selector: string): HTMLElement | null =>
+  (event.target as Element).closest?.(selector) as HTMLElement | null
 
 // ---------------------------------------------------------------------------------------------
 // Route changes. A "page view" is one address: a pushState, replaceState, popstate or hashchange
