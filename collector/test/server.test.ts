@@ -1,0 +1,42 @@
+// What the collector serves besides the APIs: examples, the SDK build, health, the /ui slot.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestCollector, type TestCollector } from './helpers.js'
+
+describe('static files and service routes', () => {
+  let c: TestCollector
+  let examples: string
+  beforeAll(async () => {
+    examples = mkdtempSync(join(tmpdir(), 'waymark-examples-'))
+    writeFileSync(join(examples, 'index.html'), '<h1>example site</h1>')
+    c = await startTestCollector('sqlite', { WAYMARK_EXAMPLES_DIR: examples, WAYMARK_SDK_DIR: join(examples, 'no-such-dir') })
+  })
+  afterAll(async () => {
+    await c?.stop()
+    rmSync(examples, { recursive: true, force: true })
+  })
+
+  it('serves the examples folder at /examples/', async () => {
+    const r = await fetch(`${c.url}/examples/`)
+    expect(r.status).toBe(200)
+    expect(await r.text()).toBe('<h1>example site</h1>')
+  })
+
+  it('says clearly when the SDK is not built instead of failing', async () => {
+    const r = await fetch(`${c.url}/sdk/waymark.min.js`)
+    expect(r.status).toBe(404)
+    expect((await r.json()).error).toMatch(/not built yet/)
+  })
+
+  it('reports health with the database it uses', async () => {
+    const r = await fetch(`${c.url}/health`)
+    expect(await r.json()).toEqual({ ok: true, database: 'sqlite' })
+  })
+
+  it('keeps /ui for the viewer and says it is not in this build', async () => {
+    const r = await fetch(`${c.url}/ui`)
+    expect(r.status).toBe(501)
+  })
+})
