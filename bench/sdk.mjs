@@ -147,10 +147,12 @@ function startProbes(page, { db, store, target }) {
         if (performance.now() - t0 > capMs) return
         const again = () => setTimeout(poll, 20)
         const count = () => {
-          const r = conn.transaction(store, 'readonly').objectStore(store).count()
+          // events are stored in chunks keyed [first messageId, count]: sum the counts
+          const r = conn.transaction(store, 'readonly').objectStore(store).getAllKeys()
           r.onsuccess = () => {
-            out.lastCount = r.result
-            if (r.result >= target) out.durableMs = performance.now() - t0
+            const n = r.result.reduce((sum, k) => sum + (Array.isArray(k) ? k[1] : 1), 0)
+            out.lastCount = n
+            if (n >= target) out.durableMs = performance.now() - t0
             else again()
           }
           r.onerror = again
@@ -186,8 +188,8 @@ function storeCount(page) {
         o.onsuccess = () => {
           const d = o.result
           if (!d.objectStoreNames.contains(store)) return d.close(), res(0)
-          const r = d.transaction(store, 'readonly').objectStore(store).count()
-          r.onsuccess = () => (d.close(), res(r.result))
+          const r = d.transaction(store, 'readonly').objectStore(store).getAllKeys()
+          r.onsuccess = () => (d.close(), res(r.result.reduce((sum, k) => sum + (Array.isArray(k) ? k[1] : 1), 0)))
           r.onerror = () => (d.close(), res(-1))
         }
       }),

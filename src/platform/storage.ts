@@ -21,29 +21,79 @@ export interface MetaStore {
   clear(): Promise<void>
 }
 
+// Events are stored in chunks: one record per run of at most CHUNK events written together,
+// keyed [first messageId, event count]. IndexedDB's cost is per record, so a burst of 10,000
+// events is 100 puts, not 10,000; the keys alone say how many events wait and in what order.
+const CHUNK = 100
+
+type ChunkKey = [string, number]
+
+const keyOf = (events: WireEvent[]): ChunkKey => [events[0].messageId, events.length]
+
+/**
+ * Visits chunks oldest first until `done()`; a chunk `visit` returns shorter is rewritten
+ * (under a new key, as its first event or count changed) or deleted when empty.
+ */
+function walk(store: IDBObjectStore, visit: (events: WireEvent[]) => WireEvent[], done: () => boolean) {
+  store.openCursor().onsuccess = function () {
+    const cursor = this.result
+    if (!cursor || done()) return
+    const kept = visit(cursor.value)
+    if (kept.length < cursor.value.length) {
+      cursor.delete()
+      if (kept.length) store.put(kept, keyOf(kept))
+    }
+    cursor.continue()
+  }
+}
+
+const total = (keys: IDBValidKey[]) => (keys as ChunkKey[]).reduce((sum, key) => sum + key[1], 0)
+
 export function idbEventStore(db: UseStore): EventStore {
   return {
     add: (events, max) =>
       db('readwrite', (store) => {
         let dropped = 0
-        for (const event of events) store.put(event, event.messageId)
-        store.count().onsuccess = function () {
-          dropped = Math.max(0, this.result - max)
-          if (dropped) {
-            store.getAllKeys(null, dropped).onsuccess = function () {
-              store.delete(IDBKeyRange.upperBound(this.result[dropped - 1]))
-            }
-          }
+        for (let i = 0; i < events.length; i += CHUNK) {
+          const chunk = events.slice(i, i + CHUNK)
+          store.put(chunk, keyOf(chunk))
+        }
+        store.getAllKeys().onsuccess = function () {
+          let excess = (dropped = Math.max(0, total(this.result) - max))
+          walk(
+            store,
+            (chunk) => {
+              const kept = chunk.slice(excess)
+              excess -= chunk.length - kept.length
+              return kept
+            },
+            () => !excess,
+          )
         }
         return promisifyRequest(store.transaction).then(() => dropped)
       }),
-    oldest: (limit) => db('readonly', (store) => promisifyRequest(store.getAll(null, limit))),
+    oldest: (limit) =>
+      db('readonly', (store) => {
+        const found: WireEvent[] = []
+        walk(store, (chunk) => (found.push(...chunk.slice(0, limit - found.length)), chunk), () => found.length >= limit)
+        return promisifyRequest(store.transaction).then(() => found)
+      }),
     remove: (ids) =>
       db('readwrite', (store) => {
-        for (const id of ids) store.delete(id)
+        const gone = new Set(ids)
+        let left = gone.size
+        walk(
+          store,
+          (chunk) => {
+            const kept = chunk.filter((event) => !gone.has(event.messageId))
+            left -= chunk.length - kept.length
+            return kept
+          },
+          () => !left,
+        )
         return promisifyRequest(store.transaction)
       }),
-    count: () => db('readonly', (store) => promisifyRequest(store.count())),
+    count: () => db('readonly', (store) => promisifyRequest(store.getAllKeys())).then(total),
     clear: () => clear(db),
   }
 }

@@ -302,7 +302,10 @@ export async function sdkReady(page, timeout = 10_000) {
   )
 }
 
-/** Number of records in an IndexedDB object store, 0 when the database does not exist (never creates it). */
+/**
+ * Number of events in an IndexedDB object store, 0 when the database does not exist (never
+ * creates it). The SDK stores events in chunks keyed [first messageId, count]: keys are summed.
+ */
 export function idbCount(page, db, store) {
   return page.evaluate(
     ([db, store]) =>
@@ -319,10 +322,10 @@ export function idbCount(page, db, store) {
             d.close()
             return res(0)
           }
-          const c = d.transaction(store, 'readonly').objectStore(store).count()
+          const c = d.transaction(store, 'readonly').objectStore(store).getAllKeys()
           c.onsuccess = () => {
             d.close()
-            res(c.result)
+            res(c.result.reduce((n, k) => n + (Array.isArray(k) ? k[1] : 1), 0))
           }
           c.onerror = () => {
             d.close()
@@ -334,7 +337,8 @@ export function idbCount(page, db, store) {
   )
 }
 
-/** All [key, value] records of an IndexedDB object store ([] when it does not exist). */
+/** All [key, value] records of an IndexedDB object store ([] when it does not exist); event chunks
+ * are expanded to one [messageId, event] entry per event. */
 export function idbEntries(page, db, store) {
   return page.evaluate(
     ([db, store]) =>
@@ -356,7 +360,7 @@ export function idbEntries(page, db, store) {
           const vq = os.getAll()
           vq.onsuccess = () => {
             d.close()
-            res(kq.result.map((k, i) => [k, vq.result[i]]))
+            res(kq.result.flatMap((k, i) => (Array.isArray(vq.result[i]) ? vq.result[i].map((e) => [e.messageId, e]) : [[k, vq.result[i]]])))
           }
           vq.onerror = () => {
             d.close()

@@ -81,5 +81,6 @@ export function testCollector(now: () => number = Date.now) {
 /** The events waiting in IndexedDB for a storage name, oldest first. */
 export async function storedEvents(storageName = 'waymark'): Promise<WireEvent[]> {
   const { createStore, values } = await import('idb-keyval')
-  return values(createStore(`${storageName}-events`, 'events'))
+  // Stored in chunks: arrays of events keyed [first messageId, count].
+  return (await values<WireEvent[]>(createStore(`${storageName}-events`, 'events'))).flat()
 }

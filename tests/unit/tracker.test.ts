@@ -42,17 +42,21 @@ describe('recording and delivery', () => {
     expect(collector.requests[0].body).toMatchObject({ writeKey: 'wk_test', sentAt: expect.any(String) })
   })
 
-  it('writes a burst of calls to storage in one transaction, before sending', async () => {
-    const { tracker, time, collector } = start({ flushInterval: 60_000 })
+  it('writes a burst of calls to storage in one transaction of 100-event chunks, before sending', async () => {
+    const { tracker, time, collector } = start({ flushInterval: 60_000, batchSize: 500 })
     await time.advance(0)
     const put = vi.spyOn(IDBObjectStore.prototype, 'put')
     const transactions = vi.spyOn(IDBDatabase.prototype, 'transaction')
-    for (let i = 0; i < 40; i++) tracker.track('Burst', { i })
+    for (let i = 0; i < 250; i++) tracker.track('Burst', { i })
     expect(await storedEvents()).toHaveLength(0) // nothing written on the call path
     await time.advance(0)
-    expect(put).toHaveBeenCalledTimes(40)
+    expect(put.mock.calls.map(([chunk, key]) => [(chunk as unknown[]).length, (key as [string, number])[1]])).toEqual([
+      [100, 100],
+      [100, 100],
+      [50, 50],
+    ])
     expect(transactions.mock.calls.filter(([, mode]) => mode === 'readwrite')).toHaveLength(1)
-    expect((await storedEvents()).map((e) => e.properties!.i)).toEqual([...Array(40).keys()])
+    expect((await storedEvents()).map((e) => e.properties!.i)).toEqual([...Array(250).keys()])
     expect(collector.requests).toHaveLength(0)
     put.mockRestore()
     transactions.mockRestore()
@@ -91,6 +95,15 @@ describe('recording and delivery', () => {
     collector.answer(() => ({ status: 503 }))
     tracker.track('C')
     expect(await tracker.flush()).toEqual({ sent: 0, pending: 1 })
+  })
+
+  it('acknowledged events leave their chunk; the rest stay in order', async () => {
+    const { tracker, time, collector } = start({ flushInterval: 100, batchSize: 30 })
+    collector.answer((request) => ({ status: request.events[0].properties!.i === 60 ? 503 : 200 }))
+    for (let i = 0; i < 100; i++) tracker.track('E', { i })
+    await time.advance(100)
+    expect((await storedEvents()).map((e) => e.properties!.i)).toEqual([...Array(40).keys()].map((i) => i + 60))
+    expect(await tracker.flush()).toMatchObject({ pending: 40 })
   })
 
   it('drops the oldest events beyond maxQueue and reports the drop', async () => {
