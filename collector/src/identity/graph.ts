@@ -321,6 +321,18 @@ function describe(p: Profile): string {
   return [p.user_id && `userId "${p.user_id}"`, p.email && `email "${p.email}"`].filter(Boolean).join(' and ') || 'no identity'
 }
 
+/**
+ * Rule 7: did this event happen before the person was identified? Events in the same
+ * millisecond as the identify count as before when they carried no userId or email.
+ */
+export function beforeIdentification(
+  event: { timestamp: number; user_id: string | null; email: string | null },
+  identifiedAt: number | null,
+): boolean {
+  if (identifiedAt === null || event.timestamp < identifiedAt) return true
+  return event.timestamp === identifiedAt && event.user_id === null && event.email === null
+}
+
 /** Follows a merged profile's tombstone to the live profile. */
 export async function liveProfileId(db: Db, id: string): Promise<string | null> {
   const row = await db.selectFrom('profiles').select(['id', 'merged_into']).where('id', '=', id).executeTakeFirst()

@@ -83,7 +83,9 @@ function statsByKey(events: PreparedEvent[]): Map<string, KeyStats> {
  */
 async function updateStats(trx: Db, stats: Map<string, KeyStats>): Promise<Set<string>> {
   const updated = new Set<string>()
-  const entries = [...stats]
+  // Sorted, so concurrent transactions tend to lock identifier rows in the same order; a
+  // deadlock that still happens is retried (withIdentityRetries).
+  const entries = [...stats].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   for (let i = 0; i < entries.length; i += 500) {
     const rows = entries.slice(i, i + 500).map(
       ([key, s]) =>

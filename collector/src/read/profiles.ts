@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import type { Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
 import { parseJson } from '../db/schema.js'
-import { liveProfileId } from '../identity/graph.js'
+import { beforeIdentification, liveProfileId } from '../identity/graph.js'
 import { identifierKey, normalizeEmail } from '../identity/identifiers.js'
 
 export const STAGES = ['anonymous', 'known'] as const
@@ -292,11 +292,7 @@ export async function timeline(
       device: e.device,
       isBot: Number(e.is_bot) === 1,
       ip: e.ip,
-      // Same millisecond as the identify: the events that carried no identity came before it.
-      beforeIdentified:
-        profile.identified_at === null ||
-        e.timestamp < profile.identified_at ||
-        (e.timestamp === profile.identified_at && e.user_id === null && e.email === null),
+      beforeIdentified: beforeIdentification(e, profile.identified_at),
     })),
     nextCursor: rows.length > opts.limit && last ? encodeCursor({ t: last.timestamp, id: last.id } satisfies TimelineCursor) : null,
   }
