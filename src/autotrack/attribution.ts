@@ -53,18 +53,33 @@ export interface AttributionOptions {
 }
 
 export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Autotracker {
-  return ({ enrich }) => {
-    let stored = load<{ first?: Touch; last?: Touch }>(key) ?? {}
+  return ({ enrich, tracker }) => {
+    let stored = load<{ first?: Touch; last?: Touch; aid?: string }>(key) ?? {}
     const touch = touchOf(location.href, document.referrer)
     // a direct arrival is a first touch, never a last one: it does not erase where they came from
     if (touch && (touch.channel !== 'direct' || !stored.first)) {
-      stored = { first: stored.first ?? touch, last: touch.channel !== 'direct' ? touch : stored.last }
+      stored = { ...stored, first: stored.first ?? touch, last: touch.channel !== 'direct' ? touch : stored.last }
       save(key, stored)
     }
+    // The first touch belongs to one anonymous id: after reset() (or a new identity) it starts over.
+    let known = false
+    const own = (aid: string) => {
+      if (stored.aid !== aid) {
+        if (stored.aid) stored.first = touch ?? { channel: 'direct' }
+        stored.aid = aid
+        save(key, stored)
+      }
+    }
+    tracker.ready?.().then(({ anonymousId }) => {
+      known = true
+      own(anonymousId)
+    })
     enrich((event) => {
-      const { first, last } = stored
-      event.context.campaign = { ...(last ?? { channel: 'direct' }) } as Campaign
-      if (event.type === 'identify' && first) event.traits = { firstTouch: first, ...event.traits }
+      event.context.campaign = { ...(stored.last ?? { channel: 'direct' }) } as Campaign
+      if (event.type === 'identify') {
+        if (known) own(tracker.user().anonymousId)
+        event.traits = { firstTouch: stored.first, ...event.traits }
+      }
     })
   }
 }

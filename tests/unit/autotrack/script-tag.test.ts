@@ -62,6 +62,35 @@ describe('install', () => {
 })
 
 describe('autotrack on a real tracker', () => {
+  it('keeps the first touch for the life of the anonymous id: reset() starts it over', async () => {
+    goTo('/?utm_source=news&utm_medium=email')
+    const first = createTracker(
+      { collector: 'https://c.test', writeKey: 'wk', autotrack: autotrack({ only: ['attribution'] }) },
+      { stores: { events: memoryEventStore(), meta: memoryMetaStore() }, transport: testCollector().transport },
+    )
+    open.push(first)
+    await first.ready()
+    await tick()
+    goTo('/pricing') // a later visit, direct: the first touch stays
+    const time = testClock()
+    const collector = testCollector(time.clock.now)
+    const stores = { events: memoryEventStore(), meta: memoryMetaStore() }
+    await stores.meta.set('identity', first.user())
+    const tracker = createTracker(
+      { collector: 'https://c.test', writeKey: 'wk', autotrack: autotrack({ only: ['attribution'] }) },
+      { clock: time.clock, transport: collector.transport, stores },
+    )
+    open.push(tracker)
+    await tracker.ready()
+    tracker.identify('ada@example.com')
+    tracker.reset()
+    tracker.identify('bob@example.com')
+    await tracker.flush()
+    const [ada, bob] = collector.delivered().filter((e) => e.type === 'identify')
+    expect(ada.traits!.firstTouch).toMatchObject({ source: 'news', channel: 'email' })
+    expect(bob.traits!.firstTouch).toEqual({ channel: 'direct', landing: '/pricing' })
+  })
+
   it('delivers page views with session, campaign and no e-mail address, and uninstalls on shutdown', async () => {
     goTo('/landing?utm_source=news&utm_medium=email&wm_email=ada%40example.com')
     const time = testClock()
