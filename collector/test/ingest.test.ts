@@ -39,6 +39,12 @@ describe.each(BACKENDS)('ingestion on $name', ({ name, skip }) => {
     expect(r.body).toEqual({ accepted: 3, duplicates: 0, rejected: [] })
   })
 
+  it.skipIf(skip)('an empty batch is fine', async () => {
+    const r = await sendBatch(c.url, [])
+    expect(r.status).toBe(200)
+    expect(r.body).toEqual({ accepted: 0, duplicates: 0, rejected: [] })
+  })
+
   it.skipIf(skip)('stores each messageId once, ever: resends and in-batch repeats are duplicates', async () => {
     const a = uid('a')
     const e1 = track(a)

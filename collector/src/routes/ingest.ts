@@ -181,7 +181,11 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
       })
       rejected.sort((a, b) => a.index - b.index)
       const answer: IngestAnswer = { accepted, duplicates, rejected }
-      return reply.code(accepted === 0 && duplicates === 0 ? 400 : 200).send(accepted === 0 && duplicates === 0 ? { error: 'no event could be stored', ...answer } : answer)
+      // Nothing stored and something refused: the request as a whole failed.
+      if (accepted === 0 && duplicates === 0 && rejected.length > 0) {
+        return reply.code(400).send({ error: 'no event could be stored', ...answer })
+      }
+      return reply.code(200).send(answer)
     } catch (err) {
       if (isUnavailable(err)) {
         request.log.warn({ err }, 'database unavailable; asking client to retry')
