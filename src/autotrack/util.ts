@@ -3,11 +3,23 @@
 import type { Properties } from '../types'
 import { redactEmails } from './redact-emails'
 
-/** Adds a listener (capturing, passive) and returns how to remove it. */
+/** Runs `fn`, swallowing what it throws: nothing of ours may break the host page. */
+export const safe =
+  <A extends unknown[]>(fn: (...args: A) => unknown) =>
+  (...args: A) => {
+    try {
+      fn(...args)
+    } catch {
+      // a malformed href or action, a storage error: that one event is not recorded
+    }
+  }
+
+/** Adds a listener (capturing, passive, never throwing) and returns how to remove it. */
 export function on(target: EventTarget, type: string, fn: (event: any) => void): () => void {
   const opts = { capture: true, passive: true }
-  target.addEventListener(type, fn, opts)
-  return () => target.removeEventListener(type, fn, opts)
+  const listener = safe(fn)
+  target.addEventListener(type, listener, opts)
+  return () => target.removeEventListener(type, listener, opts)
 }
 
 /** Runs every cleanup: what an autotracker returns from several `on` calls. */
@@ -69,8 +81,9 @@ function changed(force?: boolean) {
   const previous = current!
   current = key
   if (muted) return
-  for (const fn of listeners.slice()) fn(true, previous)
-  for (const fn of listeners.slice()) fn(false, previous)
+  // inside the app's own pushState call: a listener's error must not reach it
+  for (const fn of listeners.slice()) safe(fn)(true, previous)
+  for (const fn of listeners.slice()) safe(fn)(false, previous)
 }
 
 export function onRoute(fn: RouteListener): () => void {
@@ -101,6 +114,8 @@ export function replaceUrl(url: string): void {
   muted = true
   try {
     history.replaceState(history.state, '', url)
+  } catch {
+    // sandboxed documents may refuse: redact() still keeps the address out of events
   } finally {
     muted = false
     if (current !== undefined) current = routeKey()

@@ -187,3 +187,19 @@ describe('forms', () => {
     expect(host.events.map((e) => e.type)).toEqual(['identify', 'track', 'track'])
   })
 })
+
+describe('robustness', () => {
+  it('never throws into the page: a malformed href or form action records nothing and breaks nothing', () => {
+    html('<a id="bad" href="http://[broken">x</a><form action="http://[broken"><input name="q"></form>')
+    const host = fakeHost()
+    host.install(links(), forms())
+    const errors: unknown[] = []
+    const onError = (e: ErrorEvent) => errors.push(e.error)
+    addEventListener('error', onError)
+    expect(() => click(document.getElementById('bad')!)).not.toThrow()
+    document.querySelector('form')!.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }))
+    removeEventListener('error', onError)
+    expect(errors).toEqual([])
+    expect(host.events).toEqual([])
+  })
+})
