@@ -36,6 +36,11 @@ async function main(): Promise<void> {
       },
     )
   }
+  // A stray promise rejection is a bug to log, not a reason to drop the batches in flight.
+  process.on('unhandledRejection', (reason) => {
+    collector.app.log.error({ err: reason }, 'unhandled rejection')
+    process.stderr.write(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`)
+  })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
 }
