@@ -13,7 +13,8 @@ export type { Store } from './db/connect.js'
 
 export function buildServer(config: Config, store: Store): FastifyInstance {
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    // Logs go to stderr: stdout carries only the start-up lines ("listening on …").
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, stream: process.stderr },
     trustProxy: config.trustProxy,
     bodyLimit: config.limits.requestBytes,
     // Closing is handled by the hooks below (503 with Retry-After); in-flight requests finish.
