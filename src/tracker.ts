@@ -15,6 +15,7 @@ import type {
   IdentifyInput,
   Properties,
   Tracker,
+  TrackerHost,
   TrackerOptions,
   WaymarkError,
   WireEvent,
@@ -103,6 +104,7 @@ function startTracker(
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`waymark:${o.storageName}`) : undefined
   const env = environment(VERSION)
   const enrichers: ((event: EventDraft) => void)[] = []
+  const consentListeners: ((state: ConsentState) => void)[] = []
   const cleanups: (() => void)[] = []
   let consent: ConsentState = o.consent ?? 'granted'
   let identity: Identity = { anonymousId: newId() }
@@ -257,6 +259,7 @@ function startTracker(
           stores.meta.clear().catch(noop)
           identity = { anonymousId: newId() }
         }
+        consentListeners.forEach((listener) => guard(() => listener(state)))
       })
     },
     async flush() {
@@ -299,9 +302,20 @@ function startTracker(
       () => channel?.postMessage({ hello: tab }),
     ),
   )
+  const host: TrackerHost = {
+    tracker,
+    enrich: (step) => enrichers.push(step),
+    now: clock.now,
+    options: o,
+    consent: () => consent,
+    onConsent: (listener) => consentListeners.push(listener),
+  }
+  // One autotracker failing to install costs that autotracker only.
   for (const install of o.autotrack ?? []) {
-    const uninstall = install({ tracker, enrich: (step) => enrichers.push(step), now: clock.now })
-    if (uninstall) cleanups.push(uninstall)
+    guard(() => {
+      const uninstall = install(host)
+      if (uninstall) cleanups.push(uninstall)
+    })
   }
   return guarded(tracker, report)
 }

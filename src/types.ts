@@ -97,6 +97,8 @@ export interface TrackerOptions {
   onError?: (error: WaymarkError) => void
   /** Automatic trackers to install (see the autotrack modules). Default none. */
   autotrack?: Autotracker[]
+  /** With the forms autotracker: a submitted form's email field identifies the visitor. Default true. */
+  identifyFromForms?: boolean
 }
 
 export interface Tracker {
@@ -130,6 +132,11 @@ export interface TrackerHost {
   /** Adds to every event recorded from now on, at call time (before identity and beforeSend). */
   enrich(step: (event: EventDraft) => void): void
   now(): number
+  options: Readonly<TrackerOptions>
+  /** The consent state now: an autotracker keeps nothing in storage unless it is 'granted'. */
+  consent(): ConsentState
+  /** Told of every consent change: on 'denied' an autotracker wipes what it kept. */
+  onConsent(listener: (state: ConsentState) => void): void
 }
 
 /** An automatic tracker: installs itself, returns how to uninstall. */

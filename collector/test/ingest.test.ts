@@ -284,6 +284,9 @@ describe.each(BACKENDS)('ingestion policies on $name', ({ name, skip }) => {
     expect(limited.length).toBeGreaterThan(0)
     expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     expect(limited[0]!.body.error).toMatch(/rate limit/)
+    // A browser SDK on another origin can read it only when CORS exposes it.
+    const cors = await post(c.url, '/v1/batch', { batch: [track(uid('a'))] }, { headers: { origin: 'https://site.example' } })
+    expect(cors.headers.get('access-control-expose-headers')).toMatch(/retry-after/i)
   })
 
   it.skipIf(skip)('stores the full IP only when configured', async () => {

@@ -5,7 +5,7 @@
 import type { Autotracker, Campaign } from '../types'
 import { channelOf, CLICK_IDS, hostOf, type CampaignParams, type Channel } from './channel'
 import { redactEmails } from './redact-emails'
-import { load, save } from './util'
+import { consentedSave, load } from './util'
 
 export interface Touch extends Campaign {
   channel: Channel
@@ -53,13 +53,15 @@ export interface AttributionOptions {
 }
 
 export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Autotracker {
-  return ({ enrich, tracker }) => {
+  return (host) => {
+    const { enrich, tracker } = host
+    const save = consentedSave(host, key)
     let stored = load<{ first?: Touch; last?: Touch; aid?: string }>(key) ?? {}
     const touch = touchOf(location.href, document.referrer)
     // a direct arrival is a first touch, never a last one: it does not erase where they came from
     if (touch && (touch.channel !== 'direct' || !stored.first)) {
       stored = { ...stored, first: stored.first ?? touch, last: touch.channel !== 'direct' ? touch : stored.last }
-      save(key, stored)
+      save(stored)
     }
     // The first touch belongs to one anonymous id: after reset() (or a new identity) it starts over.
     let known = false
@@ -67,7 +69,7 @@ export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Auto
       if (stored.aid !== aid) {
         if (stored.aid) stored.first = touch ?? { channel: 'direct' }
         stored.aid = aid
-        save(key, stored)
+        save(stored)
       }
     }
     tracker.ready?.().then(({ anonymousId }) => {

@@ -30,9 +30,11 @@ export function formEvent(form: HTMLFormElement): { props: Record<string, unknow
   return { props, email }
 }
 
-export function forms({ identify = true }: { identify?: boolean } = {}): Autotracker {
-  return ({ tracker }) =>
+/** `identify` defaults to the tracker's `identifyFromForms` option, itself true by default. */
+export function forms({ identify }: { identify?: boolean } = {}): Autotracker {
+  return ({ tracker, options }) =>
     on(document, 'submit', (event: SubmitEvent) => {
+      identify ??= options.identifyFromForms ?? true
       const form = event.target as HTMLFormElement
       if (form.hasAttribute('data-wm-ignore')) return
       const { props, email } = formEvent(form)

@@ -5,7 +5,7 @@
 import { ulid } from 'ulid'
 import type { Autotracker } from '../types'
 import { campaignParams } from './attribution'
-import { load, on, save } from './util'
+import { consentedSave, load, on } from './util'
 
 interface Session {
   id: string
@@ -25,14 +25,16 @@ export interface SessionOptions {
 const WRITE_EVERY = 5000
 
 export function sessions({ timeout = 30 * 60_000, key = 'wm_session' }: SessionOptions = {}): Autotracker {
-  return ({ enrich, now }) => {
+  return (host) => {
+    const { enrich, now } = host
+    const save = consentedSave(host, key)
     const params = campaignParams(location.search)
     const campaign = Object.keys(params).length ? JSON.stringify(params) : ''
     let session = load<Session>(key)
     let written = 0
     const write = (t: number) => {
       written = t
-      save(key, session)
+      save(session)
     }
     const fresh = (t: number) => !!session && t - session.t <= timeout
     const start = (t: number) => {

@@ -1,6 +1,6 @@
 // Helpers shared by the autotrackers: listeners, storage, and one watcher of SPA route changes.
 // Nothing runs at import: every browser global is touched only when an autotracker installs.
-import type { Properties } from '../types'
+import type { Properties, TrackerHost } from '../types'
 import { redactEmails } from './redact-emails'
 
 /** Runs `fn`, swallowing what it throws: nothing of ours may break the host page. */
@@ -39,6 +39,29 @@ export function save(key: string, value: unknown): void {
     localStorage.setItem(key, JSON.stringify(value))
   } catch {
     // full or blocked: the value lives in memory only
+  }
+}
+
+/**
+ * `save` that follows consent (SPEC §3): nothing is written unless it is granted, the latest
+ * value is written when it becomes granted, and the key is removed when it is denied.
+ */
+export function consentedSave(host: TrackerHost, key: string): (value: unknown) => void {
+  let latest: unknown
+  host.onConsent((state) => {
+    if (state === 'granted' && latest !== undefined) save(key, latest)
+    if (state === 'denied') {
+      latest = undefined
+      try {
+        localStorage.removeItem(key)
+      } catch {
+        // blocked storage holds nothing to wipe
+      }
+    }
+  })
+  return (value) => {
+    latest = value
+    if (host.consent() === 'granted') save(key, value)
   }
 }
 

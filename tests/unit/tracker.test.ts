@@ -423,6 +423,31 @@ describe('the host page is never hurt', () => {
     expect(collector.delivered().map((e) => [e.event, e.properties!.seen])).toEqual([['Public', true]])
   })
 
+  it('an autotracker that throws at install costs only itself; the others see consent changes', async () => {
+    const seen: string[] = []
+    const { tracker, time, collector, errors } = start({
+      autotrack: [
+        () => {
+          throw new Error('broken plugin')
+        },
+        (host) => {
+          seen.push(host.consent())
+          host.onConsent((state) => seen.push(state))
+        },
+      ],
+    })
+    tracker.track('Still works')
+    tracker.consent('denied')
+    await time.advance(2000)
+    expect(collector.names()).toEqual([])
+    expect(seen).toEqual(['granted', 'denied'])
+    expect(errors).toContainEqual(expect.objectContaining({ code: 'invalid_call', message: expect.stringContaining('broken plugin') }))
+    tracker.consent('granted')
+    tracker.track('After grant')
+    await time.advance(2000)
+    expect(collector.names()).toEqual(['After grant'])
+  })
+
   it('missing collector or writeKey gives an inert tracker and a clear error', () => {
     const errors: WaymarkError[] = []
     const tracker = createTracker({ collector: '', writeKey: '', onError: (e) => errors.push(e) } as TrackerOptions)

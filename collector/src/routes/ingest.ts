@@ -66,6 +66,8 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     origin: config.allowedOrigins ?? true,
     methods: ['POST', 'OPTIONS'],
     allowedHeaders: ['Content-Type', 'Authorization', 'Content-Encoding'],
+    // Without this a browser SDK cannot read how long a 429 or 503 asks it to wait.
+    exposedHeaders: ['Retry-After'],
     maxAge: 86400,
   })
 

@@ -1,7 +1,7 @@
 // A stand-in for the tracker an autotracker is installed on: records what it is asked to record,
 // as drafts that went through the enrich steps, with a clock the test moves.
 import { afterEach } from 'vitest'
-import type { Autotracker, EventDraft, Properties, Tracker } from '../../../src/index'
+import type { Autotracker, ConsentState, EventDraft, Properties, Tracker, TrackerHost, TrackerOptions } from '../../../src/index'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
@@ -9,8 +9,10 @@ afterEach(() => {
   localStorage.clear()
 })
 
-export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z')) {
+export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z'), options: Partial<TrackerOptions> = {}) {
   let now = start
+  let consent: ConsentState = options.consent ?? 'granted'
+  const consentListeners: ((state: ConsentState) => void)[] = []
   const events: EventDraft[] = []
   const mine: (() => void)[] = []
   const steps: ((event: EventDraft) => void)[] = []
@@ -36,7 +38,14 @@ export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z')) {
     track: (event: string, properties?: Properties) => record({ type: 'track', event, properties: properties ?? {} }),
     identify: (input: unknown) => record({ type: 'identify', traits: typeof input === 'object' ? { ...(input as object) } : { id: input } }),
   } as unknown as Tracker
-  const host = { tracker, enrich: (step: (event: EventDraft) => void) => steps.push(step), now: () => now }
+  const host: TrackerHost = {
+    tracker,
+    enrich: (step: (event: EventDraft) => void) => steps.push(step),
+    now: () => now,
+    options: { collector: 'https://c.example', writeKey: 'k', ...options },
+    consent: () => consent,
+    onConsent: (listener) => consentListeners.push(listener),
+  }
   return {
     events,
     host,
@@ -56,6 +65,11 @@ export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z')) {
     },
     advance(ms: number) {
       now += ms
+    },
+    /** the visitor's consent changes, as tracker.consent() reports it to autotrackers */
+    setConsent(state: ConsentState) {
+      consent = state
+      consentListeners.forEach((listener) => listener(state))
     },
     named: (name: string) => events.filter((e) => e.event === name),
     pages: () => events.filter((e) => e.type === 'page'),

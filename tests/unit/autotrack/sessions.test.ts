@@ -140,3 +140,28 @@ describe('attribution', () => {
     expect(host.events[0].context.campaign).toMatchObject({ channel: 'paid search', gclid: 'abc' })
   })
 })
+
+describe('consent (SPEC §3: nothing stored while pending, wiped when denied)', () => {
+  it('keeps session and touches in memory while pending, writes them once granted', () => {
+    goTo('/?utm_source=news&utm_medium=email')
+    const host = fakeHost(undefined, { consent: 'pending' })
+    host.install(sessions(), attribution())
+    host.host.tracker.track('A')
+    expect(host.events[0].context.sessionId).toBeTruthy()
+    expect(localStorage.getItem('wm_session')).toBeNull()
+    expect(localStorage.getItem('wm_touch')).toBeNull()
+    host.setConsent('granted')
+    expect(JSON.parse(localStorage.getItem('wm_session')!).id).toBe(host.events[0].context.sessionId)
+    expect(JSON.parse(localStorage.getItem('wm_touch')!).last).toMatchObject({ source: 'news' })
+  })
+
+  it('wipes them when consent is denied', () => {
+    const host = fakeHost()
+    host.install(sessions(), attribution())
+    host.host.tracker.track('A')
+    expect(localStorage.getItem('wm_session')).not.toBeNull()
+    host.setConsent('denied')
+    expect(localStorage.getItem('wm_session')).toBeNull()
+    expect(localStorage.getItem('wm_touch')).toBeNull()
+  })
+})
