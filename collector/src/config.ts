@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { JourneyConfigError, loadJourneyConfig } from './journey/config.js'
+import type { JourneyConfig } from './journey/model.js'
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -26,7 +28,10 @@ export interface Config {
   trustProxy: boolean
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   limits: { requestBytes: number; eventBytes: number }
-  staticDirs: { examples: string; sdk: string }
+  staticDirs: { examples: string; sdk: string; ui: string }
+  /** Stages, lead score and segments (WAYMARK_JOURNEY_CONFIG, else the defaults). */
+  journey: JourneyConfig
+  journeyFile: string | null
 }
 
 /** Fixed so the example pages can ship it; only used when no write key is configured. */
@@ -57,7 +62,8 @@ Environment (used when no flag is given):
   WAYMARK_PG_POOL_SIZE     PostgreSQL connections per process (default 10)
   WAYMARK_LOG_LEVEL        fatal|error|warn|info|debug|trace|silent (default warn)
   WAYMARK_EXAMPLES_DIR     folder served at /examples/ (default <repo>/examples)
-  WAYMARK_SDK_DIR          folder served at /sdk/ (default <repo>/dist)`
+  WAYMARK_SDK_DIR          folder served at /sdk/ (default <repo>/dist)
+  WAYMARK_JOURNEY_CONFIG   JSON file with journey stages, lead-score rules, segments (default: built-in)`
 
 function parseFlags(argv: string[]): Record<string, string> {
   const flags: Record<string, string> = {}
@@ -104,6 +110,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     throw new ConfigError(`WAYMARK_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`)
   if (adminToken && writeKeys.includes(adminToken)) throw new ConfigError('the admin token must differ from every write key')
+  const journeyFile = env.WAYMARK_JOURNEY_CONFIG?.trim() ? resolve(env.WAYMARK_JOURNEY_CONFIG.trim()) : null
+  let journey: JourneyConfig
+  try {
+    journey = loadJourneyConfig(journeyFile)
+  } catch (err) {
+    if (err instanceof JourneyConfigError) throw new ConfigError(err.message)
+    throw err
+  }
   return {
     help: flags.help === '1',
     host: flags.host ?? env.WAYMARK_HOST ?? DEFAULT_HOST,
@@ -121,6 +135,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
     staticDirs: {
       examples: resolve(env.WAYMARK_EXAMPLES_DIR ?? resolve(REPO_ROOT, 'examples')),
       sdk: resolve(env.WAYMARK_SDK_DIR ?? resolve(REPO_ROOT, 'dist')),
+      // The viewer bundle, built by the root rollup config into collector/dist/ui.
+      ui: resolve(env.WAYMARK_UI_DIR ?? resolve(REPO_ROOT, 'collector', 'dist', 'ui')),
     },
+    journey,
+    journeyFile,
   }
 }

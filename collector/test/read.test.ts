@@ -98,7 +98,8 @@ describe.each(BACKENDS)('read API on $name', ({ name, skip }) => {
     expect((await api(c.url, `/api/segments/known/profiles?q=${tag}`)).body.profiles).toHaveLength(1)
     // Search by email is case-insensitive.
     expect((await api(c.url, `/api/profiles?q=${tag.toUpperCase()}@EXAMPLE`)).body.profiles).toHaveLength(1)
-    expect((await api(c.url, '/api/profiles?stage=customer')).status).toBe(400)
+    expect((await api(c.url, '/api/profiles?stage=nope')).status).toBe(400)
+    expect((await api(c.url, '/api/profiles?segment=nope')).status).toBe(400)
     expect((await api(c.url, '/api/segments/nope/profiles')).status).toBe(404)
   })
 
@@ -115,7 +116,7 @@ describe.each(BACKENDS)('read API on $name', ({ name, skip }) => {
 
   it.skipIf(skip)('journey counts anonymous visitors as the first stage; segments list', async () => {
     const before = (await api(c.url, '/api/journey')).body.stages
-    expect(before.map((s: any) => s.stage)).toEqual(['anonymous', 'known'])
+    expect(before.map((s: any) => s.stage)).toEqual(['anonymous', 'known', 'engaged', 'customer', 'advocate'])
     const a = uid('a')
     await sendBatch(c.url, [page(a)])
     const mid = (await api(c.url, '/api/journey')).body.stages
@@ -124,7 +125,7 @@ describe.each(BACKENDS)('read API on $name', ({ name, skip }) => {
     const after = (await api(c.url, '/api/journey')).body.stages
     expect(after[0].count).toBe(before[0].count)
     expect(after[1].count).toBe(before[1].count + 1)
-    expect((await api(c.url, '/api/segments')).body.segments.map((s: any) => s.id)).toEqual(['all', 'anonymous', 'known'])
+    expect((await api(c.url, '/api/segments')).body.segments.map((s: any) => s.id).slice(0, 3)).toEqual(['all', 'anonymous', 'known'])
   })
 
   it.skipIf(skip)('a real Segment client (@segment/analytics-node) lands in the right timeline', async () => {

@@ -86,6 +86,14 @@ export interface IdentityConflictsTable {
   reason: string
 }
 
+export interface SegmentsTable {
+  id: string
+  name: string
+  description: string | null
+  definition: JsonColumn
+  created_at: number
+}
+
 export interface SchemaMigrationsTable {
   version: number
   name: string
@@ -98,6 +106,7 @@ export interface DB {
   traits: TraitsTable
   events: EventsTable
   identity_conflicts: IdentityConflictsTable
+  segments: SegmentsTable
   schema_migrations: SchemaMigrationsTable
 }
 

@@ -1,21 +1,10 @@
 // Queries behind the read API (SPEC §6). A profile's data is gathered through its identifiers:
 // activity and traits live per identifier, so a merge never has to rewrite them.
-import { sql } from 'kysely'
 import type { Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
 import { parseJson } from '../db/schema.js'
 import { beforeIdentification, liveProfileId } from '../identity/graph.js'
 import { identifierKey, normalizeEmail } from '../identity/identifiers.js'
-
-export const STAGES = ['anonymous', 'known'] as const
-export type Stage = (typeof STAGES)[number]
-
-/** Built-in segments until the segment builder lands; each is a plain filter on profiles. */
-export const SEGMENTS = [
-  { id: 'all', name: 'Everyone', description: 'every person, anonymous or identified' },
-  { id: 'anonymous', name: 'Anonymous visitors', description: 'people not identified yet' },
-  { id: 'known', name: 'Identified people', description: 'people with an email or userId' },
-] as const
 
 type IdentifiersTable = Selectable<IdentifiersColumns>
 
@@ -25,7 +14,8 @@ export interface ProfileSummary {
   id: string
   email: string | null
   userId: string | null
-  stage: Stage
+  /** Journey stage id; the journey index fills it in (see journey/queries.ts). */
+  stage: string
   identifiedAt: string | null
   createdAt: string
   firstSeen: string | null
@@ -67,7 +57,7 @@ function summarize(p: ProfilesTable, idents: IdentifiersTable[]): ProfileSummary
   }
 }
 
-async function summaries(db: Db, profiles: ProfilesTable[]): Promise<ProfileSummary[]> {
+export async function summaries(db: Db, profiles: ProfilesTable[]): Promise<ProfileSummary[]> {
   if (profiles.length === 0) return []
   const idents = await db.selectFrom('identifiers').selectAll().where('profile_id', 'in', profiles.map((p) => p.id)).execute()
   const byProfile = new Map<string, IdentifiersTable[]>()
@@ -96,55 +86,6 @@ export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) 
 }
 
 export class BadRequest extends Error {}
-
-export interface ListQuery {
-  q?: string
-  stage?: string
-  segment?: string
-  cursor?: string
-  limit: number
-}
-
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
-
-export async function listProfiles(db: Db, query: ListQuery): Promise<{ profiles: ProfileSummary[]; nextCursor: string | null }> {
-  const filters = [query.stage, query.segment].filter((v): v is string => !!v)
-  for (const f of filters) {
-    if (!(SEGMENTS as ReadonlyArray<{ id: string }>).some((s) => s.id === f))
-      throw new BadRequest(`unknown stage/segment "${f}"; this build knows ${SEGMENTS.map((s) => s.id).join(', ')}`)
-  }
-  const after = decodeCursor(query.cursor, (v): v is { id: string } => typeof (v as { id?: unknown })?.id === 'string')
-  let q = db.selectFrom('profiles').selectAll().where('merged_into', 'is', null)
-  for (const f of filters) {
-    if (f === 'anonymous') q = q.where('identified_at', 'is', null)
-    if (f === 'known') q = q.where('identified_at', 'is not', null)
-  }
-  const term = query.q?.trim()
-  if (term) {
-    const pattern = `${escapeLike(term)}%`
-    const lower = `${escapeLike(term.toLowerCase())}%`
-    q = q.where((eb) =>
-      eb.or([
-        eb('id', '=', term),
-        eb(
-          'id',
-          'in',
-          eb
-            .selectFrom('identifiers')
-            .select('profile_id')
-            .where((w) => w.or([sql<boolean>`value LIKE ${pattern} ESCAPE '\\'`, sql<boolean>`(kind = 'email' AND value LIKE ${lower} ESCAPE '\\')`])),
-        ),
-      ]),
-    )
-  }
-  if (after) q = q.where('id', '<', after.id)
-  const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute()
-  const page = rows.slice(0, query.limit)
-  return {
-    profiles: await summaries(db, page),
-    nextCursor: rows.length > query.limit ? encodeCursor({ id: page[page.length - 1]!.id }) : null,
-  }
-}
 
 export interface ProfileDetail extends ProfileSummary {
   traits: Record<string, { value: unknown; updatedAt: string }>
@@ -296,18 +237,4 @@ export async function timeline(
     })),
     nextCursor: rows.length > opts.limit && last ? encodeCursor({ t: last.timestamp, id: last.id } satisfies TimelineCursor) : null,
   }
-}
-
-export async function journeyCounts(db: Db): Promise<Array<{ stage: Stage; count: number }>> {
-  const rows = await db
-    .selectFrom('profiles')
-    .select((eb) => [sql<number>`CASE WHEN identified_at IS NULL THEN 0 ELSE 1 END`.as('known'), eb.fn.countAll<number>().as('n')])
-    .where('merged_into', 'is', null)
-    .groupBy(sql`CASE WHEN identified_at IS NULL THEN 0 ELSE 1 END`)
-    .execute()
-  const count = (known: number) => Number(rows.find((r) => Number(r.known) === known)?.n ?? 0)
-  return [
-    { stage: 'anonymous', count: count(0) },
-    { stage: 'known', count: count(1) },
-  ]
 }

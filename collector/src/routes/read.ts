@@ -5,15 +5,11 @@ import type { Config } from '../config.js'
 import type { Store } from '../db/connect.js'
 import { isUnavailable } from '../db/errors.js'
 import { eraseProfile } from '../identity/graph.js'
-import {
-  BadRequest,
-  SEGMENTS,
-  getProfile,
-  journeyCounts,
-  listProfiles,
-  lookupProfile,
-  timeline,
-} from '../read/profiles.js'
+import { checkSegment } from '../journey/config.js'
+import { JourneyIndex } from '../journey/index.js'
+import { journeyReport, listPeople, parsePeriod, personJourney, segmentList } from '../journey/queries.js'
+import { BadRequest, getProfile, lookupProfile, type ProfileDetail } from '../read/profiles.js'
+import { timeline } from '../read/profiles.js'
 import { basicAuthUser, safeEqual, UNAVAILABLE_RETRY_AFTER } from './ingest.js'
 
 type Query = Record<string, string | undefined>
@@ -29,6 +25,14 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
   const { config, store } = opts
   const db = store.db
   const writeKeys = new Set(config.writeKeys)
+  const journey = new JourneyIndex(store, config.journey)
+
+  // A profile with its journey facts (stage, score and reasons, segments, devices).
+  const withJourney = async (profile: ProfileDetail | null) => {
+    if (!profile) return null
+    const j = await personJourney(journey, profile.id)
+    return j ? { ...profile, stage: j.stage, journey: j } : { ...profile, journey: null }
+  }
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization ?? ''
@@ -54,13 +58,20 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
     return reply.code(500).send({ error: 'internal error' })
   })
 
-  app.get('/api/profiles', async (request) => {
-    const q = request.query as Query
-    return listProfiles(db, { q: q.q, stage: q.stage, segment: q.segment, cursor: q.cursor, limit: limitOf(q.limit, 50, 200) })
+  const peopleQuery = (q: Query) => ({
+    q: q.q,
+    stage: q.stage || undefined,
+    segment: q.segment || undefined,
+    identified: q.identified || undefined,
+    sort: q.sort || undefined,
+    cursor: q.cursor,
+    limit: limitOf(q.limit, 50, 200),
   })
 
+  app.get('/api/profiles', async (request) => listPeople(db, journey, peopleQuery(request.query as Query)))
+
   app.get('/api/profiles/:id', async (request, reply) => {
-    const profile = await getProfile(db, (request.params as { id: string }).id)
+    const profile = await withJourney(await getProfile(db, (request.params as { id: string }).id))
     return profile ? { profile } : reply.code(404).send({ error: 'profile not found' })
   })
 
@@ -74,29 +85,69 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
 
   app.get('/api/lookup', async (request, reply) => {
     const q = request.query as Query
-    const profile = await lookupProfile(db, { email: q.email, anonymousId: q.anonymousId, userId: q.userId })
+    const profile = await withJourney(await lookupProfile(db, { email: q.email, anonymousId: q.anonymousId, userId: q.userId }))
     return profile ? { profile } : reply.code(404).send({ error: 'no profile has this identifier' })
   })
 
   app.delete('/api/profiles/:id', async (request, reply) => {
     const id = (request.params as { id: string }).id
+    const keys = (await db.selectFrom('identifiers').select('key').where('profile_id', '=', id).execute()).map((r) => r.key)
     const erased = await store.transaction((trx) => eraseProfile(trx, store.dialect, id))
+    journey.invalidate(keys)
     return erased ? { erased } : reply.code(404).send({ error: 'profile not found' })
   })
 
-  // Journey stages and segments belong to the journey-model issue. Until then the only stages
-  // the collector can state truthfully are "anonymous" and "known"; the answer says so.
-  app.get('/api/journey', async () => ({
-    model: 'identification',
-    stages: await journeyCounts(db),
-  }))
+  // Journey model (issue 5): stages with anonymous visitors first, conversion, tables.
+  app.get('/api/journey', async (request) => {
+    const q = request.query as Query
+    const period = parsePeriod(q.from, q.to)
+    await journey.refresh()
+    return journey.memo(`journey|${period.from}|${period.to}`, () => journeyReport(journey, period))
+  })
 
-  app.get('/api/segments', async () => ({ segments: SEGMENTS }))
+  app.get('/api/segments', async () => {
+    await journey.refresh()
+    return { segments: journey.memo('segments', () => segmentList(journey)) }
+  })
+
+  // Segments defined through the API are stored; config-file segments are read-only here.
+  app.post('/api/segments', async (request, reply) => {
+    await journey.refresh()
+    const body = request.body
+    const taken = new Set(journey.segments().map((s) => s.id))
+    let seg
+    try {
+      seg = checkSegment(body, 'segment', config.journey.stages.map((s) => s.id), new Set())
+    } catch (err) {
+      throw new BadRequest((err as Error).message)
+    }
+    if (taken.has(seg.id)) return reply.code(409).send({ error: `segment "${seg.id}" already exists` })
+    const inserted = await db
+      .insertInto('segments')
+      .values({ id: seg.id, name: seg.name, description: seg.description ?? null, definition: JSON.stringify(seg.when), created_at: Date.now() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst()
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return reply.code(409).send({ error: `segment "${seg.id}" already exists` })
+    journey.invalidate()
+    await journey.refresh()
+    return reply.code(201).send({ segment: segmentList(journey).find((s) => s.id === seg.id) })
+  })
+
+  app.delete('/api/segments/:id', async (request, reply) => {
+    const id = (request.params as { id: string }).id
+    await journey.refresh()
+    const seg = journey.segments().find((s) => s.id === id)
+    if (!seg) return reply.code(404).send({ error: `unknown segment "${id}"` })
+    if (seg.origin !== 'api') return reply.code(409).send({ error: `segment "${id}" is defined in the journey config file; change it there` })
+    await db.deleteFrom('segments').where('id', '=', id).execute()
+    journey.invalidate()
+    return { deleted: id }
+  })
 
   app.get('/api/segments/:id/profiles', async (request, reply) => {
     const id = (request.params as { id: string }).id
-    if (!SEGMENTS.some((s) => s.id === id)) return reply.code(404).send({ error: `unknown segment "${id}"` })
-    const q = request.query as Query
-    return listProfiles(db, { q: q.q, segment: id, cursor: q.cursor, limit: limitOf(q.limit, 50, 200) })
+    await journey.refresh()
+    if (!journey.segments().some((s) => s.id === id)) return reply.code(404).send({ error: `unknown segment "${id}"` })
+    return listPeople(db, journey, { ...peopleQuery(request.query as Query), segment: id })
   })
 }

@@ -4,6 +4,7 @@
 import { sql } from 'kysely'
 import type { Db, Dialect } from '../schema.js'
 import { initial } from './001_initial.js'
+import { segments } from './002_segments.js'
 
 export interface DialectTypes {
   autoId: string
@@ -17,7 +18,7 @@ export interface Migration {
   sql: (t: DialectTypes) => string[]
 }
 
-export const migrations: Migration[] = [initial]
+export const migrations: Migration[] = [initial, segments]
 
 const TYPES: Record<Dialect, DialectTypes> = {
   sqlite: { autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT', json: 'TEXT', patternOps: '' },
