@@ -44,4 +44,10 @@ export default [
     plugins: [ts()],
   },
   { input: 'src/autotrack/index.ts', output: { file: 'dist/autotrack.d.ts', format: 'es' }, plugins: [dts()] },
+  // The timeline viewer (issue 5): plain TypeScript, served by the collector at /ui.
+  {
+    input: 'collector/ui/main.ts',
+    output: { file: 'collector/dist/ui/viewer.js', format: 'iife', sourcemap: true },
+    plugins: [typescript({ tsconfig: './collector/ui/tsconfig.json', sourceMap: true, declaration: false }), minify()],
+  },
 ]

@@ -63,6 +63,7 @@ Environment (used when no flag is given):
   WAYMARK_LOG_LEVEL        fatal|error|warn|info|debug|trace|silent (default warn)
   WAYMARK_EXAMPLES_DIR     folder served at /examples/ (default <repo>/examples)
   WAYMARK_SDK_DIR          folder served at /sdk/ (default <repo>/dist)
+  WAYMARK_UI_DIR           folder with the built viewer served at /ui (default <repo>/collector/dist/ui)
   WAYMARK_JOURNEY_CONFIG   JSON file with journey stages, lead-score rules, segments (default: built-in)`
 
 function parseFlags(argv: string[]): Record<string, string> {

@@ -6,6 +6,7 @@ import { isUnavailable } from './db/errors.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { readRoutes } from './routes/read.js'
 import { staticRoutes } from './routes/static.js'
+import { uiRoutes } from './routes/ui.js'
 
 export type { Config } from './config.js'
 export { loadConfig, DEMO_WRITE_KEY } from './config.js'
@@ -39,10 +40,8 @@ export function buildServer(config: Config, store: Store): FastifyInstance {
   app.register(readRoutes, { config, store })
   app.register(staticRoutes, { config })
 
-  // The timeline viewer (SPEC §6, a later issue) mounts here, at /ui, and reads only /api/*.
-  app.get('/ui', async (_req, reply) =>
-    reply.code(501).send({ error: 'the timeline viewer is not part of this build yet; the read API is at /api' }),
-  )
+  // The timeline viewer (SPEC §6, issue 5): reads only /api/*.
+  app.register(uiRoutes, { config })
 
   app.get('/health', async (_req, reply) => {
     try {
@@ -60,7 +59,7 @@ export function buildServer(config: Config, store: Store): FastifyInstance {
       .send(
         `<!doctype html><title>Waymark collector</title><h1>Waymark collector</h1><ul>` +
           `<li><a href="/examples/">examples</a></li><li><a href="/sdk/waymark.min.js">SDK (/sdk/)</a></li>` +
-          `<li>ingest: POST /v1/batch</li><li>read API: /api/profiles (admin token)</li><li><a href="/health">health</a></li></ul>`,
+          `<li><a href="/ui">viewer (/ui)</a></li><li>ingest: POST /v1/batch</li><li>read API: /api/profiles (admin token)</li><li><a href="/health">health</a></li></ul>`,
       ),
   )
   return app

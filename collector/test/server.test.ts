@@ -11,7 +11,8 @@ describe('static files and service routes', () => {
   beforeAll(async () => {
     examples = mkdtempSync(join(tmpdir(), 'waymark-examples-'))
     writeFileSync(join(examples, 'index.html'), '<h1>example site</h1>')
-    c = await startTestCollector('sqlite', { WAYMARK_EXAMPLES_DIR: examples, WAYMARK_SDK_DIR: join(examples, 'no-such-dir') })
+    writeFileSync(join(examples, 'viewer.js'), '/* viewer */')
+    c = await startTestCollector('sqlite', { WAYMARK_EXAMPLES_DIR: examples, WAYMARK_SDK_DIR: join(examples, 'no-such-dir'), WAYMARK_UI_DIR: examples })
   })
   afterAll(async () => {
     await c?.stop()
@@ -35,8 +36,25 @@ describe('static files and service routes', () => {
     expect(await r.json()).toEqual({ ok: true, database: 'sqlite' })
   })
 
-  it('keeps /ui for the viewer and says it is not in this build', async () => {
+  it('serves the viewer page at /ui with a strict CSP, and its bundle from WAYMARK_UI_DIR', async () => {
     const r = await fetch(`${c.url}/ui`)
-    expect(r.status).toBe(501)
+    expect(r.status).toBe(200)
+    expect(r.headers.get('content-security-policy')).toMatch(/script-src 'self';/)
+    expect(await r.text()).toContain('<script src="/ui/viewer.js" defer></script>')
+    const js = await fetch(`${c.url}/ui/viewer.js`)
+    expect(js.status).toBe(200)
+    expect(js.headers.get('content-type')).toMatch(/javascript/)
+    expect(await js.text()).toBe('/* viewer */')
+  })
+
+  it('says clearly when the viewer is not built', async () => {
+    const other = await startTestCollector('sqlite', { WAYMARK_UI_DIR: join(examples, 'no-such-dir') })
+    try {
+      const r = await fetch(`${other.url}/ui/viewer.js`)
+      expect(r.status).toBe(404)
+      expect((await r.json()).error).toMatch(/not built/)
+    } finally {
+      await other.stop()
+    }
   })
 })

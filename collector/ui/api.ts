@@ -1,0 +1,118 @@
+// The viewer reads only the collector's read API (SPEC §6), with the admin token kept in
+// sessionStorage: it lasts for the browser tab's session and is never written to disk.
+
+const TOKEN_KEY = 'waymark.adminToken'
+
+export const token = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (t: string) => sessionStorage.setItem(TOKEN_KEY, t),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export async function api<T>(path: string, tokenValue = token.get()): Promise<T> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${tokenValue ?? ''}` } })
+  const body = await res.json().catch(() => null)
+  if (!res.ok) throw new ApiError(res.status, (body && typeof body.error === 'string' && body.error) || `HTTP ${res.status}`)
+  return body as T
+}
+
+export const qs = (params: Record<string, string | number | null | undefined>): string => {
+  const u = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') u.set(k, String(v))
+  const s = u.toString()
+  return s ? `?${s}` : ''
+}
+
+// Shapes of the answers the viewer uses (see collector/src/journey/queries.ts, read/profiles.ts).
+export interface Touch {
+  source?: string
+  medium?: string
+  campaign?: string
+  referrer?: string
+  landingPage?: string
+  at?: string
+}
+export interface Summary {
+  id: string
+  email: string | null
+  userId: string | null
+  stage: string
+  stageName: string
+  score: number
+  channel: string | null
+  segments: string[]
+  identifiedAt: string | null
+  firstSeen: string | null
+  lastSeen: string | null
+  eventCount: number
+  firstTouch: Touch | null
+  identifiers: Array<{ kind: string; value: string; eventCount: number; firstSeen: string | null; lastSeen: string | null }>
+}
+export interface PeoplePage {
+  profiles: Summary[]
+  total: number
+  nextCursor: string | null
+}
+export interface Journey {
+  stage: string
+  stageName: string
+  score: number
+  reasons: Array<{ rule: string; label: string; count: number; points: number }>
+  segments: Array<{ id: string; name: string }>
+  channel: string | null
+  source: string | null
+  devices: Array<{ anonymousId: string; browser: string | null; os: string | null; device: string | null; events: number; firstSeen: string | null; lastSeen: string | null }>
+  identification: { at: string; as: string; earlierEvents: number; devices: number } | null
+}
+export interface Detail extends Omit<Summary, 'stageName' | 'score' | 'channel' | 'segments'> {
+  traits: Record<string, { value: unknown; updatedAt: string }>
+  journey: Journey | null
+}
+export interface TimelineEvent {
+  messageId: string
+  type: string
+  event: string | null
+  name: string | null
+  timestamp: string
+  sessionId: string | null
+  anonymousId: string | null
+  userId: string | null
+  email: string | null
+  properties: Record<string, unknown> | null
+  traits: Record<string, unknown> | null
+  context: Record<string, unknown> | null
+  browser: string | null
+  os: string | null
+  device: string | null
+  beforeIdentified: boolean
+}
+export interface TimelinePage {
+  profileId: string
+  identifiedAt: string | null
+  events: TimelineEvent[]
+  nextCursor: string | null
+}
+export interface Segment {
+  id: string
+  name: string
+  description: string | null
+  origin: 'config' | 'api'
+  count: number
+}
+export interface JourneyReport {
+  people: number
+  stages: Array<{ stage: string; name: string; count: number; reached: number; conversion: number | null }>
+  content: Array<{ name: string; consumers: number; known: number; becameKnown: number }>
+  pages: Array<{ path: string; visitors: number; known: number; becameKnown: number }>
+  channels: Array<{ channel: string; visitors: number; leads: number; customers: number }>
+  ctas: Array<{ label: string; kind: 'content' | 'track'; clicks: number; people: number; beforeIdentification: number }>
+}

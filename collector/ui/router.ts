@@ -1,0 +1,22 @@
+// Hash routes (#/people?…, #/person/<id>, #/journey?…): the page works from a bookmark and with
+// the browser's back button, and /ui needs a single server route.
+
+export interface Route {
+  name: 'people' | 'person' | 'journey'
+  id: string | null
+  params: URLSearchParams
+}
+
+export function parseRoute(hash: string): Route {
+  const [path = '', query = ''] = hash.replace(/^#\/?/, '').split('?')
+  const [name, id] = path.split('/')
+  const params = new URLSearchParams(query)
+  if (name === 'person' && id) return { name: 'person', id: decodeURIComponent(id), params }
+  if (name === 'journey') return { name: 'journey', id: null, params }
+  return { name: 'people', id: null, params }
+}
+
+export function go(name: Route['name'], params: Record<string, string> = {}, id?: string): void {
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '')).toString()
+  location.hash = `#/${name}${id ? `/${encodeURIComponent(id)}` : ''}${q ? `?${q}` : ''}`
+}

@@ -1,0 +1,235 @@
+// The timeline viewer (/ui) in real Chromium, against a real collector that serves the example
+// site: two "devices" browse anonymously, both subscribe with the same email, then a marketer
+// signs in and reads the stitched journey. Plus: attacker-controlled data is shown as text.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium, ROOT, waitFor } from './harness.mjs'
+import { loadConfig } from '../../collector/src/config.js'
+import { startCollector, type RunningCollector } from '../../collector/src/server.js'
+
+const ADMIN = 'adm_viewer_test_token'
+const ARTIFACTS = join(ROOT, 'test-artifacts')
+
+let browser: Browser
+let collector: RunningCollector
+let dir: string
+
+beforeAll(async () => {
+  for (const f of ['dist/waymark.min.js', 'collector/dist/ui/viewer.js']) {
+    if (!existsSync(join(ROOT, f))) throw new Error(`missing ${f}: run \`npm run build\` first`)
+  }
+  mkdirSync(ARTIFACTS, { recursive: true })
+  dir = mkdtempSync(join(tmpdir(), 'waymark-viewer-'))
+  const config = loadConfig(['--port', '0'], { WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent' })
+  collector = await startCollector({ ...config, database: { kind: 'sqlite', file: join(dir, 'waymark.db') } })
+  browser = await launchChromium()
+})
+afterAll(async () => {
+  await browser?.close()
+  await collector?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+async function api(path: string): Promise<any> {
+  const r = await fetch(collector.url + path, { headers: { authorization: `Bearer ${ADMIN}` } })
+  return r.status === 200 ? r.json() : null
+}
+
+async function device(): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } })
+  // The example's outbound link, answered here: nothing leaves 127.0.0.1.
+  await context.route('https://example.org/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>partner</p>' }))
+  return context
+}
+
+async function visit(page: Page, path: string): Promise<void> {
+  await page.goto(collector.url + path)
+  await page.waitForFunction(() => typeof (window as any).waymark?.user === 'function' && !(window as any).waymark.q)
+  await page.evaluate(() => (window as any).waymark.flush())
+}
+
+async function subscribe(page: Page, email: string): Promise<void> {
+  await visit(page, '/examples/index.html')
+  await page.fill('#newsletter input[name=email]', email)
+  await Promise.all([page.waitForURL(/thanks\.html/), page.click('#newsletter button[type=submit]')])
+  await page.waitForFunction(() => typeof (window as any).waymark?.user === 'function' && !(window as any).waymark.q)
+  await page.evaluate(() => (window as any).waymark.flush())
+}
+
+async function viewer(width = 1100): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height: 900 } })
+  const page = await context.newPage()
+  page.on('dialog', (d) => {
+    throw new Error(`a dialog opened: ${d.message()}`)
+  })
+  await page.goto(`${collector.url}/ui`)
+  await page.fill('#token', ADMIN)
+  await page.keyboard.press('Enter')
+  await page.waitForSelector('h2#people-title')
+  return page
+}
+
+async function openPerson(page: Page, search: string): Promise<void> {
+  await page.fill('input[name=q]', search)
+  await page.keyboard.press('Enter')
+  const link = page.locator('table a', { hasText: search })
+  await link.waitFor()
+  // Keyboard only: focus the link and press Enter.
+  await link.focus()
+  await page.keyboard.press('Enter')
+  await page.waitForSelector('h2#person-title')
+}
+
+describe('timeline viewer in Chromium', () => {
+  const email = `ada-${Date.now().toString(36)}@example.com`
+
+  it('stitches two devices: anonymous pages of both appear before the identification marker; funnel and segment agree', async () => {
+    const laptop = await device()
+    const phone = await device()
+    const a = await laptop.newPage()
+    const b = await phone.newPage()
+    // Anonymous browsing on both devices.
+    await visit(a, '/examples/index.html?utm_source=newsletter&utm_medium=email&utm_campaign=autumn')
+    await visit(a, '/examples/pricing.html')
+    await visit(b, '/examples/article.html')
+    await visit(b, '/examples/pricing.html')
+    const anonA = await a.evaluate(() => (window as any).waymark.user().anonymousId)
+    const anonB = await b.evaluate(() => (window as any).waymark.user().anonymousId)
+    expect(anonA).not.toBe(anonB)
+    // Then both subscribe with the same email.
+    await subscribe(a, email)
+    await subscribe(b, email.toUpperCase())
+    const profile = await waitFor(
+      async () => {
+        const p = (await api(`/api/lookup?email=${encodeURIComponent(email)}`))?.profile
+        const anon = p?.identifiers.filter((i: any) => i.kind === 'anonymousId').map((i: any) => i.value) ?? []
+        return anon.includes(anonA) && anon.includes(anonB) && p.journey.identification?.devices === 2 && p
+      },
+      { timeout: 20_000, message: 'both devices stitched to one person' },
+    )
+    await laptop.close()
+    await phone.close()
+
+    const ui = await viewer()
+    await ui.screenshot({ path: join(ARTIFACTS, 'viewer-people.png'), fullPage: true })
+    await openPerson(ui, email)
+    const marker = ui.locator('.marker')
+    await expect(marker.textContent()).resolves.toMatch(
+      new RegExp(`Identified as ${email.replace(/[.]/g, '\\.')} — ${profile.journey.identification.earlierEvents} earlier anonymous events from 2 devices stitched`),
+    )
+    // Document order: everything before the marker is marked as anonymous, everything after is not.
+    const order = await ui.evaluate(() => {
+      const items = [...document.querySelectorAll('.timeline .event, .timeline .marker')]
+      const at = items.findIndex((el) => el.classList.contains('marker'))
+      const text = (el: Element) => (el.querySelector('.what')?.textContent ?? '').trim()
+      return {
+        before: items.slice(0, at).map((el) => ({ text: text(el), before: el.classList.contains('before'), kind: el.className })),
+        after: items.slice(at + 1).map((el) => ({ text: text(el), before: el.classList.contains('before') })),
+      }
+    })
+    expect(order.before.filter((e) => !e.before)).toEqual([])
+    expect(order.after.every((e) => !e.before)).toBe(true)
+    const pagesBefore = order.before.filter((e) => e.kind.includes('kind-page')).map((e) => e.text)
+    // Laptop: home and pricing; phone: the article and pricing — all before identification.
+    expect(pagesBefore.some((t) => t.includes('Waymark demo — Home'))).toBe(true)
+    expect(pagesBefore.some((t) => t.includes('How we stitch identities'))).toBe(true)
+    expect(pagesBefore.filter((t) => t.includes('Pricing'))).toHaveLength(2)
+    // Sessions carry their source: the laptop arrived from the email campaign.
+    await expect(ui.locator('.session-head', { hasText: 'email (newsletter)' }).first().isVisible()).resolves.toBe(true)
+    await expect(ui.locator('dd', { hasText: anonA }).count()).resolves.toBe(0) // ids are in the devices table, not as facts
+    await expect(ui.locator('table code', { hasText: anonB }).count()).resolves.toBe(1)
+    await ui.screenshot({ path: join(ARTIFACTS, 'viewer-person.png'), fullPage: true })
+
+    // Funnel: the data has exactly one person, identified, with two pricing views and two forms
+    // (score ≥ 30): an engaged lead.
+    const journey = await api('/api/journey')
+    expect(journey.stages.map((s: any) => [s.stage, s.count])).toEqual([
+      ['anonymous', 0],
+      ['known', 0],
+      ['engaged', 1],
+      ['customer', 0],
+      ['advocate', 0],
+    ])
+    await ui.click('nav.top a[href="#/journey"]')
+    await ui.waitForSelector('h2#journey-title')
+    const funnel = await ui.locator('.funnel li').allTextContents()
+    expect(funnel).toHaveLength(5)
+    expect(funnel[0]).toMatch(/^Anonymous visitor1 reached · 0 here now$/)
+    expect(funnel[2]).toMatch(/^Engaged lead1 reached · 1 here now · 100 % from the previous stage$/)
+    expect(funnel[3]).toMatch(/^Customer0 reached · 0 here now · 0 % from the previous stage$/)
+    const newsletterRow = await ui.locator('table', { hasText: 'Content consumers who became known' }).locator('tr', { hasText: 'Newsletter' }).allTextContents()
+    expect(newsletterRow).toHaveLength(1)
+    await ui.screenshot({ path: join(ARTIFACTS, 'viewer-journey.png'), fullPage: true })
+
+    // One segment's members: two pricing views within 7 days (one per device).
+    await ui.click('a[href="#/people?segment=pricing-twice-7d"]')
+    await ui.waitForSelector('h2#people-title')
+    await expect(ui.locator('p.count').textContent()).resolves.toBe('1 person')
+    await expect(ui.locator('table tbody a').allTextContents()).resolves.toEqual([email])
+    await ui.selectOption('select[name=segment]', 'whitepaper')
+    await ui.click('form.filters button[type=submit]')
+    await ui.waitForFunction(() => document.querySelector('p.count')?.textContent === '0 people')
+
+    // Narrow screen: the person page fits a phone's width (no horizontal scroll of the page).
+    const narrow = await viewer(390)
+    await openPerson(narrow, email)
+    const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+    await narrow.screenshot({ path: join(ARTIFACTS, 'viewer-person-narrow.png'), fullPage: false })
+    await narrow.context().close()
+    await ui.context().close()
+  })
+
+  it('shows attacker-controlled properties, titles and URLs as text; nothing executes', async () => {
+    const anon = `xss-${Date.now().toString(36)}`
+    const evilTitle = '<script>window.__xss = "title"</script>Evil title'
+    const evilImg = '<img src=x onerror="window.__xss = \'img\'">'
+    const now = Date.now()
+    const at = (i: number) => new Date(now - 60_000 + i * 1000).toISOString()
+    const r = await fetch(`${collector.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_demo:').toString('base64')}` },
+      body: JSON.stringify({
+        sentAt: new Date().toISOString(),
+        batch: [
+          { type: 'page', messageId: `${anon}-1`, anonymousId: anon, name: evilTitle, timestamp: at(0),
+            properties: { title: evilTitle, path: '/x"><script>window.__xss="path"</script>', url: 'javascript:window.__xss="href"' },
+            context: { sessionId: 's-xss', campaign: { channel: '<b>bold</b>', source: evilImg }, page: { path: evilImg } } },
+          { type: 'track', messageId: `${anon}-2`, anonymousId: anon, event: 'Content Clicked', timestamp: at(1), properties: { name: evilImg, piece: evilTitle } },
+          { type: 'track', messageId: `${anon}-3`, anonymousId: anon, event: 'File Downloaded', timestamp: at(2), properties: { url: 'javascript:window.__xss="link"', text: evilImg } },
+          { type: 'identify', messageId: `${anon}-4`, anonymousId: anon, timestamp: at(3), traits: { email: `${anon}@example.com`, name: evilImg, company: evilTitle } },
+        ],
+      }),
+    })
+    expect(r.status).toBe(200)
+    const ui = await viewer()
+    await openPerson(ui, `${anon}@example.com`)
+    await ui.waitForSelector('.timeline .event')
+    // Open every properties box so their text is rendered too.
+    await ui.evaluate(() => document.querySelectorAll('details').forEach((d) => ((d as HTMLDetailsElement).open = true)))
+    const seen = await ui.evaluate(() => ({
+      xss: (window as any).__xss,
+      imgs: document.querySelectorAll('#app img').length,
+      scripts: document.querySelectorAll('#app script, #app b').length,
+      jsLinks: [...document.querySelectorAll('a')].filter((a) => a.getAttribute('href')?.trim().toLowerCase().startsWith('javascript')).length,
+      text: document.getElementById('app')!.textContent,
+    }))
+    expect(seen.xss).toBeUndefined()
+    expect(seen.imgs).toBe(0)
+    expect(seen.scripts).toBe(0)
+    expect(seen.jsLinks).toBe(0)
+    expect(seen.text).toContain(evilTitle)
+    expect(seen.text).toContain(evilImg)
+    expect(seen.text).toContain('<b>bold</b>')
+    // The journey page renders the same strings (content table, channel table) as text too.
+    await ui.click('nav.top a[href="#/journey"]')
+    await ui.waitForSelector('h2#journey-title')
+    const journey = await ui.evaluate(() => ({ xss: (window as any).__xss, imgs: document.querySelectorAll('#app img, #app b').length, text: document.getElementById('app')!.textContent }))
+    expect(journey).toMatchObject({ xss: undefined, imgs: 0 })
+    expect(journey.text).toContain(evilImg)
+    await ui.context().close()
+  })
+})
