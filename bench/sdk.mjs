@@ -252,36 +252,23 @@ async function durableRound(browser, url, n) {
 
     // baselines in the same page
     const push = await burst(page, n, 'push')
-    const setMany = await page.evaluate(
-      async ([n, db, store]) => {
-        const sample = await new Promise((res) => {
+    const sample = await page.evaluate(
+      ([db, store]) =>
+        new Promise((res) => {
           const o = indexedDB.open(db)
           o.onsuccess = () => {
             const c = o.result.transaction(store, 'readonly').objectStore(store).openCursor()
-            c.onsuccess = () => (res(c.result ? c.result.value : null), o.result.close())
+            // records are chunks of events: the baseline stores one event per record
+            c.onsuccess = () => (res(c.result ? [c.result.value].flat()[0] : null), o.result.close())
             c.onerror = () => res(null)
           }
           o.onerror = () => res(null)
-        })
-        const base = sample || { type: 'track', event: 'Bench Event', properties: { i: 0, path: location.pathname, plan: 'pro' } }
-        const json = JSON.stringify(base)
-        const { createStore, setMany, set } = await import('/node_modules/idb-keyval/dist/index.js')
-        const kv = createStore('bench-baseline', 'kv')
-        await set('warm', 1, kv)
-        const entries = []
-        for (let i = 0; i < n; i++) {
-          const v = JSON.parse(json)
-          const id = String(i).padStart(26, '0')
-          v.messageId = id
-          if (v.properties) v.properties.i = i
-          entries.push([id, v])
-        }
-        const a = performance.now()
-        await setMany(entries, kv)
-        return { setManyMs: performance.now() - a, recordBytes: json.length, sampleFromSdk: !!sample, sample: base }
-      },
-      [n, EVENTS_DB, EVENTS_STORE],
+        }),
+      [EVENTS_DB, EVENTS_STORE],
     )
+    const base = sample || { type: 'track', event: 'Bench Event', properties: { i: 0, path: '/', plan: 'pro' } }
+    const json = JSON.stringify(base)
+    const setMany = { setManyMs: await page.evaluate(setManyInPage, [n, json]), recordBytes: json.length, sampleFromSdk: !!sample, sample: base }
     return {
       ...iso,
       track: { p50Us: b.p50Us, p99Us: b.p99Us, maxUs: b.maxUs, meanUs: b.meanUs, burstMs: b.totalMs },
@@ -299,31 +286,31 @@ async function durableRound(browser, url, n) {
   }
 }
 
+/** In the page: ms for one idb-keyval setMany() of n records, copies of the event `json`, one per record. */
+async function setManyInPage([n, json]) {
+  const { createStore, setMany, set } = await import('/node_modules/idb-keyval/dist/index.js')
+  const kv = createStore('bench-baseline', 'kv')
+  await set('warm', 1, kv)
+  const entries = []
+  for (let i = 0; i < n; i++) {
+    const v = JSON.parse(json)
+    const id = String(i).padStart(26, '0')
+    v.messageId = id
+    if (v.properties) v.properties.i = i
+    entries.push([id, v])
+  }
+  const a = performance.now()
+  await setMany(entries, kv)
+  return performance.now() - a
+}
+
 /** idb-keyval setMany() of n records shaped like `sample`, in a fresh profile whose page has no SDK. */
 async function cleanSetMany(browser, url, n, sample) {
   const ctx = await browser.newContext()
   try {
     const page = await ctx.newPage()
     await page.goto(url)
-    return await page.evaluate(
-      async ([n, json]) => {
-        const { createStore, setMany, set } = await import('/node_modules/idb-keyval/dist/index.js')
-        const kv = createStore('bench-baseline', 'kv')
-        await set('warm', 1, kv)
-        const entries = []
-        for (let i = 0; i < n; i++) {
-          const v = JSON.parse(json)
-          const id = String(i).padStart(26, '0')
-          v.messageId = id
-          if (v.properties) v.properties.i = i
-          entries.push([id, v])
-        }
-        const a = performance.now()
-        await setMany(entries, kv)
-        return performance.now() - a
-      },
-      [n, JSON.stringify(sample)],
-    )
+    return await page.evaluate(setManyInPage, [n, JSON.stringify(sample)])
   } finally {
     await ctx.close()
   }
