@@ -71,9 +71,9 @@ export async function personPage(route: Route): Promise<HTMLElement> {
   const state = { cursor: first.nextCursor, session: undefined as string | null | undefined, markerShown: false, count: 0, group: null as HTMLOListElement | null }
   // Sessions of two devices interleave in time: a session met again is shown as continued.
   const sessionsSeen = new Set<string>()
-  const render = (events: TimelineEvent[]) => {
+  const render = (page: TimelineEvent[]) => {
     const frag = document.createDocumentFragment()
-    for (const e of events) {
+    for (const e of aroundIdentification(page, first.identifiedAt, order)) {
       const asc = order === 'asc'
       if (j?.identification && !state.markerShown && (asc ? !e.beforeIdentified : e.beforeIdentified)) {
         if (asc || state.count > 0) {
@@ -130,6 +130,19 @@ export async function personPage(route: Route): Promise<HTMLElement> {
     status,
     more,
   )
+}
+
+/**
+ * Events in the identification's own millisecond count as before it when they carried no
+ * identity (rule 7), yet the API orders them by arrival: put those first (last, newest first),
+ * so the marker separates the two groups exactly.
+ */
+export function aroundIdentification(events: TimelineEvent[], identifiedAt: string | null, order: 'asc' | 'desc'): TimelineEvent[] {
+  if (!identifiedAt || !events.some((e) => e.timestamp === identifiedAt)) return events
+  const same = events.filter((e) => e.timestamp === identifiedAt)
+  const sorted = [...same.filter((e) => e.beforeIdentified === (order === 'asc')), ...same.filter((e) => e.beforeIdentified !== (order === 'asc'))]
+  let k = 0
+  return events.map((e) => (e.timestamp === identifiedAt ? sorted[k++]! : e))
 }
 
 function fact(label: string, value: string | null): HTMLElement[] {

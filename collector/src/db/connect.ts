@@ -144,6 +144,8 @@ function startCheckpointer(file: string): Worker {
 
 async function stopCheckpointer(worker: Worker): Promise<void> {
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  // Held while closing: an unref'd worker would let the process end before its final checkpoint.
+  worker.ref()
   worker.postMessage('stop')
   await exited
 }

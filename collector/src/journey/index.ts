@@ -8,7 +8,7 @@
 import type { Store } from '../db/connect.js'
 import { parseJson, type JsonColumn } from '../db/schema.js'
 import { checkSegment } from './config.js'
-import { evaluate, type Evaluation, type JourneyConfig, type Person, type SegmentDef, type Signal } from './model.js'
+import { contributions, evaluate, type Contribution, type Evaluation, type JourneyConfig, type Person, type SegmentDef, type Signal } from './model.js'
 
 export interface PersonRow {
   id: string
@@ -27,14 +27,21 @@ interface KeyInfo {
   device: string | null
 }
 
-/** Evaluations are reused while nothing changed, for at most this long (decay and "within N days" move with time). */
-const EVAL_TTL_MS = 30_000
+/**
+ * A person's evaluation is redone when their events or identity change, and otherwise once it is
+ * this old (decay and "within N days" windows move with time) — at most STALE_BUDGET people per
+ * read, oldest first, so no single read pays for re-evaluating everyone.
+ */
+const STALE_MS = 5 * 60_000
+const STALE_BUDGET = 500
 /** Identities (merges, erasures in other processes) are reloaded at least this often while reads come in. */
 const IDENTITY_TTL_MS = 1_000
 /** PostgreSQL hands out ids before commit: an id skipped by a read may still commit; recheck it this long. */
 const GAP_TTL_MS = 30_000
 const MAX_GAPS = 5_000
-const FOLD_BATCH = 20_000
+// Small enough that PostgreSQL keeps to the primary-key index even when its statistics lag
+// behind a bulk load (with LIMIT 20000 it chose a sequential scan + sort: 15–25 ms per read).
+const FOLD_BATCH = 2_000
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null)
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
@@ -91,9 +98,12 @@ export class JourneyIndex {
   private profileOfKey = new Map<string, string>()
   private apiSegments: SegmentDef[] = []
   private identityLoadedAt = -Infinity
+  private identityFingerprint = ''
   private refreshing: Promise<void> | null = null
-  private evals: Map<string, Evaluation> | null = null
-  private evalsAt = 0
+  /** Per person, in the order evaluated (oldest first). */
+  private evals = new Map<string, { e: Evaluation; c: Contribution; at: number }>()
+  /** People whose events or identity changed since their evaluation. */
+  private dirty = new Set<string>()
   private memos = new Map<string, unknown>()
   /** Bumped whenever signals or identities change. */
   version = 0
@@ -115,15 +125,31 @@ export class JourneyIndex {
   }
 
   private async doRefresh(): Promise<void> {
-    const folded = await this.fold()
-    if (folded > 0 || Date.now() - this.identityLoadedAt > IDENTITY_TTL_MS) await this.loadIdentities()
+    const identitiesMayHaveChanged = await this.fold()
+    if (identitiesMayHaveChanged) return this.loadIdentities()
+    if (Date.now() - this.identityLoadedAt <= IDENTITY_TTL_MS) return
+    // Periodic check for what no event announces (an erasure or a segment change made by another
+    // process): a cheap fingerprint first, the full reload only when it moved.
+    const fp = await this.fingerprint()
+    if (fp !== this.identityFingerprint) await this.loadIdentities()
+    else this.identityLoadedAt = Date.now()
   }
 
-  private async fold(): Promise<number> {
+  private async fingerprint(): Promise<string> {
+    const db = this.store.db
+    const [i, s] = await Promise.all([
+      db.selectFrom('identifiers').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      db.selectFrom('segments').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('created_at').as('m')]).executeTakeFirst(),
+    ])
+    return `${i?.n}|${s?.n}|${s?.m}`
+  }
+
+  /** Folds new events in; true when one of them may have changed identities (new browser, identify, link). */
+  private async fold(): Promise<boolean> {
     const db = this.store.db
     const now = Date.now()
     for (const [id, at] of this.gaps) if (now - at > GAP_TTL_MS) this.gaps.delete(id)
-    let total = 0
+    let identities = false
     const gapIds = [...this.gaps.keys()]
     for (;;) {
       const rows = await db
@@ -145,8 +171,10 @@ export class JourneyIndex {
         let info = this.keys.get(r.identity_key)
         if (!info) this.keys.set(r.identity_key, (info = { signals: [], browser: null, os: null, device: null }))
         info.signals.push(signalOf(r))
+        const owner = this.profileOfKey.get(r.identity_key)
+        if (owner) this.dirty.add(owner)
+        if (!owner || r.user_id !== null || r.email !== null || r.type === 'identify' || r.type === 'alias') identities = true
         if (r.browser || r.os || r.device) Object.assign(info, { browser: r.browser, os: r.os, device: r.device })
-        total++
       }
       if (this.gaps.size > MAX_GAPS) {
         const drop = [...this.gaps.keys()].sort((a, b) => a - b).slice(0, this.gaps.size - MAX_GAPS)
@@ -154,12 +182,12 @@ export class JourneyIndex {
       }
       if (rows.length < FOLD_BATCH) break
     }
-    if (total > 0) this.changed()
-    return total
+    return identities
   }
 
   private async loadIdentities(): Promise<void> {
     const db = this.store.db
+    const fingerprint = await this.fingerprint()
     const [profiles, identifiers, segments] = await Promise.all([
       db.selectFrom('profiles').select(['id', 'email', 'user_id', 'identified_at', 'created_at']).where('merged_into', 'is', null).execute(),
       db.selectFrom('identifiers').select(['key', 'profile_id']).execute(),
@@ -193,27 +221,21 @@ export class JourneyIndex {
         // A stored segment naming a stage the config no longer has is skipped, not fatal.
       }
     }
-    const same =
-      people.size === this.people.size &&
-      [...people.values()].every((p) => {
-        const old = this.people.get(p.id)
-        return old && old.identifiedAt === p.identifiedAt && old.email === p.email && old.userId === p.userId && old.keys.join() === p.keys.join()
-      }) &&
-      JSON.stringify(apiSegments) === JSON.stringify(this.apiSegments)
+    for (const p of people.values()) {
+      const old = this.people.get(p.id)
+      if (!old || old.identifiedAt !== p.identifiedAt || old.email !== p.email || old.userId !== p.userId || old.keys.join() !== p.keys.join()) this.dirty.add(p.id)
+    }
+    for (const id of this.evals.keys()) if (!people.has(id)) this.evals.delete(id), this.memos.clear()
+    // A segment added or removed through the API changes everyone's membership.
+    if (JSON.stringify(apiSegments) !== JSON.stringify(this.apiSegments)) this.evals.clear()
     this.people = people
     this.profileOfKey = profileOfKey
     this.apiSegments = apiSegments
     this.identityLoadedAt = Date.now()
-    if (!same) this.changed()
+    this.identityFingerprint = fingerprint
   }
 
-  private changed(): void {
-    this.version++
-    this.evals = null
-    this.memos.clear()
-  }
-
-  /** Caches a result derived from the evaluations until the data changes or they expire. */
+  /** Caches a result derived from the evaluations until one of them changes. */
   memo<T>(key: string, fn: () => T, now = Date.now()): T {
     this.evaluations(now)
     if (!this.memos.has(key)) this.memos.set(key, fn())
@@ -254,20 +276,39 @@ export class JourneyIndex {
     return { id: p.id, identifiedAt: p.identifiedAt, signals }
   }
 
-  evaluate(p: PersonRow, now = Date.now()): Evaluation {
-    const cached = this.evals && now - this.evalsAt < EVAL_TTL_MS ? this.evals.get(p.id) : undefined
-    return cached ?? evaluate(this.asPerson(p), this.modelConfig(), now)
+  private evaluateOne(p: PersonRow, config: JourneyConfig, now: number) {
+    const person = this.asPerson(p)
+    const entry = { e: evaluate(person, config, now), c: contributions(person), at: now }
+    this.evals.delete(p.id)
+    this.evals.set(p.id, entry)
+    this.dirty.delete(p.id)
+    this.version++
+    this.memos.clear()
+    return entry
   }
 
-  /** Every person's evaluation, computed once per change (or every 30 s, for decay). */
-  evaluations(now = Date.now()): Map<string, Evaluation> {
-    if (this.evals && now - this.evalsAt < EVAL_TTL_MS) return this.evals
+  evaluate(p: PersonRow, now = Date.now()): Evaluation {
+    const cached = this.evals.get(p.id)
+    if (cached && !this.dirty.has(p.id)) return cached.e
+    return this.evaluateOne(p, this.modelConfig(), now).e
+  }
+
+  /** Everyone's evaluation and journey contribution, brought up to date incrementally. */
+  evaluations(now = Date.now()): Map<string, { e: Evaluation; c: Contribution; at: number }> {
     const config = this.modelConfig()
-    const evals = new Map<string, Evaluation>()
-    for (const p of this.people.values()) evals.set(p.id, evaluate(this.asPerson(p), config, now))
-    this.evals = evals
-    this.evalsAt = now
-    this.memos.clear()
-    return evals
+    for (const id of [...this.dirty]) {
+      const p = this.people.get(id)
+      if (p) this.evaluateOne(p, config, now)
+      else this.dirty.delete(id)
+    }
+    if (this.evals.size < this.people.size) {
+      for (const p of this.people.values()) if (!this.evals.has(p.id)) this.evaluateOne(p, config, now)
+    }
+    let budget = STALE_BUDGET
+    for (const [id, entry] of this.evals) {
+      if (budget-- <= 0 || now - entry.at < STALE_MS) break
+      this.evaluateOne(this.people.get(id)!, config, now)
+    }
+    return this.evals
   }
 }

@@ -285,3 +285,61 @@ export const DEFAULT_CONFIG: JourneyConfig = {
     { id: 'paid-search', name: 'Came from paid search', when: { channel: 'paid search' } },
   ],
 }
+
+// ---------------------------------------------------------------------------------------------
+// A person's share of the journey tables, kept with their evaluation so the tables are sums.
+
+/** Autotrack events that are not calls to action (the CTA table has content clicks and custom tracks). */
+export const NOT_CTA = new Set([
+  'Content Impression',
+  'Content Clicked',
+  'Page Engaged',
+  'Scroll Depth',
+  'Form Submitted',
+  'Outbound Link Clicked',
+  'File Downloaded',
+  'Email Link Clicked',
+  'Phone Link Clicked',
+])
+
+export interface Contribution {
+  /** Each content piece / page seen, and whether first seen before identification. */
+  content: Array<[name: string, before: boolean]>
+  pages: Array<[path: string, before: boolean]>
+  ctas: Array<{ kind: 'content' | 'track'; label: string; clicks: number; before: boolean }>
+}
+
+export function contributions(p: Person): Contribution {
+  const content = new Map<string, Signal>()
+  const pages = new Map<string, Signal>()
+  const ctas = new Map<string, { kind: 'content' | 'track'; label: string; clicks: number; first: Signal }>()
+  const earliest = (map: Map<string, Signal>, key: string, s: Signal) => {
+    const prev = map.get(key)
+    if (!prev || s.t < prev.t) map.set(key, s)
+  }
+  for (const s of p.signals) {
+    if (s.content !== null) earliest(content, s.content, s)
+    if (s.type === 'page' && s.path !== null) earliest(pages, s.path, s)
+    const cta =
+      s.event === 'Content Clicked' && s.content !== null
+        ? { kind: 'content' as const, label: s.content }
+        : s.type === 'track' && s.event !== null && !NOT_CTA.has(s.event)
+          ? { kind: 'track' as const, label: s.event }
+          : null
+    if (!cta) continue
+    const key = `${cta.kind}\u0000${cta.label}`
+    const prev = ctas.get(key)
+    if (!prev) ctas.set(key, { ...cta, clicks: 1, first: s })
+    else {
+      prev.clicks++
+      if (s.t < prev.first.t) prev.first = s
+    }
+  }
+  const known = p.identifiedAt !== null
+  const wasBefore = (s: Signal) => known && before(s, p.identifiedAt)
+  return {
+    content: [...content].map(([k, s]) => [k, wasBefore(s)]),
+    pages: [...pages].map(([k, s]) => [k, wasBefore(s)]),
+    ctas: [...ctas.values()].map((c) => ({ kind: c.kind, label: c.label, clicks: c.clicks, before: wasBefore(c.first) })),
+  }
+}

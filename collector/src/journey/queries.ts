@@ -4,7 +4,7 @@
 import type { Db } from '../db/schema.js'
 import { BadRequest, decodeCursor, encodeCursor, summaries, type ProfileSummary } from '../read/profiles.js'
 import type { JourneyIndex, PersonRow } from './index.js'
-import { before, type Evaluation, type ScoreReason, type Signal } from './model.js'
+import { before, type Evaluation, type ScoreReason } from './model.js'
 
 export interface PeopleQuery {
   q?: string
@@ -57,7 +57,7 @@ export function selectPeople(index: JourneyIndex, query: PeopleQuery, now = Date
     if (query.identified === 'true' && p.identifiedAt === null) continue
     if (query.identified === 'false' && p.identifiedAt !== null) continue
     if (term && !matchesQuery(p, term)) continue
-    const e = evals?.get(p.id)
+    const e = evals?.get(p.id)?.e
     if (query.stage && e?.stage !== query.stage) continue
     if (query.segment && !e?.segments.includes(query.segment)) continue
     picked.push({ p, ls: e?.lastSeen ?? -1 })
@@ -183,18 +183,6 @@ export interface JourneyReport {
   ctas: Array<{ label: string; kind: 'content' | 'track'; clicks: number; people: number; beforeIdentification: number }>
 }
 
-/** Autotrack events that are not calls to action (CTA table: content clicks and custom tracks). */
-const NOT_CTA = new Set([
-  'Content Impression',
-  'Page Engaged',
-  'Scroll Depth',
-  'Form Submitted',
-  'Outbound Link Clicked',
-  'File Downloaded',
-  'Email Link Clicked',
-  'Phone Link Clicked',
-])
-
 const TABLE_ROWS = 50
 const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000)
 
@@ -217,63 +205,35 @@ export function journeyReport(index: JourneyIndex, period: { from: number | null
     return row
   }
   for (const p of index.allPeople()) {
-    const e = evals.get(p.id)
-    if (!e || e.firstSeen === null) continue
-    if (period.from !== null && e.firstSeen < period.from) continue
-    if (period.to !== null && e.firstSeen >= period.to) continue
+    const entry = evals.get(p.id)
+    if (!entry || entry.e.firstSeen === null) continue
+    const { e, c } = entry
+    if (period.from !== null && e.firstSeen! < period.from) continue
+    if (period.to !== null && e.firstSeen! >= period.to) continue
     people++
     counts[e.stageIndex]!++
     const ch = tally(channels, e.channel ?? '(none)', () => ({ visitors: 0, leads: 0, customers: 0 }))
     ch.visitors++
     if (e.stageIndex >= 1) ch.leads++
     if (e.stageIndex >= customerIndex) ch.customers++
-    // Per person: first time each content piece / page / CTA was met.
-    const seenContent = new Map<string, Signal>()
-    const seenPage = new Map<string, Signal>()
-    const seenCta = new Map<string, { first: Signal; clicks: number; kind: 'content' | 'track'; label: string }>()
-    for (const s of index.asPerson(p).signals) {
-      if (s.content !== null) {
-        const prev = seenContent.get(s.content)
-        if (!prev || s.t < prev.t) seenContent.set(s.content, s)
-      }
-      if (s.type === 'page' && s.path !== null) {
-        const prev = seenPage.get(s.path)
-        if (!prev || s.t < prev.t) seenPage.set(s.path, s)
-      }
-      const cta =
-        s.event === 'Content Clicked' && s.content !== null
-          ? { kind: 'content' as const, label: s.content }
-          : s.type === 'track' && s.event !== null && !NOT_CTA.has(s.event) && s.event !== 'Content Clicked'
-            ? { kind: 'track' as const, label: s.event }
-            : null
-      if (cta) {
-        const k = `${cta.kind}\u0000${cta.label}`
-        const prev = seenCta.get(k)
-        if (!prev) seenCta.set(k, { first: s, clicks: 1, ...cta })
-        else {
-          prev.clicks++
-          if (s.t < prev.first.t) prev.first = s
-        }
-      }
-    }
     const known = p.identifiedAt !== null
-    for (const [name, s] of seenContent) {
+    for (const [name, wasBefore] of c.content) {
       const row = tally(content, name, () => ({ consumers: 0, known: 0, becameKnown: 0 }))
       row.consumers++
       if (known) row.known++
-      if (known && before(s, p.identifiedAt)) row.becameKnown++
+      if (wasBefore) row.becameKnown++
     }
-    for (const [path, s] of seenPage) {
+    for (const [path, wasBefore] of c.pages) {
       const row = tally(pages, path, () => ({ visitors: 0, known: 0, becameKnown: 0 }))
       row.visitors++
       if (known) row.known++
-      if (known && before(s, p.identifiedAt)) row.becameKnown++
+      if (wasBefore) row.becameKnown++
     }
-    for (const [k, c] of seenCta) {
-      const row = tally(ctas, k, () => ({ kind: c.kind, label: c.label, clicks: 0, people: 0, beforeIdentification: 0 }))
-      row.clicks += c.clicks
+    for (const cta of c.ctas) {
+      const row = tally(ctas, `${cta.kind}\u0000${cta.label}`, () => ({ kind: cta.kind, label: cta.label, clicks: 0, people: 0, beforeIdentification: 0 }))
+      row.clicks += cta.clicks
       row.people++
-      if (known && before(c.first, p.identifiedAt)) row.beforeIdentification++
+      if (cta.before) row.beforeIdentification++
     }
   }
   let reachedPrev = 0
@@ -312,7 +272,7 @@ export function parsePeriod(from: string | undefined, to: string | undefined): {
 export function segmentList(index: JourneyIndex, now = Date.now()) {
   const evals = index.evaluations(now)
   const counts = new Map<string, number>()
-  for (const e of evals.values()) for (const s of e.segments) counts.set(s, (counts.get(s) ?? 0) + 1)
+  for (const { e } of evals.values()) for (const s of e.segments) counts.set(s, (counts.get(s) ?? 0) + 1)
   return index.segments().map((s) => ({
     id: s.id,
     name: s.name,

@@ -1,0 +1,43 @@
+// Pure parts of the viewer (collector/ui): ordering around the identification, CSV cells,
+// event descriptions. The DOM parts are tested in real Chromium (tests/browser/viewer.test.ts).
+import { describe, expect, it } from 'vitest'
+import { toCsv } from '../ui/dom.js'
+import { aroundIdentification, describe as describeEvent } from '../ui/person.js'
+
+const ev = (timestamp: string, beforeIdentified: boolean, messageId: string) =>
+  ({ messageId, timestamp, beforeIdentified, type: 'track', event: 'X', properties: null, context: null }) as any
+
+describe('aroundIdentification', () => {
+  const T = '2026-11-22T10:00:00.000Z'
+  const events = [ev('2026-11-22T09:59:59.000Z', true, 'a'), ev(T, false, 'identify'), ev(T, true, 'engaged'), ev('2026-11-22T10:00:01.000Z', false, 'b')]
+  it('puts same-millisecond anonymous events before the identifying one (oldest first)', () => {
+    expect(aroundIdentification(events, T, 'asc').map((e) => e.messageId)).toEqual(['a', 'engaged', 'identify', 'b'])
+  })
+  it('and after it when newest first', () => {
+    const desc = [...events].reverse()
+    expect(aroundIdentification(desc, T, 'desc').map((e) => e.messageId)).toEqual(['b', 'identify', 'engaged', 'a'])
+  })
+  it('leaves pages without that millisecond alone', () => {
+    expect(aroundIdentification(events, null, 'asc')).toBe(events)
+  })
+})
+
+describe('toCsv', () => {
+  it('quotes, doubles quotes, and defuses spreadsheet formulas', () => {
+    expect(toCsv(['a', 'b'], [['x,y', 'say "hi"'], ['=HYPERLINK("http://evil")', { k: 1 }], [null, '-2']])).toBe(
+      'a,b\r\n"x,y","say ""hi"""\r\n"\'=HYPERLINK(""http://evil"")","{""k"":1}"\r\n,\'-2\r\n',
+    )
+  })
+})
+
+describe('event descriptions', () => {
+  it('names content, forms and links from their properties; only http(s) links get an href', () => {
+    const g = globalThis as any
+    g.location ??= { href: 'http://127.0.0.1/ui' }
+    expect(describeEvent({ ...ev('t', false, 'm'), event: 'Content Clicked', properties: { name: 'Hero', piece: 'Autumn' } })).toMatchObject({ kind: 'content', detail: 'Hero — Autumn' })
+    expect(describeEvent({ ...ev('t', false, 'm'), event: 'Form Submitted', properties: { id: 'newsletter' } })).toMatchObject({ kind: 'form', detail: 'newsletter' })
+    expect(describeEvent({ ...ev('t', false, 'm'), event: 'File Downloaded', properties: { url: 'javascript:alert(1)' } })).toMatchObject({ kind: 'link', href: null })
+    expect(describeEvent({ ...ev('t', false, 'm'), event: 'File Downloaded', properties: { url: 'https://x.example/a.pdf' } }).href).toBe('https://x.example/a.pdf')
+    expect(describeEvent({ ...ev('t', false, 'm'), type: 'page', event: null, properties: { title: 'Pricing', path: '/pricing' } })).toMatchObject({ kind: 'page', title: 'Pricing', detail: '/pricing' })
+  })
+})
