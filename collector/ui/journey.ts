@@ -4,17 +4,28 @@ import { fmtNum, h, pct, table } from './dom.js'
 import { go, type Route } from './router.js'
 
 const DAY = 86_400_000
-const PERIODS: Array<[string, string]> = [
+const PRESETS: Array<[string, string]> = [
   ['', 'all time'],
-  ['7', 'first seen in the last 7 days'],
-  ['30', 'first seen in the last 30 days'],
-  ['90', 'first seen in the last 90 days'],
+  ['7', 'last 7 days'],
+  ['30', 'last 30 days'],
+  ['90', 'last 90 days'],
+  ['custom', 'from – to dates'],
 ]
+const isDate = (v: string | null): v is string => !!v && /^\d{4}-\d{2}-\d{2}$/.test(v)
 
 export async function journeyPage(route: Route): Promise<HTMLElement> {
+  // The period is a cohort: people first seen in it, and how far they got since.
   const days = route.params.get('days') ?? ''
-  const from = days ? new Date(Date.now() - Number(days) * DAY).toISOString() : ''
-  const [report, segs] = await Promise.all([api<JourneyReport>(`/api/journey${qs({ from })}`), api<{ segments: Segment[] }>('/api/segments')])
+  const fromDate = route.params.get('from')
+  const toDate = route.params.get('to')
+  let from = ''
+  let to = ''
+  if (days === 'custom') {
+    if (isDate(fromDate)) from = new Date(`${fromDate}T00:00:00`).toISOString()
+    if (isDate(toDate)) to = new Date(new Date(`${toDate}T00:00:00`).getTime() + DAY).toISOString()
+  } else if (/^\d+$/.test(days)) from = new Date(Date.now() - Number(days) * DAY).toISOString()
+  const [report, segs] = await Promise.all([api<JourneyReport>(`/api/journey${qs({ from, to })}`), api<{ segments: Segment[] }>('/api/segments')])
+  const periodText = days === 'custom' ? `first seen ${isDate(fromDate) ? `from ${fromDate}` : ''} ${isDate(toDate) ? `to ${toDate}` : ''}`.trim() : days ? `first seen in the last ${days} days` : 'in total'
   const max = Math.max(1, ...report.stages.map((s) => s.reached))
 
   const funnel = h(
@@ -34,20 +45,28 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
     }),
   )
   const period = h(
-    'label',
-    {},
-    'Period ',
-    h(
-      'select',
-      { onchange: (e: Event) => go('journey', { days: (e.target as HTMLSelectElement).value }) },
-      PERIODS.map(([v, t]) => h('option', { value: v, selected: v === days }, t)),
-    ),
+    'form',
+    {
+      class: 'filters',
+      'aria-label': 'Period',
+      onsubmit: (e: Event) => {
+        e.preventDefault()
+        const data = new FormData(e.target as HTMLFormElement)
+        let preset = String(data.get('days') ?? '')
+        if (!preset && (data.get('from') || data.get('to'))) preset = 'custom'
+        go('journey', preset === 'custom' ? { days: preset, from: String(data.get('from') ?? ''), to: String(data.get('to') ?? '') } : { days: preset })
+      },
+    },
+    h('label', {}, 'Period', h('select', { name: 'days' }, PRESETS.map(([v, t]) => h('option', { value: v, selected: v === days }, t)))),
+    h('label', {}, 'From', h('input', { type: 'date', name: 'from', value: isDate(fromDate) ? fromDate : '' })),
+    h('label', {}, 'To', h('input', { type: 'date', name: 'to', value: isDate(toDate) ? toDate : '' })),
+    h('button', { type: 'submit' }, 'Show'),
   )
   return h(
     'section',
     { 'aria-labelledby': 'journey-title' },
     h('div', { class: 'title-row' }, h('h2', { id: 'journey-title' }, 'Journey'), period),
-    h('p', { class: 'count' }, `${fmtNum(report.people)} people ${days ? `first seen in the last ${days} days` : 'in total'}`),
+    h('p', { class: 'count' }, `${fmtNum(report.people)} ${report.people === 1 ? 'person' : 'people'} ${periodText}`),
     h('section', { class: 'card' }, h('h3', {}, 'Funnel'), funnel),
     table(
       'Segments',

@@ -1,7 +1,7 @@
 // The timeline viewer (/ui) in real Chromium, against a real collector that serves the example
 // site: two "devices" browse anonymously, both subscribe with the same email, then a marketer
 // signs in and reads the stitched journey. Plus: attacker-controlled data is shown as text.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -102,7 +102,7 @@ describe('timeline viewer in Chromium', () => {
     // Then both subscribe with the same email.
     await subscribe(a, email)
     await subscribe(b, email.toUpperCase())
-    const profile = await waitFor(
+    await waitFor(
       async () => {
         const p = (await api(`/api/lookup?email=${encodeURIComponent(email)}`))?.profile
         const anon = p?.identifiers.filter((i: any) => i.kind === 'anonymousId').map((i: any) => i.value) ?? []
@@ -110,8 +110,20 @@ describe('timeline viewer in Chromium', () => {
       },
       { timeout: 20_000, message: 'both devices stitched to one person' },
     )
+    // Closing the pages sends their last events (engaged time on pagehide); wait until the
+    // person's event count stops moving so the checks below compare against settled data.
     await laptop.close()
     await phone.close()
+    let last = -1
+    const profile = await waitFor(
+      async () => {
+        const p = (await api(`/api/lookup?email=${encodeURIComponent(email)}`)).profile
+        const settled = p.eventCount === last
+        last = p.eventCount
+        return settled && p
+      },
+      { timeout: 20_000, interval: 750, message: 'the last events of the closed pages' },
+    )
 
     const ui = await viewer()
     await ui.screenshot({ path: join(ARTIFACTS, 'viewer-people.png'), fullPage: true })
@@ -142,6 +154,11 @@ describe('timeline viewer in Chromium', () => {
     await expect(ui.locator('dd', { hasText: anonA }).count()).resolves.toBe(0) // ids are in the devices table, not as facts
     await expect(ui.locator('table code', { hasText: anonB }).count()).resolves.toBe(1)
     await ui.screenshot({ path: join(ARTIFACTS, 'viewer-person.png'), fullPage: true })
+    // CSV of the whole timeline: one line per event, oldest first.
+    const [timelineCsv] = await Promise.all([ui.waitForEvent('download'), ui.click('text=Export timeline CSV')])
+    const timelineLines = readFileSync((await timelineCsv.path())!, 'utf8').trim().split('\r\n')
+    expect(timelineLines).toHaveLength(1 + profile.eventCount)
+    expect(timelineLines.filter((l) => l.includes(',identify,'))).toHaveLength(2)
 
     // Funnel: the data has exactly one person, identified, with two pricing views and two forms
     // (score ≥ 30): an engaged lead.
@@ -163,12 +180,31 @@ describe('timeline viewer in Chromium', () => {
     const newsletterRow = await ui.locator('table', { hasText: 'Content consumers who became known' }).locator('tr', { hasText: 'Newsletter' }).allTextContents()
     expect(newsletterRow).toHaveLength(1)
     await ui.screenshot({ path: join(ARTIFACTS, 'viewer-journey.png'), fullPage: true })
+    // A chosen period: the cohort first seen in it.
+    await ui.selectOption('select[name=days]', '7')
+    await ui.click('form[aria-label=Period] button[type=submit]')
+    await ui.waitForFunction(() => document.querySelector('p.count')?.textContent === '1 person first seen in the last 7 days')
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)
+    await ui.selectOption('select[name=days]', 'custom')
+    await ui.fill('input[name=from]', tomorrow)
+    await ui.click('form[aria-label=Period] button[type=submit]')
+    await ui.waitForFunction((d) => document.querySelector('p.count')?.textContent === `0 people first seen from ${d}`, tomorrow)
+    await expect(ui.locator('.funnel li').first().textContent()).resolves.toMatch(/^Anonymous visitor0 reached/)
+    await ui.click('nav.top a[href="#/journey"]')
+    await ui.waitForFunction(() => document.querySelector('p.count')?.textContent === '1 person in total')
 
     // One segment's members: two pricing views within 7 days (one per device).
     await ui.click('a[href="#/people?segment=pricing-twice-7d"]')
     await ui.waitForSelector('h2#people-title')
     await expect(ui.locator('p.count').textContent()).resolves.toBe('1 person')
     await expect(ui.locator('table tbody a').allTextContents()).resolves.toEqual([email])
+    // CSV of this list.
+    const [peopleCsv] = await Promise.all([ui.waitForEvent('download'), ui.click('text=Export CSV')])
+    const peopleLines = readFileSync((await peopleCsv.path())!, 'utf8').trim().split('\r\n')
+    expect(peopleLines[0]).toBe('id,email,userId,anonymousIds,stage,score,channel,segments,firstSeen,lastSeen,identifiedAt,events')
+    expect(peopleLines).toHaveLength(2)
+    expect(peopleLines[1]).toContain(`,${email},`)
+    expect(peopleLines[1]).toContain(',engaged,')
     await ui.selectOption('select[name=segment]', 'whitepaper')
     await ui.click('form.filters button[type=submit]')
     await ui.waitForFunction(() => document.querySelector('p.count')?.textContent === '0 people')
