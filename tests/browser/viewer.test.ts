@@ -260,6 +260,7 @@ describe('timeline viewer in Chromium', () => {
     expect(seen.text).toContain(evilTitle)
     expect(seen.text).toContain(evilImg)
     expect(seen.text).toContain('<b>bold</b>')
+    await ui.screenshot({ path: join(ARTIFACTS, 'viewer-xss.png'), fullPage: true })
     // The journey page renders the same strings (content table, channel table) as text too.
     await ui.click('nav.top a[href="#/journey"]')
     await ui.waitForSelector('h2#journey-title')

@@ -105,7 +105,7 @@ export class JourneyIndex {
   /** People whose events or identity changed since their evaluation. */
   private dirty = new Set<string>()
   private memos = new Map<string, unknown>()
-  /** Bumped whenever signals or identities change. */
+  /** Bumped on every re-evaluation of a person. */
   version = 0
 
   constructor(
@@ -122,6 +122,7 @@ export class JourneyIndex {
   invalidate(keys: string[] = []): void {
     for (const k of keys) this.keys.delete(k)
     this.identityLoadedAt = -Infinity
+    this.identityFingerprint = ''
   }
 
   private async doRefresh(): Promise<void> {
