@@ -214,6 +214,7 @@ describe('timeline viewer in Chromium', () => {
     await openPerson(narrow, email)
     const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
     expect(overflow).toBeLessThanOrEqual(0)
+    await narrow.locator('.marker').scrollIntoViewIfNeeded()
     await narrow.screenshot({ path: join(ARTIFACTS, 'viewer-person-narrow.png'), fullPage: false })
     await narrow.context().close()
     await ui.context().close()

@@ -78,7 +78,7 @@ th{font-size:.8rem;color:var(--muted);text-transform:uppercase;letter-spacing:.0
 .event .what{overflow-wrap:anywhere}.event .detail{color:var(--muted)}
 .event details{grid-column:1/-1}.event pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f5f7;padding:.5rem;margin:.3rem 0;font-size:.8rem}
 .event.before{background:var(--before-bg);box-shadow:inset 4px 0 0 var(--before)}
-.badge{font-size:.72rem;color:var(--before);border:1px solid var(--before);border-radius:4px;padding:0 .35rem}
+.badge{justify-self:start;font-size:.72rem;color:var(--before);border:1px solid var(--before);border-radius:4px;padding:0 .35rem}
 .marker{margin:.8rem 0;padding:.6rem .8rem;border:2px solid var(--mark);border-radius:8px;background:#e8f7ee;color:#063d1f}
 .funnel{list-style:none;padding:0;margin:0;display:flex;flex-direction:column;gap:.5rem}
 .funnel li{display:grid;grid-template-columns:10rem 1fr;gap:.2rem .8rem;align-items:center}
@@ -86,7 +86,7 @@ th{font-size:.8rem;color:var(--muted);text-transform:uppercase;letter-spacing:.0
 .funnel .bar{display:block;height:100%;background:linear-gradient(90deg,#0b5cad,#3b8ad9)}
 .funnel .nums{grid-column:2;font-size:.85rem;color:var(--muted)}
 .more{margin:.6rem 0}
-main:focus{outline:none}
+main[tabindex]:focus,main[tabindex]:focus-visible{outline:none}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;color:#000;padding:.3rem .6rem;z-index:9}
 @media (max-width:640px){
   #app{padding:.5rem}
