@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Viewer and journey benchmark (issue 5). Run after `npm run build`:
-//   node bench/viewer.mjs              # SQLite, and PostgreSQL when it answers
+//   node --expose-gc bench/viewer.mjs  # SQLite, and PostgreSQL when it answers
 // Env: WAYMARK_BENCH_ONLY (sqlite|postgres), WAYMARK_BENCH_PG_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres, used to create and drop a scratch database),
 // WAYMARK_BENCH_PEOPLE (default 10000).
@@ -14,7 +14,7 @@
 // - the first read after start (the index folds every stored event once);
 // - the Person page's first render in Chromium for a person with 10,000 events: from the
 //   route change to the identity, journey facts and the first timeline page (200 events)
-//   painted, API calls included; 15 runs.
+//   painted, API calls included; 30 runs.
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus } from 'node:os'
@@ -153,7 +153,13 @@ async function backend(name) {
     // Restart so the first read pays the full fold, as after a deploy.
     await collector.close()
     collector = await startCollector(config)
+    // Heap held by the journey index: measured around the first read (exact with --expose-gc).
+    globalThis.gc?.()
+    const heapBefore = process.memoryUsage().heapUsed
     result.firstReadMs = r1((await get(collector.url, '/api/journey')).ms)
+    globalThis.gc?.()
+    result.indexHeapMB = r1((process.memoryUsage().heapUsed - heapBefore) / 1e6)
+    result.heapMeasuredAfterGc = typeof globalThis.gc === 'function'
 
     const queries = {
       journey: '/api/journey',
@@ -176,6 +182,13 @@ async function backend(name) {
     // Person page first render in Chromium.
     const person = (await get(collector.url, '/api/lookup?email=person-heavy@bench.example')).body.profile
     result.heavyPersonEvents = person.eventCount
+    // The two API calls the Person page makes first, for the same person.
+    const api = { detail: [], timeline: [] }
+    for (let i = 0; i < 30; i++) {
+      api.detail.push((await get(collector.url, `/api/profiles/${person.id}`)).ms)
+      api.timeline.push((await get(collector.url, `/api/profiles/${person.id}/timeline?limit=200&order=asc`)).ms)
+    }
+    result.personApi = { detailP50: r1(q(api.detail, 50)), detailP95: r1(q(api.detail, 95)), timelineP50: r1(q(api.timeline, 50)), timelineP95: r1(q(api.timeline, 95)) }
     const browser = await launchChromium()
     try {
       const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
@@ -184,7 +197,7 @@ async function backend(name) {
       await page.goto(`${collector.url}/ui#/people`)
       await page.waitForSelector('h2#people-title')
       const runs = []
-      for (let i = 0; i < 15; i++) {
+      for (let i = 0; i < 30; i++) {
         const ms = await page.evaluate(
           (id) =>
             new Promise((resolve, reject) => {
@@ -243,8 +256,11 @@ console.log('|---|---|---|---|')
 for (const r of results) {
   for (const [label, m] of Object.entries(r.queries)) console.log(`| ${r.backend} | ${label} | ${m.warmP50} / ${m.warmP95} | ${m.afterWriteP50} / ${m.afterWriteP95} |`)
 }
-console.log('\n| backend | people | events | first read after start (ms) | Person page first render, 10,000 events: p50 / p95 / max (ms) |')
-console.log('|---|---|---|---|---|')
-for (const r of results) console.log(`| ${r.backend} | ${r.people} | ${r.events} | ${r.firstReadMs} | ${r.personFirstRender.p50} / ${r.personFirstRender.p95} / ${r.personFirstRender.max} |`)
+console.log('\n| backend | people | events | first read after start (ms) | index heap (MB) | Person page first render, 10,000 events: p50 / p95 / max (ms) |')
+console.log('|---|---|---|---|---|---|')
+for (const r of results) console.log(`| ${r.backend} | ${r.people} | ${r.events} | ${r.firstReadMs} | ${r.indexHeapMB}${r.heapMeasuredAfterGc ? '' : ' (no --expose-gc: rough)'} | ${r.personFirstRender.p50} / ${r.personFirstRender.p95} / ${r.personFirstRender.max} |`)
+console.log('\n| backend | Person API: /api/profiles/:id p50 / p95 (ms) | timeline, 200 events p50 / p95 (ms) |')
+console.log('|---|---|---|')
+for (const r of results) console.log(`| ${r.backend} | ${r.personApi.detailP50} / ${r.personApi.detailP95} | ${r.personApi.timelineP50} / ${r.personApi.timelineP95} |`)
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
 writeFileSync(join(ROOT, 'bench', 'results', 'viewer.json'), JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, node: process.version, results }, null, 2))

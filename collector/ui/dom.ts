@@ -39,8 +39,13 @@ export function safeHref(url: unknown): string | null {
   }
 }
 
-export const fmtTime = (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—')
-export const fmtNum = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : n.toLocaleString())
+// One formatter each: toLocaleString() builds a new one per call, which a 200-event page feels.
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' })
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' })
+export const fmtTime = (iso: string | null | undefined): string => (iso ? dateTimeFormat.format(new Date(iso)) : '—')
+export const fmtClock = (iso: string): string => timeFormat.format(new Date(iso))
+const numberFormat = new Intl.NumberFormat()
+export const fmtNum = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : numberFormat.format(n))
 export const pct = (r: number | null | undefined): string => (r === null || r === undefined ? '—' : `${Math.round(r * 1000) / 10} %`)
 
 /** CSV with quoting, and a leading ' on cells a spreadsheet would run as a formula. */

@@ -2,7 +2,7 @@
 // identification moment in place and the events before it marked. The timeline loads page by
 // page (200 events), so a person with 10,000 events opens as fast as one with 20.
 import { api, qs, type Detail, type TimelineEvent, type TimelinePage } from './api.js'
-import { download, fmtNum, fmtTime, h, safeHref, table, toCsv } from './dom.js'
+import { download, fmtClock, fmtNum, fmtTime, h, safeHref, table, toCsv } from './dom.js'
 import { personName } from './people.js'
 import type { Route } from './router.js'
 
@@ -215,12 +215,21 @@ function eventItem(e: TimelineEvent): HTMLElement {
   return h(
     'li',
     { class: `event kind-${d.kind}${e.beforeIdentified ? ' before' : ''}` },
-    h('time', { datetime: e.timestamp }, new Date(e.timestamp).toLocaleTimeString()),
+    h('time', { datetime: e.timestamp }, fmtClock(e.timestamp)),
     h('span', { class: 'kind' }, d.kind),
     h('span', { class: 'what' }, d.title, d.detail ? [' ', h('span', { class: 'detail' }, d.href ? h('a', { href: d.href, rel: 'noopener noreferrer', target: '_blank' }, d.detail) : d.detail)] : null),
     e.beforeIdentified ? h('span', { class: 'badge', title: 'happened before this person was identified' }, 'anonymous') : null,
-    props ? h('details', {}, h('summary', {}, 'properties'), h('pre', {}, JSON.stringify(props, null, 2))) : null,
+    props ? propertiesBox(props) : null,
   )
+}
+
+/** Properties are laid out when first opened: most are never looked at, and 200 per page add up. */
+function propertiesBox(props: Record<string, unknown>): HTMLElement {
+  const box = h('details', {}, h('summary', {}, 'properties'))
+  box.addEventListener('toggle', () => {
+    if (box.open && box.childElementCount === 1) box.append(h('pre', {}, JSON.stringify(props, null, 2)))
+  })
+  return box
 }
 
 async function exportEvents(id: string): Promise<void> {

@@ -247,6 +247,7 @@ describe('timeline viewer in Chromium', () => {
     await ui.waitForSelector('.timeline .event')
     // Open every properties box so their text is rendered too.
     await ui.evaluate(() => document.querySelectorAll('details').forEach((d) => ((d as HTMLDetailsElement).open = true)))
+    await ui.waitForFunction(() => document.querySelectorAll('details pre').length === document.querySelectorAll('details').length)
     const seen = await ui.evaluate(() => ({
       xss: (window as any).__xss,
       imgs: document.querySelectorAll('#app img').length,
