@@ -1,7 +1,8 @@
 // Issue 5 journey model through the read API: stages, score reasons, segments (config and API),
 // funnel and its tables, on SQLite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { api, BACKENDS, identify, mid, post, sendBatch, startTestCollector, uid, type TestCollector } from './helpers.js'
+import { startCollector } from '../src/server.js'
+import { api, BACKENDS, identify, mid, post, sendBatch, startTestCollector, testConfig, uid, type TestCollector } from './helpers.js'
 
 const MIN = 60_000
 const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * MIN).toISOString()
@@ -179,3 +180,40 @@ describe.each(BACKENDS)('journey model on $name', ({ name, skip }) => {
     expect((await profileOf(ids.e)).stage).toBe('anonymous')
   })
 })
+
+// Several collector processes share one PostgreSQL database; each keeps its own journey index.
+describe.each(BACKENDS.filter((b) => b.name === 'postgres'))('journey index across two collectors on $name', ({ skip }) => {
+  let a: TestCollector
+  let b: Awaited<ReturnType<typeof startCollector>>
+  beforeAll(async () => {
+    if (skip) return
+    a = await startTestCollector('postgres')
+    b = await startCollector(testConfig(a.db.config))
+  })
+  afterAll(async () => {
+    await b?.close()
+    await a?.stop()
+  })
+
+  it.skipIf(skip)('what one process stores or erases shows in the other', async () => {
+    const anon = uid('x')
+    // Reads on b first, so its index exists before the data arrives through a.
+    expect((await api(b.url, '/api/journey')).body.people).toBe(0)
+    await sendBatch(a.url, [pageAt(anon, '/pricing', 5), identify(anon, { email: `${anon}@example.com` }, { timestamp: at(4) }), trackAt(anon, 'Order Completed', {}, 3)])
+    const onB = (await api(b.url, `/api/lookup?anonymousId=${anon}`)).body.profile
+    expect(onB.stage).toBe('customer')
+    expect((await api(b.url, '/api/journey')).body.stages.map((s: any) => s.count)).toEqual([0, 0, 0, 1, 0])
+    // An erasure through a: b has no event announcing it; its periodic identity check finds it.
+    expect((await api(a.url, `/api/profiles/${onB.id}`, { method: 'DELETE' })).status).toBe(200)
+    await waitUntil(async () => (await api(b.url, '/api/journey')).body.people === 0)
+    expect((await api(b.url, '/api/segments')).body.segments.find((s: any) => s.id === 'all').count).toBe(0)
+  })
+})
+
+async function waitUntil(fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
