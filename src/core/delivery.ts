@@ -84,8 +84,8 @@ export function createDelivery(o: DeliveryOptions) {
 
   async function drop(events: WireEvent[], why: string) {
     const messageIds = events.map((e) => e.messageId)
-    await store.remove(messageIds)
     o.acknowledged(messageIds)
+    await store.remove(messageIds)
     o.report({ code: 'rejected', message: `${events.length} event(s) dropped: ${why}`, messageIds })
   }
 
@@ -97,19 +97,22 @@ export function createDelivery(o: DeliveryOptions) {
       reply = await o.transport(o.url, batch.body, keepalive)
     } catch (reason) {
       o.report({ code: 'network', message: `send failed: ${reason}` })
-    } finally {
-      ids.forEach((id) => inFlight.delete(id))
     }
     const result = reply ? verdict(reply.status) : 'retry'
     if (result === 'delivered') {
       failures = 0
+      // Delivered from this moment on, whatever storage is still doing: a page that leaves
+      // before the removal commits must not hand these events over again.
+      o.acknowledged(ids)
       const refused = new Set(rejectedIds(reply!, batch.events))
       if (refused.size) {
         o.report({ code: 'rejected', message: `the collector refused ${refused.size} event(s)`, messageIds: [...refused] })
       }
-      await store.remove(ids)
-      o.acknowledged(ids)
-    } else if (result === 'retry') {
+      await store.remove(ids).finally(() => ids.forEach((id) => inFlight.delete(id)))
+      return result
+    }
+    ids.forEach((id) => inFlight.delete(id))
+    if (result === 'retry') {
       retryAt = clock.now() + backoff(++failures, reply?.retryAfter ?? null, clock.now(), clock.random())
       schedule(retryAt - clock.now())
     } else if (result === 'halt') {

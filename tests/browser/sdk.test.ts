@@ -510,7 +510,9 @@ describe('Waymark SDK in Chromium', () => {
     expect(before.anonymousId).toBe(ids.before.anonymousId)
     expect(after.anonymousId).toBe(ids.after.anonymousId)
     expect(JSON.stringify(after)).not.toContain('ada@example.com')
-    // the new identity is the persisted one
+    // the new identity is the persisted one; reload once the acknowledgements reached storage
+    // (a reload before that is the documented at-least-once case of a page that dies mid-send)
+    await waitFor(async () => (await idbCount(page, EVENTS_DB, EVENTS_STORE)) === 0, { timeout: 5000, message: 'queue drained before reload' })
     await page.reload()
     await sdkReady(page)
     await waitFor(async () => (await user(page)).anonymousId === ids.after.anonymousId, { timeout: 3000, message: 'new anonymousId after reload' })

@@ -492,6 +492,23 @@ describe('storage trouble', () => {
 })
 
 describe('leaving the page', () => {
+  it('a page leaving right after a 2xx does not hand the acknowledged events over again', async () => {
+    const { tracker, time, collector } = start({ flushInterval: 100 })
+    await time.advance(0)
+    collector.answer((request) => {
+      if (!request.keepalive) {
+        // the page goes away a moment after the answer, before storage has caught up
+        Promise.resolve()
+          .then(() => Promise.resolve())
+          .then(() => dispatchEvent(new Event('pagehide')))
+      }
+      return { status: 200 }
+    })
+    tracker.track('Once')
+    await time.advance(100)
+    expect(collector.requests.map((r) => [r.keepalive, r.events.map((e) => e.event)])).toEqual([[false, ['Once']]])
+  })
+
   it('hands unacknowledged events to keepalive requests on pagehide', async () => {
     const { tracker, time, collector } = start({ flushInterval: 60_000 })
     await time.advance(0)
