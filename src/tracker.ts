@@ -188,8 +188,8 @@ function startTracker(
         channel.postMessage({ hello: tab }) // so the newcomer knows us too
       }
       if (data.bye) peers.delete(data.bye)
-      // A closing tab's events that had not reached storage: this tab stores and sends them.
-      if (data.adopt && consent === 'granted') stores.events.add(data.adopt, o.maxQueue).then(() => delivery.schedule(0), noop)
+      // A closing tab's events that had not reached storage, left to this tab alone.
+      if (data.adopt?.length && data.heir === tab && consent === 'granted') stores.events.add(data.adopt, o.maxQueue).then(() => delivery.schedule(0), noop)
     }
     channel.postMessage({ hello: tab })
   }
@@ -284,24 +284,6 @@ function startTracker(
     },
   }
 
-  cleanups.push(
-    onHide(
-      (leaving) => {
-        if (consent !== 'granted') return
-        if (peers.size) {
-          // Another tab lives on and sends what is stored: hand it only what storage may miss.
-          // A keepalive request here would race that tab and send the same events twice.
-          channel!.postMessage({ adopt: queue.unsaved() })
-          queue.save()
-        } else {
-          queue.save()
-          delivery.sendBeforeExit(queue.unacknowledged())
-        }
-        if (leaving) channel?.postMessage({ bye: tab })
-      },
-      () => channel?.postMessage({ hello: tab }),
-    ),
-  )
   const host: TrackerHost = {
     tracker,
     enrich: (step) => enrichers.push(step),
@@ -317,6 +299,26 @@ function startTracker(
       if (uninstall) cleanups.push(uninstall)
     })
   }
+  // Registered after the autotrackers, so what they record as the page hides (engaged time)
+  // is part of what is handed over.
+  cleanups.push(
+    onHide(
+      (leaving) => {
+        if (consent !== 'granted') return
+        if (peers.size) {
+          // Another tab lives on and sends what is stored: one of them takes over what is not
+          // stored yet, as its only writer (two writers would store the events twice, and a
+          // keepalive request here would race that tab the same way).
+          channel!.postMessage({ adopt: queue.takeUnsaved(), heir: [...peers].sort()[0] })
+        } else {
+          queue.save()
+          delivery.sendBeforeExit(queue.unacknowledged())
+        }
+        if (leaving) channel?.postMessage({ bye: tab })
+      },
+      () => channel?.postMessage({ hello: tab }),
+    ),
+  )
   return guarded(tracker, report)
 }
 

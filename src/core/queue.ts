@@ -55,6 +55,12 @@ export function createQueue(o: QueueOptions) {
     },
     unacknowledged: () => [...unacknowledged.values()],
     unsaved: () => unsaved,
+    /** Hands the unsaved events to someone else, who becomes their only writer. */
+    takeUnsaved() {
+      const taken = unsaved
+      unsaved = []
+      return taken
+    },
     /** Consent pending: keep events in memory only. */
     hold() {
       held = true

@@ -346,6 +346,26 @@ describe('several tabs', () => {
   })
 })
 
+describe('a tab closing while another lives on', () => {
+  it('hands its unstored events to one live tab, which stores and sends them once', async () => {
+    const time = testClock()
+    const collector = testCollector(time.clock.now)
+    const closing = start({ flushInterval: 60_000 }, { time, collector })
+    const live = start({ flushInterval: 60_000 }, { time, collector })
+    start({ flushInterval: 60_000 }, { time, collector }) // a third tab: two could adopt, one does
+    await time.advance(0)
+    await new Promise((resolve) => setTimeout(resolve, 20)) // hello / hello back
+    closing.tracker.track('Last words')
+    dispatchEvent(new Event('pagehide')) // both trackers share this window: the live one has nothing unstored
+    await time.advance(0)
+    await new Promise((resolve) => setTimeout(resolve, 20)) // the handover message
+    await live.tracker.flush()
+    expect(collector.requests.filter((r) => r.keepalive)).toEqual([]) // no race with the live tab
+    expect(collector.names()).toEqual(['Last words'])
+    expect(await storedEvents()).toHaveLength(0)
+  })
+})
+
 describe('consent', () => {
   it('pending keeps events in memory only; granted stores and sends them', async () => {
     const { tracker, time, collector } = start({ consent: 'pending' })
