@@ -31,13 +31,17 @@ type ChunkKey = [string, number]
 const keyOf = (events: WireEvent[]): ChunkKey => [events[0].messageId, events.length]
 
 /**
- * Visits chunks oldest first until `done()`; a chunk `visit` returns shorter is rewritten
- * (under a new key, as its first event or count changed) or deleted when empty.
+ * Visits chunks oldest first until `done(next chunk)`; a chunk `visit` returns shorter is
+ * rewritten (under a new key, as its first event or count changed) or deleted when empty.
  */
-function walk(store: IDBObjectStore, visit: (events: WireEvent[]) => WireEvent[], done: () => boolean) {
+function walk(
+  store: IDBObjectStore,
+  visit: (events: WireEvent[]) => WireEvent[],
+  done: (next: WireEvent[]) => boolean,
+) {
   store.openCursor().onsuccess = function () {
     const cursor = this.result
-    if (!cursor || done()) return
+    if (!cursor || done(cursor.value)) return
     const kept = visit(cursor.value)
     if (kept.length < cursor.value.length) {
       cursor.delete()
@@ -74,22 +78,27 @@ export function idbEventStore(db: UseStore): EventStore {
       }),
     oldest: (limit) =>
       db('readonly', (store) => {
-        const found: WireEvent[] = []
-        walk(store, (chunk) => (found.push(...chunk.slice(0, limit - found.length)), chunk), () => found.length >= limit)
-        return promisifyRequest(store.transaction).then(() => found)
-      }),
-    remove: (ids) =>
-      db('readwrite', (store) => {
-        const gone = new Set(ids)
-        let left = gone.size
+        // An event two tabs both stored (a hand-over racing a save) is still sent once.
+        const found = new Map<string, WireEvent>()
         walk(
           store,
           (chunk) => {
-            const kept = chunk.filter((event) => !gone.has(event.messageId))
-            left -= chunk.length - kept.length
-            return kept
+            for (const event of chunk) if (found.size < limit) found.set(event.messageId, event)
+            return chunk
           },
-          () => !left,
+          () => found.size >= limit,
+        )
+        return promisifyRequest(store.transaction).then(() => [...found.values()])
+      }),
+    remove: (ids) =>
+      db('readwrite', (store) => {
+        // Every copy goes. A chunk's events ascend, so none past the largest id can hold them.
+        const gone = new Set(ids)
+        const last = ids.reduce((max, id) => (id > max ? id : max), '')
+        walk(
+          store,
+          (chunk) => chunk.filter((event) => !gone.has(event.messageId)),
+          (next) => next[0].messageId > last,
         )
         return promisifyRequest(store.transaction)
       }),

@@ -84,8 +84,11 @@ function expectExactlyOnce(rx: Receiver) {
   const dups = rx.duplicates()
   const describe = ([id, n]: [string, number]) => {
     const e = rx.events().find((x: WireEvent) => x.messageId === id)
-    const when = rx.batches().filter((b: any) => b.body.includes(id)).map((b: any) => b.at - rx.batches()[0].at)
-    return `${id} ×${n} (${e?.type} ${e?.event ?? e?.name ?? ''} ${JSON.stringify(e?.properties ?? {}).slice(0, 60)}; at +${when.join('/+')} ms)`
+    const carriers = rx.batches().filter((b: any) => b.body.includes(id))
+    const when = carriers.map((b: any) => b.at - rx.batches()[0].at)
+    // what else each carrying request held: tells a drain (many) from a hand-over (few)
+    const held = carriers.map((b: any) => `${JSON.parse(b.body).batch.length} events, ${b.headers['sec-fetch-mode'] ?? '?'}`)
+    return `${id} ×${n} (${e?.type} ${e?.event ?? e?.name ?? ''} ${JSON.stringify(e?.properties ?? {}).slice(0, 60)}; at +${when.join('/+')} ms; requests: ${held.join(' | ')})`
   }
   expect(dups.map(describe), 'messageIds delivered more than once').toEqual([])
 }
