@@ -182,7 +182,10 @@ function startTracker(
   if (channel) {
     channel.onmessage = ({ data }) => {
       if (data.identity) identity = data.identity
-      if (data.acknowledged) queue.acknowledged(data.acknowledged)
+      if (data.acknowledged) {
+        queue.acknowledged(data.acknowledged)
+        delivery.settle(data.acknowledged)
+      }
       if (data.hello && !peers.has(data.hello)) {
         peers.add(data.hello)
         channel.postMessage({ hello: tab }) // so the newcomer knows us too

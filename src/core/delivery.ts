@@ -40,6 +40,9 @@ export function verdict(status: number): Verdict {
   return 'split'
 }
 
+// Far more than one tab's acknowledgements in the moments around a tab's death.
+const MAX_SETTLED = 10_000
+
 const BASE_DELAY_MS = 1000
 const MAX_DELAY_MS = 60_000
 
@@ -63,6 +66,9 @@ function rejectedIds(reply: Reply, events: WireEvent[]): string[] {
 export function createDelivery(o: DeliveryOptions) {
   const { clock, store } = o
   const inFlight = new Set<string>()
+  // Acknowledged lately, by this tab or another: a tab that died before its removal committed
+  // leaves them stored, and they must not go out again.
+  const settled = new Set<string>()
   let failures = 0
   let retryAt = 0
   let halted = false
@@ -103,6 +109,7 @@ export function createDelivery(o: DeliveryOptions) {
       failures = 0
       // Delivered from this moment on, whatever storage is still doing: a page that leaves
       // before the removal commits must not hand these events over again.
+      settle(ids)
       o.acknowledged(ids)
       const refused = new Set(rejectedIds(reply!, batch.events))
       if (refused.size) {
@@ -124,10 +131,20 @@ export function createDelivery(o: DeliveryOptions) {
 
   async function sendStored() {
     let limit = o.batchSize
+    let cleared = false
     while (!halted && o.canSend()) {
       if (clock.now() < retryAt) return schedule(0) // woken inside a backoff: sleep until its end
-      const events = (await store.oldest(limit)).filter((e) => !inFlight.has(e.messageId))
-      if (!events.length) return
+      const read = await store.oldest(limit)
+      const stale = read.filter((e) => settled.has(e.messageId)).map((e) => e.messageId)
+      if (stale.length) await store.remove(stale)
+      const events = read.filter((e) => !inFlight.has(e.messageId) && !settled.has(e.messageId))
+      if (!events.length) {
+        if (stale.length && !cleared) {
+          cleared = true // look past them once; never spin on a removal that did not take
+          continue
+        }
+        return
+      }
       const { batches, oversized } = encodeBatches(events, o.writeKey, new Date(clock.now()).toISOString(), MAX_BATCH_BYTES)
       if (oversized.length) await drop(oversized, 'larger than 32 KB')
       const batch = batches[0]
@@ -177,10 +194,20 @@ export function createDelivery(o: DeliveryOptions) {
     }
   }
 
+  /** Remembers acknowledged ids (bounded: the oldest are forgotten first). */
+  function settle(ids: string[]) {
+    for (const id of ids) settled.add(id)
+    for (const id of settled) {
+      if (settled.size <= MAX_SETTLED) break
+      settled.delete(id)
+    }
+  }
+
   return {
     drain,
     schedule,
     sendBeforeExit,
+    settle,
     stop: () => {
       halted = true
       cancelTimer?.()

@@ -366,6 +366,26 @@ describe('a tab closing while another lives on', () => {
   })
 })
 
+describe('acknowledged by another tab', () => {
+  it('an event another tab got acknowledged is never sent again, even if it is still stored', async () => {
+    const { tracker, time, collector } = start({ flushInterval: 100 })
+    collector.answer(() => new Error('offline'))
+    tracker.track('Sent by another tab')
+    tracker.track('Still ours')
+    await time.advance(100)
+    const [theirs] = await storedEvents()
+    // another tab delivered it, then died before its removal from storage committed
+    const otherTab = new BroadcastChannel('waymark:waymark')
+    otherTab.postMessage({ acknowledged: [theirs.messageId] })
+    otherTab.close()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    collector.answer(() => ({ status: 200 }))
+    await tracker.flush()
+    expect(collector.names()).toEqual(['Still ours'])
+    expect(await storedEvents()).toHaveLength(0)
+  })
+})
+
 describe('consent', () => {
   it('pending keeps events in memory only; granted stores and sends them', async () => {
     const { tracker, time, collector } = start({ consent: 'pending' })
