@@ -93,7 +93,9 @@ function expectExactlyOnce(rx: Receiver) {
   expect(dups.map(describe), 'messageIds delivered more than once').toEqual([])
 }
 
-const user = (page: Page) => page.evaluate(() => window.waymark.user())
+// ready(): the identity once storage answered and every earlier call applied (user() right after
+// load may still be provisional, as the README says)
+const user = (page: Page) => page.evaluate(() => window.waymark.ready())
 
 describe('Waymark SDK in Chromium', () => {
   it('script tag + loader stub: pre-load calls are replayed in order and the stub is replaced', async () => {
@@ -494,14 +496,14 @@ describe('Waymark SDK in Chromium', () => {
     const url = server.setPage('/reset.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_reset', attrs: { 'batch-size': 10, 'flush-interval': 200 } }))
     const ctx = await context()
     const page = await open(ctx, url)
-    const ids = await page.evaluate(() => {
+    const ids = await page.evaluate(async () => {
       const w = window.waymark
       w.identify('ada@example.com')
       w.track('Before Reset')
-      const before = w.user()
+      const before = w.ready()
       w.reset()
       w.track('After Reset')
-      return { before, after: w.user() }
+      return { before: await before, after: await w.ready() }
     })
     expect(ids.before).toMatchObject({ email: 'ada@example.com' })
     expect(ids.after.anonymousId).toMatch(ULID_RE)
