@@ -1,6 +1,8 @@
 // The viewer reads only the collector's read API (SPEC §6), with the admin token kept in
 // sessionStorage: it lasts for the browser tab's session and is never written to disk.
 
+import type { JourneyReport, TimelineEvent } from '../src/contract.js'
+
 const TOKEN_KEY = 'waymark.adminToken'
 
 export const token = {
@@ -77,24 +79,8 @@ export interface Detail extends Omit<Summary, 'stageName' | 'score' | 'channel' 
   traits: Record<string, { value: unknown; updatedAt: string }>
   journey: Journey | null
 }
-export interface TimelineEvent {
-  messageId: string
-  type: string
-  event: string | null
-  name: string | null
-  timestamp: string
-  sessionId: string | null
-  anonymousId: string | null
-  userId: string | null
-  email: string | null
-  properties: Record<string, unknown> | null
-  traits: Record<string, unknown> | null
-  context: Record<string, unknown> | null
-  browser: string | null
-  os: string | null
-  device: string | null
-  beforeIdentified: boolean
-}
+export type { JourneyReport, TimelineEvent }
+
 export interface TimelinePage {
   profileId: string
   identifiedAt: string | null
@@ -107,12 +93,4 @@ export interface Segment {
   description: string | null
   origin: 'config' | 'api'
   count: number
-}
-export interface JourneyReport {
-  people: number
-  stages: Array<{ stage: string; name: string; count: number; reached: number; conversion: number | null }>
-  content: Array<{ name: string; consumers: number; known: number; becameKnown: number }>
-  pages: Array<{ path: string; visitors: number; known: number; becameKnown: number }>
-  channels: Array<{ channel: string; visitors: number; leads: number; customers: number }>
-  ctas: Array<{ label: string; kind: 'content' | 'track'; clicks: number; people: number; beforeIdentification: number }>
 }

@@ -5,6 +5,7 @@ import type { Db } from '../db/schema.js'
 import { BadRequest, decodeCursor, encodeCursor, summaries, type ProfileSummary } from '../read/profiles.js'
 import type { JourneyIndex, PersonRow } from './index.js'
 import { before, type Evaluation, type ScoreReason } from './model.js'
+import type { JourneyReport } from '../contract.js'
 
 export interface PeopleQuery {
   q?: string
@@ -171,17 +172,8 @@ export async function personJourney(index: JourneyIndex, profileId: string): Pro
 // ---------------------------------------------------------------------------------------------
 // Funnel and tables
 
-export interface JourneyReport {
-  model: 'journey'
-  period: { from: string | null; to: string | null }
-  /** People in the period: first seen within it. */
-  people: number
-  stages: Array<{ stage: string; name: string; count: number; reached: number; conversion: number | null }>
-  content: Array<{ name: string; consumers: number; known: number; becameKnown: number }>
-  pages: Array<{ path: string; visitors: number; known: number; becameKnown: number }>
-  channels: Array<{ channel: string; visitors: number; leads: number; customers: number }>
-  ctas: Array<{ label: string; kind: 'content' | 'track'; clicks: number; people: number; beforeIdentification: number }>
-}
+export type { JourneyReport }
+
 
 const TABLE_ROWS = 50
 const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000)

@@ -5,6 +5,7 @@ import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '
 import { parseJson } from '../db/schema.js'
 import { beforeIdentification, liveProfileId } from '../identity/graph.js'
 import { identifierKey, normalizeEmail } from '../identity/identifiers.js'
+import type { TimelineEvent } from '../contract.js'
 
 type IdentifiersTable = Selectable<IdentifiersColumns>
 
@@ -142,30 +143,8 @@ export async function lookupProfile(db: Db, by: { email?: string; anonymousId?: 
   return row ? getProfile(db, row.profile_id) : null
 }
 
-export interface TimelineEvent {
-  messageId: string
-  type: string
-  event: string | null
-  name: string | null
-  timestamp: string
-  receivedAt: string
-  originalTimestamp: string | null
-  sentAt: string | null
-  sessionId: string | null
-  anonymousId: string | null
-  userId: string | null
-  email: string | null
-  properties: Record<string, unknown> | null
-  traits: Record<string, unknown> | null
-  context: Record<string, unknown> | null
-  browser: string | null
-  os: string | null
-  device: string | null
-  isBot: boolean
-  ip: string | null
-  /** Rule 7: the event happened before this person was identified. */
-  beforeIdentified: boolean
-}
+
+export type { TimelineEvent }
 
 interface TimelineCursor {
   t: number
