@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest'
 // Test harness: a real collector on an ephemeral port, over a real SQLite temp file or a fresh
 // PostgreSQL database, spoken to over HTTP.
 import { randomBytes } from 'node:crypto'
@@ -96,6 +97,19 @@ export function testConfig(database: DatabaseConfig, env: Record<string, string>
 export interface TestCollector extends RunningCollector {
   db: TestDatabase
   stop(): Promise<void>
+}
+
+/**
+ * A real collector for the tests of one describe block: started before them (unless the backend
+ * is skipped), stopped after. The handle is filled in place, so tests read `c.url` as usual.
+ */
+export function collectorForSuite(backend: BackendName, skip: boolean, env: Record<string, string> = {}): TestCollector {
+  const handle = {} as TestCollector
+  beforeAll(async () => {
+    if (!skip) Object.assign(handle, await startTestCollector(backend, env))
+  })
+  afterAll(async () => handle.stop?.())
+  return handle
 }
 
 export async function startTestCollector(backend: BackendName, env: Record<string, string> = {}): Promise<TestCollector> {

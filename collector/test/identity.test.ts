@@ -1,5 +1,5 @@
 // SPEC §5 rules 1–7, one test (or more) per rule, on SQLite and PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   BACKENDS,
   api,
@@ -8,19 +8,14 @@ import {
   page,
   post,
   sendBatch,
-  startTestCollector,
+  collectorForSuite,
   timelineOf,
   track,
   uid,
-  type TestCollector,
 } from './helpers.js'
 
 describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
-  let c: TestCollector
-  beforeAll(async () => {
-    if (!skip) c = await startTestCollector(name)
-  })
-  afterAll(async () => c?.stop())
+  const c = collectorForSuite(name, skip)
 
   const ok = async (batch: unknown[], extra: Record<string, unknown> = {}) => {
     const r = await sendBatch(c.url, batch, extra)

@@ -1,6 +1,6 @@
 // SPEC §4 ingestion over HTTP: auth, body formats, limits, answers, dedupe, clock skew, UA, IP.
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   ADMIN_TOKEN,
   BACKENDS,
@@ -12,22 +12,17 @@ import {
   page,
   post,
   sendBatch,
-  startTestCollector,
+  collectorForSuite,
   timelineOf,
   track,
   uid,
-  type TestCollector,
 } from './helpers.js'
 
 const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
 
 describe.each(BACKENDS)('ingestion on $name', ({ name, skip }) => {
-  let c: TestCollector
-  beforeAll(async () => {
-    if (!skip) c = await startTestCollector(name)
-  })
-  afterAll(async () => c?.stop())
+  const c = collectorForSuite(name, skip)
 
   const storedCount = async (messageIds: string[]) =>
     (await c.store.db.selectFrom('events').select('message_id').where('message_id', 'in', messageIds).execute()).length
@@ -251,16 +246,11 @@ describe.each(BACKENDS)('ingestion on $name', ({ name, skip }) => {
 })
 
 describe.each(BACKENDS)('ingestion policies on $name', ({ name, skip }) => {
-  let c: TestCollector
-  beforeAll(async () => {
-    if (!skip)
-      c = await startTestCollector(name, {
-        WAYMARK_ALLOWED_ORIGINS: 'https://shop.example',
-        WAYMARK_RATE_LIMIT: '5',
-        WAYMARK_IP: 'full',
-      })
+  const c = collectorForSuite(name, skip, {
+    WAYMARK_ALLOWED_ORIGINS: 'https://shop.example',
+    WAYMARK_RATE_LIMIT: '5',
+    WAYMARK_IP: 'full',
   })
-  afterAll(async () => c?.stop())
 
   it.skipIf(skip)('CORS: allowed origins get CORS headers, others are refused', async () => {
     const pre = await fetch(`${c.url}/v1/batch`, {

@@ -1,6 +1,6 @@
 // SPEC §6 read API: admin token everywhere, cursor pagination, lookup, ordering, journey, segments.
 import { Analytics } from '@segment/analytics-node'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   BACKENDS,
   WRITE_KEY,
@@ -10,19 +10,14 @@ import {
   lookup,
   page,
   sendBatch,
-  startTestCollector,
+  collectorForSuite,
   timelineOf,
   track,
   uid,
-  type TestCollector,
 } from './helpers.js'
 
 describe.each(BACKENDS)('read API on $name', ({ name, skip }) => {
-  let c: TestCollector
-  beforeAll(async () => {
-    if (!skip) c = await startTestCollector(name)
-  })
-  afterAll(async () => c?.stop())
+  const c = collectorForSuite(name, skip)
 
   it.skipIf(skip)('every /api route needs the admin token; a write key gets 403, nothing gets 401', async () => {
     const routes = ['/api/profiles', '/api/profiles/x', '/api/profiles/x/timeline', '/api/lookup?email=a@b.c', '/api/journey', '/api/segments', '/api/segments/all/profiles']
