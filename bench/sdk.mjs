@@ -270,11 +270,7 @@ async function durableRound(browser, url, n) {
     const json = JSON.stringify(base)
     const setMany = { setManyMs: await page.evaluate(setManyInPage, [n, json]), recordBytes: json.length, sampleFromSdk: !!sample, sample: base }
     return {
-      ...iso,
-      track: { p50Us: b.p50Us, p99Us: b.p99Us, maxUs: b.maxUs, meanUs: b.meanUs, burstMs: b.totalMs },
-      busyAfterMs: m2 - m1,
-      longTaskMsAfter: probe.longTaskMs,
-      lagMaxMs: probe.lagMaxMs,
+      ...roundFigures(iso, b, m2 - m1, probe),
       durableMs: probe.durableMs,
       storeCountAtEnd: probe.lastCount,
       storeTarget: c0 + n,
@@ -283,6 +279,17 @@ async function durableRound(browser, url, n) {
     }
   } finally {
     await ctx.close()
+  }
+}
+
+/** What every burst round reports: the page's timer facts, track() cost and the main thread after. */
+function roundFigures(iso, b, busyAfterMs, probe) {
+  return {
+    ...iso,
+    track: { p50Us: b.p50Us, p99Us: b.p99Us, maxUs: b.maxUs, meanUs: b.meanUs, burstMs: b.totalMs },
+    busyAfterMs,
+    longTaskMsAfter: probe.longTaskMs,
+    lagMaxMs: probe.lagMaxMs,
   }
 }
 
@@ -332,11 +339,7 @@ async function peerRound(browser, url, rx, n) {
     const within = new Set()
     for (const r of rx.batches()) if (r.at <= untilMs) for (const e of r.json?.batch || []) if (e.event === 'Bench Event') within.add(e.messageId)
     return {
-      ...iso,
-      track: { p50Us: b.p50Us, p99Us: b.p99Us, maxUs: b.maxUs, meanUs: b.meanUs, burstMs: b.totalMs },
-      busyAfterMs: m2 - m1,
-      longTaskMsAfter: probe.longTaskMs,
-      lagMaxMs: probe.lagMaxMs,
+      ...roundFigures(iso, b, m2 - m1, probe),
       deliveredWithin5s: within.size,
       requestsWithin5s: rx.batches({ acceptedOnly: false }).filter((r) => r.at <= untilMs).length,
       pageErrors: errors,
