@@ -1,17 +1,30 @@
 // Attribution: where each visit came from. A visit that arrives with campaign parameters or from
 // another site is a "touch". The first touch is kept for the life of the browser's storage and
 // added to identify events as `traits.firstTouch`; the last touch (the latest non-direct one)
-// goes on every event as `context.campaign`. Shared by tabs through localStorage.
+// goes on every event as `context.campaign`. Shared by tabs through localStorage. The marketing
+// channel is not decided here: the collector derives it from these fields (docs/autotrack.md),
+// so the rules can change without a new script on every site.
 import type { Autotracker, Campaign } from '../types'
-import { channelOf, CLICK_IDS, hostOf, type CampaignParams, type Channel } from './channel'
 import { redactEmails } from './redact-emails'
 import { consentedSave, load } from './util'
 
+export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'msclkid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id']
+
+/** Campaign parameters of a landing URL: utm_source… and click ids, as found in the query. */
+export type CampaignParams = Record<string, string | undefined>
+
 export interface Touch extends Campaign {
-  channel: Channel
   referrer?: string
   landing?: string
   [clickId: string]: string | undefined
+}
+
+export function hostOf(url: string | undefined): string {
+  try {
+    return new URL(url as string).hostname.replace(/^www\./, '')
+  } catch {
+    return ''
+  }
 }
 
 /** Campaign parameters (utm_* and click ids) present in a query string. */
@@ -25,26 +38,28 @@ export function campaignParams(search: string): CampaignParams {
   return params
 }
 
-/** The touch of a page load: undefined for an internal navigation, `channel: 'direct'` for a direct one. */
-export function touchOf(href: string, referrer: string): Touch | undefined {
+/**
+ * The touch of a page load and whether it is a direct arrival (no referrer, no parameters);
+ * undefined for a navigation inside the site.
+ */
+export function touchOf(href: string, referrer: string): { touch: Touch; direct: boolean } | undefined {
   const url = new URL(href)
   const p = campaignParams(url.search)
   const host = hostOf(referrer)
   const external = host && host !== hostOf(href)
-  const channel = channelOf(referrer, p, url.hostname)
-  if (host && !external && channel === 'direct') return undefined
+  const direct = !external && !Object.keys(p).length
+  if (host && direct) return undefined
   const touch: Touch = {
-    source: p.utm_source ?? (host || undefined),
+    source: p.utm_source ?? (external ? host : undefined),
     medium: p.utm_medium,
     name: p.utm_campaign,
     term: p.utm_term,
     content: p.utm_content,
-    channel,
     referrer: external ? redactEmails(referrer) : undefined,
     landing: redactEmails(url.pathname),
   }
   for (const id of CLICK_IDS) touch[id] = p[id]
-  return touch // undefined fields vanish in JSON
+  return { touch, direct } // undefined fields vanish in JSON
 }
 
 export interface AttributionOptions {
@@ -57,17 +72,17 @@ export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Auto
     const { enrich, tracker } = host
     const save = consentedSave(host, key)
     let stored = load<{ first?: Touch; last?: Touch; aid?: string }>(key) ?? {}
-    const touch = touchOf(location.href, document.referrer)
+    const arrival = touchOf(location.href, document.referrer)
     // a direct arrival is a first touch, never a last one: it does not erase where they came from
-    if (touch && (touch.channel !== 'direct' || !stored.first)) {
-      stored = { ...stored, first: stored.first ?? touch, last: touch.channel !== 'direct' ? touch : stored.last }
+    if (arrival && (!arrival.direct || !stored.first)) {
+      stored = { ...stored, first: stored.first ?? arrival.touch, last: arrival.direct ? stored.last : arrival.touch }
       save(stored)
     }
     // The first touch belongs to one anonymous id: after reset() (or a new identity) it starts over.
     let known = false
     const own = (aid: string) => {
       if (stored.aid !== aid) {
-        if (stored.aid) stored.first = touch ?? { channel: 'direct' }
+        if (stored.aid) stored.first = arrival?.touch ?? {}
         stored.aid = aid
         save(stored)
       }
@@ -77,7 +92,7 @@ export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Auto
       own(anonymousId)
     })
     enrich((event) => {
-      event.context.campaign = { ...(stored.last ?? { channel: 'direct' }) } as Campaign
+      event.context.campaign = { ...stored.last }
       if (event.type === 'identify') {
         if (known) own(tracker.user().anonymousId)
         event.traits = { firstTouch: stored.first, ...event.traits }

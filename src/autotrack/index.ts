@@ -2,8 +2,7 @@
 // imports. Pass them to createTracker({ autotrack: [...] }); order matters, see docs/autotrack.md
 // (or use `autotrack()` for all of them, in the right order).
 export { autotrack, AUTOTRACKERS, type AutotrackOptions } from './all'
-export { attribution, campaignParams, touchOf, type AttributionOptions, type Touch } from './attribution'
-export { channelOf, CLICK_IDS, type Channel, type CampaignParams } from './channel'
+export { attribution, campaignParams, CLICK_IDS, touchOf, type AttributionOptions, type CampaignParams, type Touch } from './attribution'
 export { content } from './content'
 export { emailLinks } from './email-links'
 export { engagedTime } from './engaged-time'

@@ -140,7 +140,8 @@ describe('autotrack in Chromium', () => {
     const [identify] = await site.waitFor((e) => e.type === 'identify', 1, 'identify')
     const [form] = await site.waitFor((e) => e.event === 'Form Submitted', 1, 'form')
     const thanks = (await site.waitFor((e) => e.type === 'page' && e.properties!.path === '/examples/thanks.html', 1, 'thanks page'))[0]
-    expect(identify.traits).toMatchObject({ email: 'ada@example.com', firstTouch: { channel: 'direct' } })
+    expect(identify.traits).toMatchObject({ email: 'ada@example.com', firstTouch: { landing: '/examples/index.html' } })
+    expect(identify.traits!.firstTouch).not.toHaveProperty('referrer') // a direct arrival
     expect(form.properties).toEqual({ id: 'newsletter', name: 'newsletter', action: `${site.origin}/examples/thanks.html`, fields: ['email', 'topics'] })
     expect(thanks.anonymousId).toBe(identify.anonymousId)
     expect(thanks.properties!.url).toContain('email=[email]')
@@ -157,7 +158,7 @@ describe('autotrack in Chromium', () => {
     const [view] = await site.waitFor((e) => e.type === 'page', 1, 'page view')
     expect(identify.traits!.email).toBe('ada@example.com')
     expect(view.properties!.url).toBe(`${site.origin}/examples/pricing.html?utm_source=newsletter&utm_medium=email&utm_campaign=nov`)
-    expect(view.context.campaign).toMatchObject({ source: 'newsletter', medium: 'email', name: 'nov', channel: 'email' })
+    expect(view.context.campaign).toMatchObject({ source: 'newsletter', medium: 'email', name: 'nov', landing: '/examples/pricing.html' })
     expect(JSON.stringify(view)).not.toMatch(/ada|wm_email/)
   })
 })

@@ -5,6 +5,7 @@ import { UAParser } from 'ua-parser-js'
 import type { IpPolicy } from '../config.js'
 import type { EventsTable } from '../db/schema.js'
 import { eventIdentityKey, type IdentityTuple } from '../identity/identifiers.js'
+import { channelOfCampaign } from './channel.js'
 import { isObject, type JsonObject, type ValidEvent } from './validate.js'
 
 export type EventRow = Omit<EventsTable, 'id'>
@@ -18,6 +19,7 @@ export interface Touch {
   content?: string
   referrer?: string
   landingPage?: string
+  channel?: string
 }
 
 export interface PreparedEvent {
@@ -114,6 +116,7 @@ export function extractTouch(context: JsonObject | null): Touch | null {
     touch.campaign = str(campaign.name)
     touch.term = str(campaign.term)
     touch.content = str(campaign.content)
+    touch.channel = str(campaign.channel)
   } else {
     const search = str(page.search) ?? (str(page.url)?.includes('?') ? str(page.url)!.slice(str(page.url)!.indexOf('?')) : undefined)
     if (search) {
@@ -128,15 +131,36 @@ export function extractTouch(context: JsonObject | null): Touch | null {
   const referrer = str(page.referrer)
   const refHost = hostOf(referrer)
   if (refHost && refHost !== hostOf(str(page.url))) touch.referrer = referrer
-  const hasTouch = Object.values(touch).some((v) => v !== undefined)
+  // a channel alone (`direct`) is the absence of a touch
+  const hasTouch = Object.entries(touch).some(([k, v]) => k !== 'channel' && v !== undefined)
   if (!hasTouch) return null
   if (str(page.url)) touch.landingPage = str(page.url)
   for (const k of Object.keys(touch) as Array<keyof Touch>) if (touch[k] === undefined) delete touch[k]
   return touch
 }
 
-export function prepareEvent(e: ValidEvent, messageId: string, req: RequestInfo): PreparedEvent {
-  const context = req.batchContext ? { ...req.batchContext, ...(e.context ?? {}) } : e.context
+/**
+ * The channel goes into `context.campaign` and `traits.firstTouch` when the client did not decide
+ * it (the Waymark SDK leaves it to the collector); a client's own channel is kept.
+ */
+export function withChannels(context: JsonObject | null, traits: JsonObject | null) {
+  const page = isObject(context?.page) ? context.page : {}
+  const campaign = context?.campaign
+  if (isObject(campaign) && campaign.channel === undefined) {
+    context = { ...context, campaign: { ...campaign, channel: channelOfCampaign(campaign, page) } }
+  }
+  // the first touch was another visit: this page's referrer says nothing about it
+  const firstTouch = traits?.firstTouch
+  if (isObject(firstTouch) && firstTouch.channel === undefined) {
+    traits = { ...traits, firstTouch: { ...firstTouch, channel: channelOfCampaign(firstTouch) } }
+  }
+  return { context, traits }
+}
+
+export function prepareEvent(event: ValidEvent, messageId: string, req: RequestInfo): PreparedEvent {
+  const merged = req.batchContext ? { ...req.batchContext, ...(event.context ?? {}) } : event.context
+  const { context, traits: eventTraits } = withChannels(merged, event.traits)
+  const e = eventTraits === event.traits ? event : { ...event, traits: eventTraits }
   const agent = parseAgent(str(context?.userAgent) ?? req.userAgent)
   const identity: IdentityTuple = {
     anonymousId: e.anonymousId,

@@ -87,8 +87,8 @@ describe('autotrack on a real tracker', () => {
     tracker.identify('bob@example.com')
     await tracker.flush()
     const [ada, bob] = collector.delivered().filter((e) => e.type === 'identify')
-    expect(ada.traits!.firstTouch).toMatchObject({ source: 'news', channel: 'email' })
-    expect(bob.traits!.firstTouch).toEqual({ channel: 'direct', landing: '/pricing' })
+    expect(ada.traits!.firstTouch).toMatchObject({ source: 'news', medium: 'email' })
+    expect(bob.traits!.firstTouch).toEqual({ landing: '/pricing' }) // direct: no referrer, no campaign
   })
 
   it('delivers page views with session, campaign and no e-mail address, and uninstalls on shutdown', async () => {
@@ -105,11 +105,11 @@ describe('autotrack on a real tracker', () => {
     const events = collector.delivered()
     expect(events.map((e) => e.type)).toEqual(['identify', 'page', 'page'])
     for (const e of events) expect(JSON.stringify([e.context, e.properties])).not.toMatch(/ada|wm_email/)
-    expect(events[0]).toMatchObject({ traits: { email: 'ada@example.com', firstTouch: { channel: 'email' } } })
+    expect(events[0]).toMatchObject({ traits: { email: 'ada@example.com', firstTouch: { source: 'news', medium: 'email' } } })
     const sessionIds = new Set(events.map((e) => e.context.sessionId))
     expect(sessionIds.size).toBe(1)
     expect([...sessionIds][0]).toMatch(/^[0-9A-Z]{26}$/)
-    for (const e of events) expect(e.context.campaign).toMatchObject({ source: 'news', medium: 'email', channel: 'email' })
+    for (const e of events) expect(e.context.campaign).toMatchObject({ source: 'news', medium: 'email', landing: '/landing' })
     await tracker.shutdown()
     history.pushState({}, '', '/after-shutdown')
     await tick()

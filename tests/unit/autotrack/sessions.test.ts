@@ -99,7 +99,7 @@ describe('attribution', () => {
     const visit1 = fakeHost()
     visit1.install(attribution())
     visit1.host.tracker.track('A')
-    expect(visit1.events[0].context.campaign).toMatchObject({ source: 'news', medium: 'email', name: 'nov', channel: 'email' })
+    expect(visit1.events[0].context.campaign).toMatchObject({ source: 'news', medium: 'email', name: 'nov' })
 
     // later visit from Google
     goTo('/pricing')
@@ -108,8 +108,8 @@ describe('attribution', () => {
     visit2.install(attribution())
     visit2.host.tracker.identify({ email: 'ada@example.com' })
     const [identify] = visit2.events
-    expect(identify.context.campaign).toMatchObject({ source: 'google.com', channel: 'organic search' })
-    expect(identify.traits).toMatchObject({ email: 'ada@example.com', firstTouch: { source: 'news', channel: 'email', landing: '/' } })
+    expect(identify.context.campaign).toMatchObject({ source: 'google.com', referrer: 'https://www.google.com/' })
+    expect(identify.traits).toMatchObject({ email: 'ada@example.com', firstTouch: { source: 'news', medium: 'email', landing: '/' } })
 
     // direct visit: keeps the last non-direct touch
     goTo('/')
@@ -117,7 +117,7 @@ describe('attribution', () => {
     const visit3 = fakeHost()
     visit3.install(attribution())
     visit3.host.tracker.track('B')
-    expect(visit3.events[0].context.campaign).toMatchObject({ channel: 'organic search' })
+    expect(visit3.events[0].context.campaign).toMatchObject({ source: 'google.com' })
     expect(visit3.named('B')[0].traits).toBeUndefined()
   })
 
@@ -125,8 +125,8 @@ describe('attribution', () => {
     const host = fakeHost()
     host.install(attribution())
     host.host.tracker.identify({ email: 'a@b.co' })
-    expect(host.events[0].context.campaign).toEqual({ channel: 'direct' })
-    expect(host.events[0].traits!.firstTouch).toMatchObject({ channel: 'direct', landing: '/' })
+    expect(host.events[0].context.campaign).toEqual({})
+    expect(host.events[0].traits!.firstTouch).toEqual({ landing: '/' })
   })
 
   it('treats a navigation within the site as no touch', () => {
@@ -137,7 +137,7 @@ describe('attribution', () => {
     const host = fakeHost()
     host.install(attribution())
     host.host.tracker.track('A')
-    expect(host.events[0].context.campaign).toMatchObject({ channel: 'paid search', gclid: 'abc' })
+    expect(host.events[0].context.campaign).toMatchObject({ gclid: 'abc', landing: '/' })
   })
 })
 

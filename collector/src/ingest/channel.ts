@@ -1,0 +1,91 @@
+// The marketing channel of a touch (a visit's campaign parameters and referrer), decided here
+// rather than in every browser so the script stays small and the rules change in one place.
+// Rules, first match wins (docs/autotrack.md); m = utm_medium, s = utm_source, lower-cased:
+//  1. m is display/banner/cpm, or a `dclid`                                  → display
+//  2. m or s mentions mail/newsletter                                        → email
+//  3. m starts with affiliate                                                → affiliate
+//  4. m mentions cp/ppc/paid/retargeting, or a search-ad click id (gclid, gbraid, wbraid, msclkid):
+//     from a social network (s or referrer) → paid social, otherwise          → paid search
+//  5. a social-ad click id (ttclid, twclid, li_fat_id)                        → paid social
+//  6. m mentions social (or is sm), s or referrer is a social network, or fbclid → social
+//  7. m is organic, or s or referrer is a search engine                      → organic search
+//  8. m is referral, or a referrer from another host                         → referral
+//  9. any other utm_medium/utm_source/utm_campaign                           → other
+// 10. nothing                                                                → direct
+export type Channel =
+  | 'direct'
+  | 'organic search'
+  | 'paid search'
+  | 'social'
+  | 'paid social'
+  | 'email'
+  | 'referral'
+  | 'display'
+  | 'affiliate'
+  | 'other'
+
+/** A touch as the Segment spec's `context.campaign` carries it, plus what the Waymark SDK adds. */
+export interface TouchFields {
+  source?: string
+  medium?: string
+  name?: string
+  referrer?: string
+  /** Click ids present (gclid, fbclid…), by name. */
+  clickIds?: string[]
+}
+
+const SEARCH = /(^|\.)(google|bing|yahoo|duckduckgo|baidu|yandex|ecosia|qwant|naver)\./
+const SOCIAL = /(^|\.)(facebook|fb|instagram|ig|linkedin|lnkd|li|t|twitter|x|reddit|pinterest|youtube|tiktok|threads|bsky)\./
+export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'msclkid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id']
+
+function hostOf(url: string | undefined): string {
+  try {
+    return new URL(url as string).hostname.replace(/^www\./, '')
+  } catch {
+    return ''
+  }
+}
+
+export function channelOf(touch: TouchFields, pageUrl?: string): Channel {
+  const m = (touch.medium ?? '').toLowerCase()
+  const s = (touch.source ?? '').toLowerCase() + '.'
+  const host = hostOf(touch.referrer)
+  const ids = (touch.clickIds ?? []).join()
+  const social = SOCIAL.test(s) || SOCIAL.test(host)
+  if (/^(display|banner|cpm)$/.test(m) || /dclid/.test(ids)) return 'display'
+  if (/mail|newsletter/.test(m + s)) return 'email'
+  if (/^affiliate/.test(m)) return 'affiliate'
+  if (/cp|ppc|paid|retargeting/.test(m) || /gclid|gbraid|wbraid|msclkid/.test(ids)) return social ? 'paid social' : 'paid search'
+  if (/ttclid|twclid|li_fat_id/.test(ids)) return 'paid social'
+  if (/social|^sm$/.test(m) || social || /fbclid/.test(ids)) return 'social'
+  if (m === 'organic' || SEARCH.test(s) || SEARCH.test(host)) return 'organic search'
+  if (m === 'referral' || (host && host !== hostOf(pageUrl))) return 'referral'
+  if (m || s.length > 1 || touch.name) return 'other'
+  return 'direct'
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
+
+/**
+ * The channel of a `context.campaign` or `traits.firstTouch` object: its own fields first, the
+ * page's referrer and click ids in its URL for clients that send only utm fields there.
+ */
+export function channelOfCampaign(campaign: Record<string, unknown>, page: Record<string, unknown> = {}): Channel {
+  const pageUrl = text(page.url)
+  let query: URLSearchParams | undefined
+  try {
+    query = new URL(pageUrl as string).searchParams
+  } catch {
+    query = undefined
+  }
+  return channelOf(
+    {
+      source: text(campaign.source),
+      medium: text(campaign.medium),
+      name: text(campaign.name),
+      referrer: text(campaign.referrer) ?? text(page.referrer),
+      clickIds: CLICK_IDS.filter((id) => text(campaign[id]) || query?.get(id)),
+    },
+    pageUrl,
+  )
+}
