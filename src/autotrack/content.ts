@@ -3,7 +3,7 @@
 // 1 s, and `Content Clicked` when clicked. Elements added later (SPA rendering) are picked up.
 import type { Autotracker, Properties } from '../types'
 import { redactEmails } from './redact-emails'
-import { all, closest, on, onRoute } from './util'
+import { all, onClick, onRoute } from './util'
 
 const SELECTOR = '[data-wm-content]'
 
@@ -19,10 +19,7 @@ export function contentOf(el: HTMLElement): Properties {
 export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
   return ({ tracker }) => {
     const offs = [
-      on(document, 'click', (event) => {
-        const el = closest(event, SELECTOR)
-        if (el) tracker.track('Content Clicked', contentOf(el))
-      }),
+      onClick(SELECTOR, (el) => tracker.track('Content Clicked', contentOf(el))),
     ]
     if (typeof IntersectionObserver !== 'function') return all(offs)
     const timers = new Map<Element, ReturnType<typeof setTimeout>>()

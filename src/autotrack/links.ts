@@ -5,33 +5,33 @@
 // `Phone Link Clicked`, each with { url, text }; e-mail addresses are redacted from both.
 import type { Autotracker } from '../types'
 import { redactEmails } from './redact-emails'
-import { closest, on } from './util'
+import { onClick } from './util'
 
 export const DOWNLOADS =
   /\.(pdf|zip|rar|7z|gz|tgz|dmg|exe|msi|pkg|deb|apk|iso|csv|txt|rtf|docx?|xlsx?|pptx?|od[tsp]|epub|mp3|wav|mp4|mov|avi)$/i
 
+/** The event of a click on `link`, if it records one. The link parses its own href (a malformed one has no host). */
 export function linkEvent(link: HTMLAnchorElement): [string, Record<string, string>] | undefined {
-  const url = new URL(link.href, location.href)
+  const { protocol, pathname } = link
   const props: Record<string, string> = {
-    url: redactEmails(url.href),
+    url: redactEmails(link.href),
     text: redactEmails((link.textContent ?? '').trim().slice(0, 100)),
   }
-  if (url.protocol === 'mailto:') return ['Email Link Clicked', props]
-  if (url.protocol === 'tel:') return ['Phone Link Clicked', props]
-  if (!/^https?:$/.test(url.protocol)) return undefined
-  if (DOWNLOADS.test(url.pathname) || link.hasAttribute('download')) {
-    props.extension = (url.pathname.match(/\.(\w+)$/)?.[1] ?? '').toLowerCase()
+  if (protocol === 'mailto:') return ['Email Link Clicked', props]
+  if (protocol === 'tel:') return ['Phone Link Clicked', props]
+  if (!/^https?:$/.test(protocol)) return undefined
+  if (DOWNLOADS.test(pathname) || link.hasAttribute('download')) {
+    props.extension = (pathname.match(/\.(\w+)$/)?.[1] ?? '').toLowerCase()
     return ['File Downloaded', props]
   }
-  if (url.hostname !== location.hostname) return ['Outbound Link Clicked', props]
+  if (link.hostname !== location.hostname) return ['Outbound Link Clicked', props]
   return undefined
 }
 
 export function links(): Autotracker {
   return ({ tracker }) =>
-    on(document, 'click', (event: MouseEvent) => {
-      const link = closest(event, 'a[href]') as HTMLAnchorElement | null
-      const found = link && linkEvent(link)
+    onClick('a[href]', (link) => {
+      const found = linkEvent(link as HTMLAnchorElement)
       if (found) tracker.track(...found)
     })
 }

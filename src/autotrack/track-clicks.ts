@@ -1,13 +1,16 @@
 // Declared clicks: `<button data-wm-track="Signup Clicked" data-wm-prop-plan="pro">` records
 // track('Signup Clicked', { plan: 'pro' }) when it (or anything inside it) is clicked.
 // Property values are strings, keys are written as in the attribute (`data-wm-prop-plan_id` → plan_id).
-import type { Autotracker } from '../types'
-import { attrs, closest, on } from './util'
+import type { Autotracker, Properties } from '../types'
+import { onClick } from './util'
 
 export function trackClicks(): Autotracker {
   return ({ tracker }) =>
-    on(document, 'click', (event) => {
-      const el = closest(event, '[data-wm-track]')
-      if (el) tracker.track(el.dataset.wmTrack!, attrs(el, 'data-wm-prop-'))
+    onClick('[data-wm-track]', (el) => {
+      const props: Properties = {}
+      for (const { name, value } of Array.from(el.attributes)) {
+        if (name.startsWith('data-wm-prop-')) props[name.slice(13)] = value
+      }
+      tracker.track(el.dataset.wmTrack!, props)
     })
 }

@@ -1,6 +1,6 @@
 // Helpers shared by the autotrackers: listeners, storage, and one watcher of SPA route changes.
 // Nothing runs at import: every browser global is touched only when an autotracker installs.
-import type { Properties, TrackerHost } from '../types'
+import type { TrackerHost } from '../types'
 import { redactEmails } from './redact-emails'
 
 /** Runs `fn`, swallowing what it throws: nothing of ours may break the host page. */
@@ -14,13 +14,22 @@ export const safe =
     }
   }
 
-/** Adds a listener (capturing, passive, never throwing) and returns how to remove it. */
+/**
+ * Adds a capturing listener that never throws (we never preventDefault, so it is passive anyway)
+ * and returns how to remove it.
+ */
 export function on(target: EventTarget, type: string, fn: (event: any) => void): () => void {
-  const opts = { capture: true, passive: true }
   const listener = safe(fn)
-  target.addEventListener(type, listener, opts)
-  return () => target.removeEventListener(type, listener, opts)
+  target.addEventListener(type, listener, true)
+  return () => target.removeEventListener(type, listener, true)
 }
+
+/** Calls `fn` with the element matching `selector` that a click landed on or inside. */
+export const onClick = (selector: string, fn: (el: HTMLElement) => void) =>
+  on(document, 'click', (event: Event) => {
+    const el = (event.target as Element).closest?.(selector) as HTMLElement | null
+    if (el) fn(el)
+  })
 
 /** Runs every cleanup: what an autotracker returns from several `on` calls. */
 export const all = (offs: (() => void)[]) => () => offs.forEach((off) => off())
@@ -68,17 +77,6 @@ export function consentedSave(host: TrackerHost, key: string): (value: unknown) 
 /** The current address, without e-mail addresses in it. */
 export const here = () => redactEmails(location.href)
 
-/** `data-wm-prop-plan="pro"` → { plan: 'pro' }, plus the given fields. */
-export function attrs(el: Element, prefix: string, into: Properties = {}): Properties {
-  for (const { name, value } of Array.from(el.attributes)) {
-    if (name.startsWith(prefix)) into[name.slice(prefix.length)] = value
-  }
-  return into
-}
-
-/** The nearest element matching `selector` from an event's target. */
-export const closest = (event: Event, selector: string): HTMLElement | null =>
-  (event.target as Element).closest?.(selector) as HTMLElement | null
 
 // ---------------------------------------------------------------------------------------------
 // Route changes. A "page view" is one address: a pushState, replaceState, popstate or hashchange
@@ -89,7 +87,7 @@ export const closest = (event: Event, selector: string): HTMLElement | null =>
 /** Called twice on each change: `leaving` (the old page view ends) then entering the new one. */
 export type RouteListener = (leaving: boolean, previousUrl: string) => void
 
-const listeners: RouteListener[] = []
+const listeners = new Set<RouteListener>()
 let current: string | undefined
 let muted = false
 
@@ -99,14 +97,12 @@ const routeKey = () => {
 }
 
 function changed(force?: boolean) {
-  const key = routeKey()
-  if (key === current && !force) return
   const previous = current!
-  current = key
-  if (muted) return
-  // inside the app's own pushState call: a listener's error must not reach it
-  for (const fn of listeners.slice()) safe(fn)(true, previous)
-  for (const fn of listeners.slice()) safe(fn)(false, previous)
+  current = routeKey()
+  if (muted || (current === previous && !force)) return
+  // every page view ends before the next starts; inside the app's own pushState call, so a
+  // listener's error must not reach it
+  for (const leaving of [true, false]) for (const fn of [...listeners]) safe(fn)(leaving, previous)
 }
 
 export function onRoute(fn: RouteListener): () => void {
@@ -125,22 +121,17 @@ export function onRoute(fn: RouteListener): () => void {
     on(window, 'hashchange', () => changed())
     on(window, 'pageshow', (event: PageTransitionEvent) => event.persisted && changed(true))
   }
-  listeners.push(fn)
-  return () => {
-    const at = listeners.indexOf(fn)
-    if (at >= 0) listeners.splice(at, 1)
-  }
+  listeners.add(fn)
+  return () => listeners.delete(fn)
 }
 
-/** Changes the address bar without it counting as a route change. */
+/** Changes the address bar without it counting as a route change (the watcher, if installed, learns the new address). */
 export function replaceUrl(url: string): void {
   muted = true
   try {
     history.replaceState(history.state, '', url)
   } catch {
     // sandboxed documents may refuse: redact() still keeps the address out of events
-  } finally {
-    muted = false
-    if (current !== undefined) current = routeKey()
   }
+  muted = false
 }
