@@ -3,7 +3,7 @@
 // 1 s, and `Content Clicked` when clicked. Elements added later (SPA rendering) are picked up.
 import type { Autotracker, Properties } from '../types'
 import { redactEmails } from './redact-emails'
-import { all, onClick, onRoute } from './util'
+import { onClick, onRoute } from './util'
 
 const SELECTOR = '[data-wm-content]'
 
@@ -18,10 +18,8 @@ export function contentOf(el: HTMLElement): Properties {
 
 export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
   return ({ tracker }) => {
-    const offs = [
-      onClick(SELECTOR, (el) => tracker.track('Content Clicked', contentOf(el))),
-    ]
-    if (typeof IntersectionObserver !== 'function') return all(offs)
+    const offClicks = onClick(SELECTOR, (el) => tracker.track('Content Clicked', contentOf(el)))
+    if (typeof IntersectionObserver !== 'function') return offClicks
     const timers = new Map<Element, ReturnType<typeof setTimeout>>()
     let seen = new WeakSet<Element>()
     const observer = new IntersectionObserver(
@@ -33,9 +31,7 @@ export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
             timers.set(
               target,
               setTimeout(() => {
-                timers.delete(target)
                 seen.add(target)
-                observer.unobserve(target)
                 tracker.track('Content Impression', contentOf(target as HTMLElement))
               }, dwell),
             )
@@ -44,31 +40,31 @@ export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
       },
       { threshold: ratio },
     )
-    const scan = (root: ParentNode) => {
+    // text nodes have neither `matches` nor `querySelectorAll`
+    const scan = (root: Node) => {
       if ((root as Element).matches?.(SELECTOR)) observer.observe(root as Element)
-      root.querySelectorAll?.(SELECTOR).forEach((el) => observer.observe(el))
+      ;(root as Element).querySelectorAll?.(SELECTOR).forEach((el) => observer.observe(el))
+    }
+    const stop = () => {
+      observer.disconnect()
+      timers.forEach(clearTimeout)
+      timers.clear()
     }
     scan(document)
-    const mutations = new MutationObserver((records) => {
-      for (const record of records) record.addedNodes.forEach((node) => node.nodeType === 1 && scan(node as Element))
-    })
+    const mutations = new MutationObserver((records) => records.forEach((record) => record.addedNodes.forEach(scan)))
     mutations.observe(document.documentElement, { childList: true, subtree: true })
-    offs.push(
-      onRoute((leaving) => {
-        if (leaving) return
-        // a new page view: everything may make an impression again
-        seen = new WeakSet()
-        timers.forEach(clearTimeout)
-        timers.clear()
-        observer.disconnect()
-        scan(document)
-      }),
-      () => {
-        observer.disconnect()
-        mutations.disconnect()
-        timers.forEach(clearTimeout)
-      },
-    )
-    return all(offs)
+    const offRoute = onRoute((leaving) => {
+      if (leaving) return
+      // a new page view: everything may make an impression again
+      seen = new WeakSet()
+      stop()
+      scan(document)
+    })
+    return () => {
+      offClicks()
+      offRoute()
+      stop()
+      mutations.disconnect()
+    }
   }
 }

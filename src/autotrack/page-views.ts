@@ -3,8 +3,8 @@
 // rendering the route is the one recorded — or at the next route change if that comes first, with
 // the address it was for. It carries the previous address as referrer.
 import type { Autotracker } from '../types'
-import { redactEmails } from './redact-emails'
-import { here, onRoute } from './util'
+import { clean } from './redact'
+import { onRoute } from './util'
 
 export function pageViews(): Autotracker {
   return ({ tracker, enrich }) => {
@@ -16,17 +16,16 @@ export function pageViews(): Autotracker {
     const run = () => {
       clearTimeout(timer)
       if (!pending) return
-      recording = { ...pending, title: redactEmails(document.title) }
+      recording = clean({ ...pending, title: document.title })
       pending = undefined
       tracker.page(undefined, recording)
       recording = undefined
     }
     tracker.page()
-    const off = onRoute((leaving, previous) => {
+    const off = onRoute((leaving, referrer) => {
       run()
       if (leaving) return
-      const { pathname, search } = location
-      pending = { url: here(), path: redactEmails(pathname), search: redactEmails(search), referrer: redactEmails(previous) }
+      pending = { url: location.href, path: location.pathname, search: location.search, referrer }
       timer = setTimeout(run)
     })
     return () => {

@@ -5,14 +5,17 @@ import { redactEmails } from './redact-emails'
 
 const FIELDS = ['url', 'path', 'search', 'referrer', 'title']
 
-function clean(fields: Properties | undefined) {
-  if (fields) for (const key of FIELDS) if (typeof fields[key] === 'string') fields[key] = redactEmails(fields[key] as string)
+/** The page fields of `fields`, redacted in place. */
+export function clean<T>(fields: T): T {
+  const page = fields as Properties | undefined
+  if (page) for (const key of FIELDS) if (typeof page[key] === 'string') page[key] = redactEmails(page[key] as string)
+  return fields
 }
 
 export function redact(): Autotracker {
   return ({ enrich }) => {
     enrich((event) => {
-      clean(event.context.page as unknown as Properties)
+      clean(event.context.page)
       if (event.type === 'page') clean(event.properties)
     })
   }
