@@ -31,7 +31,7 @@ export function hostOf(url: string | undefined): string {
 export function campaignParams(search: string): CampaignParams {
   const query = new URLSearchParams(search)
   const params: CampaignParams = {}
-  for (const key of ['source', 'medium', 'campaign', 'term', 'content'].map((k) => 'utm_' + k).concat(CLICK_IDS)) {
+  for (const key of ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', ...CLICK_IDS]) {
     const value = query.get(key)
     if (value) params[key] = redactEmails(value)
   }
@@ -49,17 +49,12 @@ export function touchOf(href: string, referrer: string): { touch: Touch; direct:
   const external = host && host !== hostOf(href)
   const direct = !external && !Object.keys(p).length
   if (host && direct) return undefined
-  const touch: Touch = {
-    source: p.utm_source ?? (external ? host : undefined),
-    medium: p.utm_medium,
-    name: p.utm_campaign,
-    term: p.utm_term,
-    content: p.utm_content,
-    referrer: external ? redactEmails(referrer) : undefined,
-    landing: redactEmails(url.pathname),
-  }
-  for (const id of CLICK_IDS) touch[id] = p[id]
-  return { touch, direct } // undefined fields vanish in JSON
+  const touch: Touch = { landing: redactEmails(url.pathname) } // undefined fields vanish in JSON
+  if (external) touch.referrer = redactEmails(referrer)
+  // utm_campaign is Segment's `name`, the other utm_* lose their prefix, click ids keep theirs
+  for (const key in p) touch[key === 'utm_campaign' ? 'name' : key.replace('utm_', '')] = p[key]
+  touch.source ??= external ? host : undefined
+  return { touch, direct }
 }
 
 export interface AttributionOptions {
@@ -71,11 +66,12 @@ export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Auto
   return (host) => {
     const { enrich, tracker } = host
     const save = consentedSave(host, key)
-    let stored = load<{ first?: Touch; last?: Touch; aid?: string }>(key) ?? {}
+    const stored = load<{ first?: Touch; last?: Touch; aid?: string }>(key) ?? {}
     const arrival = touchOf(location.href, document.referrer)
     // a direct arrival is a first touch, never a last one: it does not erase where they came from
-    if (arrival && (!arrival.direct || !stored.first)) {
-      stored = { ...stored, first: stored.first ?? arrival.touch, last: arrival.direct ? stored.last : arrival.touch }
+    if (arrival) {
+      stored.first ??= arrival.touch
+      if (!arrival.direct) stored.last = arrival.touch
       save(stored)
     }
     // The first touch belongs to one anonymous id: after reset() (or a new identity) it starts over.

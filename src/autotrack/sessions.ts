@@ -30,31 +30,29 @@ export function sessions({ timeout = 30 * 60_000, key = 'wm_session' }: SessionO
     const save = consentedSave(host, key)
     const params = campaignParams(location.search)
     const campaign = Object.keys(params).length ? JSON.stringify(params) : ''
+    const live = (s: Session | undefined, t: number): s is Session => !!s && t - s.t <= timeout
+    const start = (t: number): Session => ({ id: ulid(t), t, c: campaign })
     let session = load<Session>(key)
     let written = 0
     const write = (t: number) => {
-      written = t
+      written = session!.t = t
       save(session)
     }
-    const fresh = (t: number) => !!session && t - session.t <= timeout
-    const start = (t: number) => {
-      session = { id: ulid(t), t, c: campaign }
-      write(t)
+    // arriving from another campaign: a new session at once (an expired one is replaced at the first event)
+    if (campaign && campaign !== session?.c) {
+      session = start(now())
+      write(now())
     }
-    const first = now()
-    if (!fresh(first) || (campaign && campaign !== session!.c)) start(first)
-
     // the newest live session any tab knows wins (ULIDs sort by creation time)
     const adopt = (t: number) => {
       const stored = load<Session>(key)
-      if (stored && t - stored.t <= timeout && (!fresh(t) || stored.id > session!.id)) session = stored
+      if (live(stored, t) && (!live(session, t) || stored.id > session.id)) session = stored
     }
     enrich((event) => {
       const t = now()
-      if (!fresh(t) || t - written > WRITE_EVERY) {
+      if (!live(session, t) || t - written > WRITE_EVERY) {
         adopt(t)
-        if (!fresh(t)) start(t)
-        session!.t = t
+        if (!live(session, t)) session = start(t)
         write(t)
       }
       session!.t = t
