@@ -1,7 +1,7 @@
-// The script-tag wiring (src/browser.ts) and the autotrackers on a real tracker.
+// The script-tag wiring (src/autotrack/script-tag.ts) and the autotrackers on a real tracker.
 import { afterEach, describe, expect, it } from 'vitest'
 import { AUTOTRACKERS, autotrack } from '../../../src/autotrack/index'
-import { install, optionsFromDataset } from '../../../src/browser'
+import { install, optionsFromDataset } from '../../../src/autotrack/script-tag'
 import { createTracker, memoryEventStore, memoryMetaStore, type Tracker } from '../../../src/index'
 import { testClock, testCollector } from '../helpers'
 import { goTo, tick } from './host'
