@@ -30,7 +30,7 @@ export function sessions({ timeout = 30 * 60_000, key = 'wm_session' }: SessionO
     const save = consentedSave(host, key)
     const params = campaignParams(location.search)
     const campaign = Object.keys(params).length ? JSON.stringify(params) : ''
-    const live = (s: Session | undefined, t: number): s is Session => !!s && t - s.t <= timeout
+    const live = (s: Session | null | undefined, t: number): s is Session => !!s && t - s.t <= timeout
     const start = (t: number): Session => ({ id: ulid(t), t, c: campaign })
     let session = load<Session>(key)
     let written = 0

@@ -3,16 +3,23 @@
 import type { TrackerHost } from '../types'
 import { redactEmails } from './redact-emails'
 
-/** Runs `fn`, swallowing what it throws: nothing of ours may break the host page. */
+/**
+ * Runs `fn` and returns what it returns, or undefined if it throws: nothing of ours may break the
+ * host page (a malformed href or action, blocked or full storage: that one thing is not done).
+ */
+export function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn()
+  } catch {
+    return undefined
+  }
+}
+
+/** `fn`, never throwing. */
 export const safe =
   <A extends unknown[]>(fn: (...args: A) => unknown) =>
-  (...args: A) => {
-    try {
-      fn(...args)
-    } catch {
-      // a malformed href or action, a storage error: that one event is not recorded
-    }
-  }
+  (...args: A) =>
+    attempt(() => fn(...args))
 
 /**
  * Adds a capturing listener that never throws (we never preventDefault, so it is passive anyway)
@@ -35,21 +42,9 @@ export const onClick = (selector: string, fn: (el: HTMLElement) => void) =>
 export const all = (offs: (() => void)[]) => () => offs.forEach((off) => off())
 
 /** localStorage, quietly: private modes and blocked storage just mean "nothing kept". */
-export function load<T>(key: string): T | undefined {
-  try {
-    return JSON.parse(localStorage.getItem(key) as string) ?? undefined
-  } catch {
-    return undefined
-  }
-}
+export const load = <T>(key: string): T | null | undefined => attempt(() => JSON.parse(localStorage.getItem(key)!))
 
-export function save(key: string, value: unknown): void {
-  try {
-    localStorage.setItem(key, JSON.stringify(value))
-  } catch {
-    // full or blocked: the value lives in memory only
-  }
-}
+export const save = (key: string, value: unknown) => attempt(() => localStorage.setItem(key, JSON.stringify(value)))
 
 /**
  * `save` that follows consent (SPEC §3): nothing is written unless it is granted, the latest
@@ -57,20 +52,17 @@ export function save(key: string, value: unknown): void {
  */
 export function consentedSave(host: TrackerHost, key: string): (value: unknown) => void {
   let latest: unknown
+  const write = () => host.consent() === 'granted' && latest && save(key, latest)
   host.onConsent((state) => {
-    if (state === 'granted' && latest !== undefined) save(key, latest)
     if (state === 'denied') {
       latest = undefined
-      try {
-        localStorage.removeItem(key)
-      } catch {
-        // blocked storage holds nothing to wipe
-      }
+      attempt(() => localStorage.removeItem(key))
     }
+    write()
   })
   return (value) => {
     latest = value
-    if (host.consent() === 'granted') save(key, value)
+    write()
   }
 }
 
@@ -96,10 +88,11 @@ const routeKey = () => {
   return /^#[!/]/.test(hash) ? href : href.replace(/#.*/, '')
 }
 
-function changed(force?: boolean) {
+/** A pushState/replaceState (no event), popstate, hashchange or pageshow (persisted: from the back/forward cache). */
+function changed(event?: Event) {
   const previous = current!
   current = routeKey()
-  if (muted || (current === previous && !force)) return
+  if (muted || (current === previous && !(event as PageTransitionEvent | undefined)?.persisted)) return
   // every page view ends before the next starts; inside the app's own pushState call, so a
   // listener's error must not reach it
   for (const leaving of [true, false]) for (const fn of [...listeners]) safe(fn)(leaving, previous)
@@ -117,9 +110,7 @@ export function onRoute(fn: RouteListener): () => void {
         return result
       }
     }
-    on(window, 'popstate', () => changed())
-    on(window, 'hashchange', () => changed())
-    on(window, 'pageshow', (event: PageTransitionEvent) => event.persisted && changed(true))
+    for (const type of ['popstate', 'hashchange', 'pageshow']) on(window, type, changed)
   }
   listeners.add(fn)
   return () => listeners.delete(fn)
