@@ -4,8 +4,8 @@
 import type { Autotracker } from '../types'
 import { all, here, on, onRoute } from './util'
 
-// (touches are pointer events, wheels scroll)
-const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'scroll']
+// (touches are pointer events, wheels scroll; the tab hidden ends the count)
+const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'scroll', 'visibilitychange']
 
 export function engagedTime({ idle = 30_000 }: { idle?: number } = {}): Autotracker {
   return ({ tracker, now }) => {
@@ -13,16 +13,9 @@ export function engagedTime({ idle = 30_000 }: { idle?: number } = {}): Autotrac
     let from = 0
     let until = 0 // the current active span is [from, until)
     let url = here()
-    const visible = () => document.visibilityState !== 'hidden'
     const close = (t: number) => {
       total += Math.max(0, Math.min(t, until) - from)
       from = until = t
-    }
-    const active = () => {
-      if (!visible()) return
-      const t = now()
-      if (t > until) close(t)
-      until = t + idle
     }
     const send = () => {
       close(now())
@@ -30,13 +23,19 @@ export function engagedTime({ idle = 30_000 }: { idle?: number } = {}): Autotrac
       total = 0
       if (seconds > 0) tracker.track('Page Engaged', { engagedSeconds: seconds, url })
     }
+    // (a second send while hidden finds nothing to send)
+    const active = () => {
+      if (document.visibilityState === 'hidden') return send()
+      const t = now()
+      if (t > until) close(t)
+      until = t + idle
+    }
     active()
     return all([
-      ...ACTIVITY.map((type) => on(window, type, active)),
       // capturing on window: runs before the core's own pagehide/visibilitychange handlers, so the
       // event is queued in time for the last send
-      on(window, 'visibilitychange', () => (visible() ? active() : send())),
-      on(window, 'pagehide', () => send()),
+      ...ACTIVITY.map((type) => on(window, type, active)),
+      on(window, 'pagehide', send),
       onRoute((leaving) => {
         if (leaving) send()
         else {

@@ -21,24 +21,28 @@ export function formEvent(form: HTMLFormElement): { props: Record<string, unknow
     if (!fields.includes(name)) fields.push(name)
     if (el.type === 'email' || EMAIL_FIELD.test(name + el.autocomplete)) email ||= normalizeEmail(el.value)
   }
-  const props: Record<string, unknown> = { fields }
-  const id = form.getAttribute('id')
-  const name = form.getAttribute('name')
-  if (id) props.id = id
-  if (name) props.name = name
-  props.action = redactEmails(new URL(form.getAttribute('action') ?? '', location.href).href)
+  // attributes, not form.id / form.action: a field named "id" or "action" would stand in for them
+  const props: Record<string, unknown> = {
+    fields,
+    action: redactEmails(new URL(form.getAttribute('action') ?? '', location.href).href),
+  }
+  for (const key of ['id', 'name']) {
+    const value = form.getAttribute(key)
+    if (value) props[key] = value
+  }
   return { props, email }
 }
 
 /** `identify` defaults to the tracker's `identifyFromForms` option, itself true by default. */
 export function forms({ identify }: { identify?: boolean } = {}): Autotracker {
-  return ({ tracker, options }) =>
-    on(document, 'submit', (event: SubmitEvent) => {
-      identify ??= options.identifyFromForms ?? true
+  return ({ tracker, options }) => {
+    const identifying = identify ?? options.identifyFromForms ?? true
+    return on(document, 'submit', (event: SubmitEvent) => {
       const form = event.target as HTMLFormElement
       if (form.hasAttribute('data-wm-ignore')) return
       const { props, email } = formEvent(form)
-      if (identify && email) tracker.identify({ email })
+      if (identifying && email) tracker.identify({ email })
       tracker.track('Form Submitted', props)
     })
+  }
 }
