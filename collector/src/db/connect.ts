@@ -10,12 +10,14 @@ import pg from 'pg'
 import type { DatabaseConfig } from '../config.js'
 import type { DB, Db, Dialect } from './schema.js'
 import { migrate } from './migrations/index.js'
+import { STATEMENTS } from '../ingest/statements.js'
+import { SqliteWriter, inThreadWriter, type JobWriter } from '../ingest/sqlite-writer.js'
 
 export interface Store {
   db: Db
   dialect: Dialect
-  /** The raw SQLite handle, for the prepared-statement ingest path (see ingest/write.ts). */
-  sqlite: Database.Database | null
+  /** SQLite: where event groups are written (a thread of their own, see ingest/sqlite-writer.ts). */
+  writer: JobWriter | null
   /** Runs `fn` in one transaction on one connection. SQLite takes the write lock up front. */
   transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T>
   ping(): Promise<void>
@@ -24,6 +26,15 @@ export interface Store {
 
 const INT8_OID = 20
 
+/**
+ * Per-connection SQLite settings, for every connection that writes (also the writer thread's,
+ * and the benchmark's raw-insert floor). WAL: readers never block the writer. NORMAL sync is
+ * durable across process crashes (an OS crash or power loss may drop the last commits), the
+ * usual trade for an event store. The auto-checkpoint is only a bound on the WAL size (~40 MB):
+ * checkpoints run in a worker thread (see startCheckpointer).
+ */
+export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'busy_timeout = 5000', 'foreign_keys = ON', 'wal_autocheckpoint = 10000']
+
 export async function openStore(config: DatabaseConfig, onPoolError?: (err: Error) => void): Promise<Store> {
   let db: Db
   let sqlite: Database.Database | null = null
@@ -31,19 +42,11 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
   if (config.kind === 'sqlite') {
     if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true })
     sqlite = new Database(config.file)
-    // WAL: readers never block the writer; NORMAL sync is durable across process crashes
-    // (an OS crash may drop the last commits), the usual trade for an event store.
-    sqlite.pragma('journal_mode = WAL')
-    sqlite.pragma('synchronous = NORMAL')
-    sqlite.pragma('busy_timeout = 5000')
-    sqlite.pragma('foreign_keys = ON')
+    for (const pragma of SQLITE_PRAGMAS) sqlite.pragma(pragma)
     if (config.file !== ':memory:') {
       // Checkpoints (copying the WAL into the database file, with an fsync) run in a worker
       // thread, not in the commit that happens to cross the threshold: measured here they
-      // took ~60% of the writer's time and stalled the event loop. The writer's own
-      // auto-checkpoint stays as a bound on the WAL size (~40 MB), cheap once the worker has
-      // copied the pages.
-      sqlite.pragma('wal_autocheckpoint = 10000')
+      // took ~60% of the writer's time and stalled the event loop.
       checkpointer = startCheckpointer(config.file)
     }
     // Kysely prepares every query afresh; better-sqlite3 statements are reusable, so keep
@@ -86,10 +89,15 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   }
   const dialect: Dialect = config.kind === 'sqlite' ? 'sqlite' : 'postgres'
+  const writer: JobWriter | null = !sqlite
+    ? null
+    : config.kind === 'sqlite' && config.file !== ':memory:'
+      ? new SqliteWriter(config.file, SQLITE_PRAGMAS, STATEMENTS.sqlite)
+      : inThreadWriter(sqlite, STATEMENTS.sqlite)
   const store: Store = {
     db,
     dialect,
-    sqlite,
+    writer,
     transaction: (fn) =>
       db.connection().execute(async (conn) => {
         await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn)
@@ -106,6 +114,7 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
       await sql`SELECT 1`.execute(db)
     },
     close: async () => {
+      await writer?.close()
       await db.destroy()
       if (checkpointer) await stopCheckpointer(checkpointer)
     },

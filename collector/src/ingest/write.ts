@@ -1,8 +1,8 @@
-// The write path of one request: identities first, then events and per-identifier statistics
-// in one transaction. Only after COMMIT does the route answer 200, so an acknowledged event
-// is stored and a failed request stores nothing the client is told about.
-import { sql } from 'kysely'
-import type Database from 'better-sqlite3'
+// The write path of a group of requests: identities first (usually one SELECT that finds them
+// all), then events, per-identifier statistics and traits in one transaction — on SQLite in the
+// writer thread (sqlite-writer.ts). Only after COMMIT does the route answer 200, so an
+// acknowledged event is stored and a failed request stores nothing the client is told about.
+import { CompiledQuery } from 'kysely'
 import type { Store } from '../db/connect.js'
 import type { Db } from '../db/schema.js'
 import { isUnavailable } from '../db/errors.js'
@@ -14,144 +14,93 @@ import {
   type IdentityWork,
 } from '../identity/graph.js'
 import { kindOfKey } from '../identity/identifiers.js'
-import type { EventRow, PreparedEvent } from './normalize.js'
+import type { PreparedEvent } from './normalize.js'
+import type { JobWriter } from './sqlite-writer.js'
+import { COLUMNS, STATEMENTS, type StatsEntry, type TraitEntry } from './statements.js'
 
-interface KeyStats {
-  count: number
-  first: number
-  last: number
-  firstTouch?: { at: number; json: string }
-  lastTouch?: { at: number; json: string }
-}
-
-const COLUMNS = [
-  'message_id', 'source', 'type', 'event', 'name', 'identity_key', 'anonymous_id', 'user_id', 'email',
-  'previous_id', 'session_id', 'timestamp', 'original_timestamp', 'sent_at', 'received_at', 'properties',
-  'traits', 'context', 'browser', 'os', 'device', 'is_bot', 'ip',
-] as const satisfies ReadonlyArray<keyof EventRow>
-
-// Hot path on SQLite: one prepared statement run per row inside the transaction. Kysely would
-// compile a fresh multi-row INSERT per request; measured in bench/collector.mjs, the prepared
-// statement keeps ingest close to the raw-insert floor.
-const sqliteInsert = new WeakMap<Database.Database, Database.Statement>()
-function insertSqlite(sqlite: Database.Database, rows: EventRow[]): Set<string> {
-  // Rows were deduplicated by messageId before, so a set of ids is unambiguous.
-  let stmt = sqliteInsert.get(sqlite)
-  if (!stmt) {
-    stmt = sqlite.prepare(
-      `INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (message_id) DO NOTHING`,
-    )
-    sqliteInsert.set(sqlite, stmt)
-  }
-  const inserted = new Set<string>()
-  for (const row of rows) {
-    if (stmt.run(COLUMNS.map((c) => row[c])).changes === 1) inserted.add(row.message_id)
-  }
-  return inserted
-}
-
-async function insertPostgres(trx: Db, rows: EventRow[]): Promise<Set<string>> {
-  const returned = await trx
-    .insertInto('events')
-    .values(rows)
-    .onConflict((oc) => oc.column('message_id').doNothing())
-    .returning('message_id')
-    .execute()
-  return new Set(returned.map((r) => r.message_id))
-}
-
-function statsByKey(events: PreparedEvent[]): Map<string, KeyStats> {
-  const stats = new Map<string, KeyStats>()
+/** Per-identifier activity of a group: count, first/last seen, first/last touch. */
+function statsOf(events: PreparedEvent[]): StatsEntry[] {
+  const stats = new Map<string, StatsEntry>()
   for (const { row, touch } of events) {
+    const t = row.timestamp
     let s = stats.get(row.identity_key)
-    if (!s) stats.set(row.identity_key, (s = { count: 0, first: row.timestamp, last: row.timestamp }))
-    s.count++
-    s.first = Math.min(s.first, row.timestamp)
-    s.last = Math.max(s.last, row.timestamp)
+    if (!s) stats.set(row.identity_key, (s = [row.identity_key, 0, t, t, null, null, null, null]))
+    s[1]++
+    s[2] = Math.min(s[2], t)
+    s[3] = Math.max(s[3], t)
     if (touch) {
-      if (!s.firstTouch || row.timestamp < s.firstTouch.at) s.firstTouch = { at: row.timestamp, json: JSON.stringify(touch) }
-      if (!s.lastTouch || row.timestamp >= s.lastTouch.at) s.lastTouch = { at: row.timestamp, json: JSON.stringify(touch) }
+      if (s[5] === null || t < s[5]) (s[4] = JSON.stringify(touch)), (s[5] = t)
+      if (s[7] === null || t >= s[7]) (s[6] = JSON.stringify(touch)), (s[7] = t)
     }
   }
-  return stats
-}
-
-/**
- * Adds a group's activity to its identifiers in one statement (one round trip, whatever the
- * number of browsers in the group). Returns the keys it updated. Every SET expression reads
- * the row as it was before the UPDATE, in both databases.
- */
-async function updateStats(trx: Db, stats: Map<string, KeyStats>): Promise<Set<string>> {
-  const updated = new Set<string>()
   // Sorted, so concurrent transactions tend to lock identifier rows in the same order; a
   // deadlock that still happens is retried (withIdentityRetries).
-  const entries = [...stats].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  for (let i = 0; i < entries.length; i += 500) {
-    const rows = entries.slice(i, i + 500).map(
-      ([key, s]) =>
-        sql`SELECT CAST(${key} AS TEXT) AS k, CAST(${s.count} AS BIGINT) AS n, CAST(${s.first} AS BIGINT) AS f, CAST(${s.last} AS BIGINT) AS l,
-          CAST(${s.firstTouch?.json ?? null} AS TEXT) AS ft, CAST(${s.firstTouch?.at ?? null} AS BIGINT) AS fta,
-          CAST(${s.lastTouch?.json ?? null} AS TEXT) AS lt, CAST(${s.lastTouch?.at ?? null} AS BIGINT) AS lta`,
-    )
-    const firstTouchWins = sql`s.fta IS NOT NULL AND (identifiers.first_touch_at IS NULL OR identifiers.first_touch_at > s.fta)`
-    const lastTouchWins = sql`s.lta IS NOT NULL AND (identifiers.last_touch_at IS NULL OR identifiers.last_touch_at <= s.lta)`
-    const result = await sql<{ key: string }>`
-      UPDATE identifiers SET
-        event_count = identifiers.event_count + s.n,
-        first_seen = CASE WHEN identifiers.first_seen IS NULL OR identifiers.first_seen > s.f THEN s.f ELSE identifiers.first_seen END,
-        last_seen = CASE WHEN identifiers.last_seen IS NULL OR identifiers.last_seen < s.l THEN s.l ELSE identifiers.last_seen END,
-        first_touch = CASE WHEN ${firstTouchWins} THEN s.ft ELSE identifiers.first_touch END,
-        first_touch_at = CASE WHEN ${firstTouchWins} THEN s.fta ELSE identifiers.first_touch_at END,
-        last_touch = CASE WHEN ${lastTouchWins} THEN s.lt ELSE identifiers.last_touch END,
-        last_touch_at = CASE WHEN ${lastTouchWins} THEN s.lta ELSE identifiers.last_touch_at END
-      FROM (${sql.join(rows, sql` UNION ALL `)}) AS s
-      WHERE identifiers.key = s.k
-      RETURNING identifiers.key`.execute(trx)
-    for (const r of result.rows) updated.add(r.key)
-  }
-  return updated
+  return [...stats.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
 }
 
-async function upsertTraits(trx: Db, events: PreparedEvent[]): Promise<void> {
-  // Last write wins per trait, by corrected event time — a late, older identify cannot
-  // overwrite a newer value. Deduplicated first: one statement may not touch a row twice.
-  const latest = new Map<string, { identifier_key: string; name: string; value: string; updated_at: number }>()
+/** identify traits, the newest per identifier and name (one statement may not touch a row twice). */
+function traitsOf(events: PreparedEvent[]): TraitEntry[] {
+  const latest = new Map<string, TraitEntry>()
   for (const { row, traits } of events) {
     for (const [name, value] of traits) {
       const id = `${row.identity_key}\n${name}`
       const seen = latest.get(id)
-      if (!seen || row.timestamp >= seen.updated_at) latest.set(id, { identifier_key: row.identity_key, name, value, updated_at: row.timestamp })
+      if (!seen || row.timestamp >= seen[3]) latest.set(id, [row.identity_key, name, value, row.timestamp])
     }
   }
-  const rows = [...latest.values()]
-  for (let i = 0; i < rows.length; i += 200) {
-    await trx
-      .insertInto('traits')
-      .values(rows.slice(i, i + 200))
-      .onConflict((oc) =>
-        oc
-          .columns(['identifier_key', 'name'])
-          .doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), updated_at: eb.ref('excluded.updated_at') }))
-          .where(sql<boolean>`excluded.updated_at >= traits.updated_at`),
-      )
-      .execute()
-  }
+  return [...latest.values()]
 }
 
-async function writeEvents(store: Store, trx: Db, events: PreparedEvent[]): Promise<Set<string>> {
-  const rows = events.map((e) => e.row)
-  const inserted = store.sqlite ? insertSqlite(store.sqlite, rows) : await insertPostgres(trx, rows)
-  const stored = events.filter((e) => inserted.has(e.row.message_id))
-  const stats = statsByKey(stored)
-  const updated = await updateStats(trx, stats)
-  // An identifier that vanished since the identity step (the person was erased meanwhile):
-  // its events still need a profile (rule 1), so each starts a new anonymous one.
-  const orphans = new Map([...stats].filter(([key]) => !updated.has(key) && kindOfKey(key) === 'anonymousId'))
-  if (orphans.size) {
-    for (const key of orphans.keys()) await ensureAnonymous(trx, key)
-    await updateStats(trx, orphans)
+const anonymousKeys = (stats: StatsEntry[]) => stats.map((s) => s[0]).filter((k) => kindOfKey(k) === 'anonymousId')
+
+/**
+ * SQLite: the group goes to the writer thread as one job. Its statistics assume every event is
+ * new (the usual case); when some were duplicates, the thread rolls back and the group is
+ * sent again without them. An anonymous identifier that vanished since the identity step (the
+ * person was erased meanwhile) still needs a profile for its events (rule 1): it gets a new
+ * one and the group is sent again.
+ */
+async function writeSqlite(store: Store, writer: JobWriter, events: PreparedEvent[]): Promise<Set<string>> {
+  let group = events
+  while (group.length) {
+    const stats = statsOf(group)
+    const traits = traitsOf(group)
+    const result = await writer.write({
+      rows: JSON.stringify(group.map((e) => COLUMNS.map((c) => e.row[c]))),
+      stats: JSON.stringify(stats),
+      anonymousKeys: anonymousKeys(stats),
+      traits: traits.length ? JSON.stringify(traits) : null,
+    })
+    if ('committed' in result) break
+    if ('duplicates' in result) {
+      const duplicates = new Set(result.duplicates)
+      group = group.filter((e) => !duplicates.has(e.row.message_id))
+    } else {
+      for (const key of result.orphans) await store.transaction((trx) => ensureAnonymous(trx, key))
+    }
   }
-  await upsertTraits(trx, stored)
+  return new Set(group.map((e) => e.row.message_id))
+}
+
+const run = async (trx: Db, text: string, value: unknown) => (await trx.executeQuery(CompiledQuery.raw(text, [JSON.stringify(value)]))).rows
+
+/** PostgreSQL: insert, then the statistics and traits of what was new, in the caller's transaction. */
+async function writePostgres(trx: Db, events: PreparedEvent[]): Promise<Set<string>> {
+  const text = STATEMENTS.postgres
+  const rows = events.map((e) => Object.fromEntries(COLUMNS.map((c) => [c, e.row[c]])))
+  const inserted = new Set((await run(trx, text.insert, rows)).map((r) => (r as { message_id: string }).message_id))
+  const stored = events.filter((e) => inserted.has(e.row.message_id))
+  const stats = statsOf(stored)
+  const updated = new Set((await run(trx, text.stats, stats)).map((r) => (r as { key: string }).key))
+  // An anonymous identifier that vanished since the identity step (the person was erased
+  // meanwhile) still needs a profile for its events (rule 1): each starts a new one.
+  const orphans = new Set(anonymousKeys(stats).filter((k) => !updated.has(k)))
+  if (orphans.size) {
+    for (const key of orphans) await ensureAnonymous(trx, key)
+    await run(trx, text.stats, stats.filter((s) => orphans.has(s[0])))
+  }
+  const traits = traitsOf(stored)
+  if (traits.length) await run(trx, text.traits, traits)
   return inserted
 }
 
@@ -159,18 +108,12 @@ async function writeEvents(store: Store, trx: Db, events: PreparedEvent[]): Prom
 async function writeGroup(store: Store, events: PreparedEvent[]): Promise<Set<string>> {
   if (events.length === 0) return new Set()
   const identity: IdentityWork[] = events.map((e) => ({ identity: e.identity, at: e.row.timestamp, messageId: e.row.message_id }))
-  if (store.dialect === 'sqlite') {
-    // One writer: identities and events in a single transaction.
-    return store.transaction(async (trx) => {
-      await applyIdentityWork(trx, 'sqlite', await pendingIdentityWork(trx, identity))
-      return writeEvents(store, trx, events)
-    })
-  }
   const pending = await pendingIdentityWork(store.db, identity)
   if (pending.ensure.length || pending.link.length) {
-    await withIdentityRetries(() => store.transaction((trx) => applyIdentityWork(trx, 'postgres', pending)))
+    await withIdentityRetries(() => store.transaction((trx) => applyIdentityWork(trx, store.dialect, pending)))
   }
-  return withIdentityRetries(() => store.transaction((trx) => writeEvents(store, trx, events)))
+  if (store.writer) return writeSqlite(store, store.writer, events)
+  return withIdentityRetries(() => store.transaction((trx) => writePostgres(trx, events)))
 }
 
 /** What happened to one event of a request. */
@@ -198,7 +141,7 @@ export class GroupCommit {
   constructor(
     private readonly store: Store,
     /** Concurrent transactions: 1 for SQLite (one writer), a few for PostgreSQL. */
-    private readonly lanes = store.dialect === 'sqlite' ? 1 : 2,
+    private readonly lanes = store.dialect === 'sqlite' ? 2 : 2,
     /** Upper bound on events per transaction, to keep each one short. */
     private readonly maxEvents = 2000,
   ) {}

@@ -1,0 +1,71 @@
+// The three statements of the event write path, as fixed SQL texts. Each group's rows, per-identifier
+// statistics and traits travel as parameters (row values, or one JSON array), so every
+// statement is prepared once — on SQLite by the writer thread, on PostgreSQL as a named statement
+// — instead of being compiled afresh with one placeholder per value for every group.
+import type { Dialect } from '../db/schema.js'
+import type { EventRow } from './normalize.js'
+
+export const COLUMNS = [
+  'message_id', 'source', 'type', 'event', 'name', 'identity_key', 'anonymous_id', 'user_id', 'email',
+  'previous_id', 'session_id', 'timestamp', 'original_timestamp', 'sent_at', 'received_at', 'properties',
+  'traits', 'context', 'browser', 'os', 'device', 'is_bot', 'ip',
+] as const satisfies ReadonlyArray<keyof EventRow>
+
+const JSON_COLUMNS: ReadonlySet<string> = new Set(['properties', 'traits', 'context'])
+const BIGINT_COLUMNS: ReadonlySet<string> = new Set(['timestamp', 'original_timestamp', 'sent_at', 'received_at'])
+
+/** One stats entry: [key, count, first, last, firstTouch, firstTouchAt, lastTouch, lastTouchAt]. */
+export type StatsEntry = [string, number, number, number, string | null, number | null, string | null, number | null]
+/** One trait: [identifierKey, name, JSON value, updatedAt]. */
+export type TraitEntry = [string, string, string, number]
+
+export interface WriteStatements {
+  /** SQLite: one row's values (COLUMNS order). PostgreSQL: $1 = JSON array of such rows; returns message_id. */
+  insert: string
+  /** One JSON array of StatsEntry; returns the keys it updated. */
+  stats: string
+  /** One JSON array of TraitEntry. */
+  traits: string
+}
+
+// Every SET expression reads the row as it was before the UPDATE, in both databases.
+const firstTouchWins = `s.fta IS NOT NULL AND (identifiers.first_touch_at IS NULL OR identifiers.first_touch_at > s.fta)`
+const lastTouchWins = `s.lta IS NOT NULL AND (identifiers.last_touch_at IS NULL OR identifiers.last_touch_at <= s.lta)`
+const statsUpdate = (source: string) => `UPDATE identifiers SET
+  event_count = identifiers.event_count + s.n,
+  first_seen = CASE WHEN identifiers.first_seen IS NULL OR identifiers.first_seen > s.f THEN s.f ELSE identifiers.first_seen END,
+  last_seen = CASE WHEN identifiers.last_seen IS NULL OR identifiers.last_seen < s.l THEN s.l ELSE identifiers.last_seen END,
+  first_touch = CASE WHEN ${firstTouchWins} THEN s.ft ELSE identifiers.first_touch END,
+  first_touch_at = CASE WHEN ${firstTouchWins} THEN s.fta ELSE identifiers.first_touch_at END,
+  last_touch = CASE WHEN ${lastTouchWins} THEN s.lt ELSE identifiers.last_touch END,
+  last_touch_at = CASE WHEN ${lastTouchWins} THEN s.lta ELSE identifiers.last_touch_at END
+FROM (${source}) AS s
+WHERE identifiers.key = s.k
+RETURNING identifiers.key`
+
+// Last write wins per trait, by corrected event time: a late, older identify cannot overwrite a newer value.
+const traitsUpsert = (source: string) => `INSERT INTO traits (identifier_key, name, value, updated_at) ${source}
+ON CONFLICT (identifier_key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+WHERE excluded.updated_at >= traits.updated_at`
+
+export const STATEMENTS: Record<Dialect, WriteStatements> = {
+  sqlite: {
+    insert: `INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (message_id) DO NOTHING`,
+    stats: statsUpdate(
+      `SELECT value->>0 AS k, value->>1 AS n, value->>2 AS f, value->>3 AS l, value->>4 AS ft, value->>5 AS fta, value->>6 AS lt, value->>7 AS lta FROM json_each(?)`,
+    ),
+    // "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+    traits: traitsUpsert(`SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true`),
+  },
+  postgres: {
+    insert: `INSERT INTO events (${COLUMNS.join(', ')})
+SELECT ${COLUMNS.map((c) => `r.${c}${JSON_COLUMNS.has(c) ? '::jsonb' : ''}`).join(', ')}
+FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map((c) => `${c} ${BIGINT_COLUMNS.has(c) ? 'bigint' : c === 'is_bot' ? 'smallint' : 'text'}`).join(', ')})
+ON CONFLICT (message_id) DO NOTHING
+RETURNING message_id`,
+    stats: statsUpdate(
+      `SELECT value->>0 AS k, (value->>1)::bigint AS n, (value->>2)::bigint AS f, (value->>3)::bigint AS l, value->>4 AS ft, (value->>5)::bigint AS fta, value->>6 AS lt, (value->>7)::bigint AS lta FROM jsonb_array_elements($1::jsonb)`,
+    ),
+    traits: traitsUpsert(`SELECT value->>0, value->>1, value->>2, (value->>3)::bigint FROM jsonb_array_elements($1::jsonb)`),
+  },
+}
