@@ -6,7 +6,7 @@
 // so the rules can change without a new script on every site.
 import type { Autotracker, Campaign } from '../types'
 import { redactEmails } from './redact-emails'
-import { consentedSave, load } from './util'
+import { attempt, consentedSave, load } from './util'
 
 export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'msclkid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id']
 
@@ -19,13 +19,7 @@ export interface Touch extends Campaign {
   [clickId: string]: string | undefined
 }
 
-export function hostOf(url: string | undefined): string {
-  try {
-    return new URL(url as string).hostname.replace(/^www\./, '')
-  } catch {
-    return ''
-  }
-}
+export const hostOf = (url: string): string => attempt(() => new URL(url).hostname.replace(/^www\./, '')) ?? ''
 
 /** Campaign parameters (utm_* and click ids) present in a query string. */
 export function campaignParams(search: string): CampaignParams {
@@ -49,11 +43,13 @@ export function touchOf(href: string, referrer: string): { touch: Touch; direct:
   const external = host && host !== hostOf(href)
   const direct = !external && !Object.keys(p).length
   if (host && direct) return undefined
-  const touch: Touch = { landing: redactEmails(url.pathname) } // undefined fields vanish in JSON
-  if (external) touch.referrer = redactEmails(referrer)
+  const touch: Touch = { landing: redactEmails(url.pathname) }
   // utm_campaign is Segment's `name`, the other utm_* lose their prefix, click ids keep theirs
   for (const key in p) touch[key === 'utm_campaign' ? 'name' : key.replace('utm_', '')] = p[key]
-  touch.source ??= external ? host : undefined
+  if (external) {
+    touch.source ??= host
+    touch.referrer = redactEmails(referrer)
+  }
   return { touch, direct }
 }
 

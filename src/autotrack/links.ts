@@ -15,13 +15,13 @@ export function linkEvent(link: HTMLAnchorElement): [string, Record<string, stri
   const { protocol, pathname } = link
   const props: Record<string, string> = {
     url: redactEmails(link.href),
-    text: redactEmails((link.textContent ?? '').trim().slice(0, 100)),
+    text: redactEmails(link.textContent!.trim().slice(0, 100)), // an element's textContent is never null
   }
   if (protocol === 'mailto:') return ['Email Link Clicked', props]
   if (protocol === 'tel:') return ['Phone Link Clicked', props]
   if (!/^https?:$/.test(protocol)) return undefined
   if (DOWNLOADS.test(pathname) || link.hasAttribute('download')) {
-    props.extension = (pathname.match(/\.(\w+)$/)?.[1] ?? '').toLowerCase()
+    props.extension = /\.(\w+)$/.exec(pathname)?.[1].toLowerCase() ?? ''
     return ['File Downloaded', props]
   }
   if (link.hostname !== location.hostname) return ['Outbound Link Clicked', props]
