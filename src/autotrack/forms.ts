@@ -15,7 +15,7 @@ type Field = HTMLInputElement
 export function formEvent(form: HTMLFormElement): { props: Record<string, unknown>; email?: string } {
   const fields: string[] = []
   let email: string | undefined
-  for (const el of Array.from(form.elements) as Field[]) {
+  for (const el of form.elements as Iterable<Field>) {
     const name = el.name || el.id
     if (!name || el.disabled || el.hasAttribute('data-wm-ignore') || SKIPPED.test(el.type)) continue
     if (!fields.includes(name)) fields.push(name)

@@ -8,7 +8,7 @@ export function trackClicks(): Autotracker {
   return ({ tracker }) =>
     onClick('[data-wm-track]', (el) => {
       const props: Properties = {}
-      for (const { name, value } of Array.from(el.attributes)) {
+      for (const { name, value } of el.attributes) {
         if (name.startsWith('data-wm-prop-')) props[name.slice(13)] = value
       }
       tracker.track(el.dataset.wmTrack!, props)

@@ -69,7 +69,6 @@ export function consentedSave(host: TrackerHost, key: string): (value: unknown) 
 /** The current address, without e-mail addresses in it. */
 export const here = () => redactEmails(location.href)
 
-
 // ---------------------------------------------------------------------------------------------
 // Route changes. A "page view" is one address: a pushState, replaceState, popstate or hashchange
 // that leads to the same address again is not a new one. Only hash changes that look like routes
@@ -119,10 +118,7 @@ export function onRoute(fn: RouteListener): () => void {
 /** Changes the address bar without it counting as a route change (the watcher, if installed, learns the new address). */
 export function replaceUrl(url: string): void {
   muted = true
-  try {
-    history.replaceState(history.state, '', url)
-  } catch {
-    // sandboxed documents may refuse: redact() still keeps the address out of events
-  }
+  // sandboxed documents may refuse: redact() still keeps the address out of events
+  attempt(() => history.replaceState(history.state, '', url))
   muted = false
 }
