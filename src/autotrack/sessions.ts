@@ -2,7 +2,6 @@
 // a new one starts after `timeout` ms without any event in any tab, or when the visitor arrives
 // with campaign parameters other than the session's. The hot path reads and writes memory only:
 // storage is read and written at most every 5 s, or when the session looks expired.
-import { ulid } from 'ulid'
 import type { Autotracker } from '../types'
 import { campaignParams } from './attribution'
 import { consentedSave, load, on } from './util'
@@ -31,18 +30,10 @@ export function sessions({ timeout = 30 * 60_000, key = 'wm_session' }: SessionO
     const params = campaignParams(location.search)
     const campaign = Object.keys(params).length ? JSON.stringify(params) : ''
     const live = (s: Session | null | undefined, t: number): s is Session => !!s && t - s.t <= timeout
-    const start = (t: number): Session => ({ id: ulid(t), t, c: campaign })
     let session = load<Session>(key)
     let written = 0
-    const write = (t: number) => {
-      written = session!.t = t
-      save(session)
-    }
-    // arriving from another campaign: a new session at once (an expired one is replaced at the first event)
-    if (campaign && campaign !== session?.c) {
-      session = start(now())
-      write(now())
-    }
+    // arriving from another campaign: the first event starts a new session, whatever the tabs have
+    let restart = !!campaign && campaign !== session?.c
     // the newest live session any tab knows wins (ULIDs sort by creation time)
     const adopt = (t: number) => {
       const stored = load<Session>(key)
@@ -50,10 +41,14 @@ export function sessions({ timeout = 30 * 60_000, key = 'wm_session' }: SessionO
     }
     enrich((event) => {
       const t = now()
-      if (!live(session, t) || t - written > WRITE_EVERY) {
-        adopt(t)
-        if (!live(session, t)) session = start(t)
-        write(t)
+      if (restart || !live(session, t) || t - written > WRITE_EVERY) {
+        if (restart) session = undefined
+        else adopt(t)
+        // the core already made a ULID for this event: a new session takes it
+        if (!live(session, t)) session = { id: event.messageId, t, c: campaign }
+        restart = false
+        written = session.t = t
+        save(session)
       }
       session!.t = t
       event.context.sessionId = session!.id

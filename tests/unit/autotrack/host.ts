@@ -1,5 +1,6 @@
 // A stand-in for the tracker an autotracker is installed on: records what it is asked to record,
 // as drafts that went through the enrich steps, with a clock the test moves.
+import { ulid } from 'ulid'
 import { afterEach } from 'vitest'
 import type { Autotracker, ConsentState, EventDraft, Properties, Tracker, TrackerHost, TrackerOptions } from '../../../src/index'
 
@@ -25,7 +26,7 @@ export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z'), options
   })
   const record = (fields: Partial<EventDraft> & Pick<EventDraft, 'type'>) => {
     const event = {
-      messageId: String(events.length),
+      messageId: ulid(now), // as the core makes them (SPEC §4)
       timestamp: new Date(now).toISOString(),
       ...fields,
       context: { library: { name: 'waymark', version: 'test' }, page: page() },
