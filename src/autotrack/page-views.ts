@@ -2,6 +2,7 @@
 // A route change's page view is recorded on the next task, so the title the app sets while
 // rendering the route is the one recorded — or at the next route change if that comes first, with
 // the address it was for. It carries the previous address as referrer.
+import { pageContext } from '../platform/page'
 import type { Autotracker } from '../types'
 import { clean } from './redact'
 import { onRoute } from './util'
@@ -25,7 +26,7 @@ export function pageViews(): Autotracker {
     const off = onRoute((leaving, referrer) => {
       run()
       if (leaving) return
-      pending = { url: location.href, path: location.pathname, search: location.search, referrer }
+      pending = { ...pageContext(), referrer } // the title is read when it is recorded
       timer = setTimeout(run)
     })
     return () => {
