@@ -48,6 +48,27 @@ const traitsUpsert = (source: string) => `INSERT INTO traits (identifier_key, na
 ON CONFLICT (identifier_key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
 WHERE excluded.updated_at >= traits.updated_at`
 
+const pgInsert = `INSERT INTO events (${COLUMNS.join(', ')})
+SELECT ${COLUMNS.map((c) => `r.${c}${JSON_COLUMNS.has(c) ? '::jsonb' : ''}`).join(', ')}
+FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map((c) => `${c} ${BIGINT_COLUMNS.has(c) ? 'bigint' : c === 'is_bot' ? 'smallint' : 'text'}`).join(', ')})
+ON CONFLICT (message_id) DO NOTHING
+RETURNING message_id`
+const pgStats = (param: string) =>
+  `SELECT value->>0 AS k, (value->>1)::bigint AS n, (value->>2)::bigint AS f, (value->>3)::bigint AS l, value->>4 AS ft, (value->>5)::bigint AS fta, value->>6 AS lt, (value->>7)::bigint AS lta FROM jsonb_array_elements(${param}::jsonb)`
+
+/**
+ * PostgreSQL, the usual group in one statement (one round trip, no BEGIN/COMMIT): the events
+ * ($1) and their statistics computed as if all are new ($2), all or nothing. $3 is the number
+ * of events, $4 the anonymousId keys that must exist. If some event was a duplicate or an
+ * anonymous identifier vanished (an erasure), the division by zero fails the whole statement
+ * (SQLSTATE 22012, ALL_OR_NOTHING_REFUSED) and the group is written by the exact, transactional path.
+ */
+export const PG_ALL_OR_NOTHING = `WITH ins AS (${pgInsert}),
+upd AS (${statsUpdate(pgStats('$2'))})
+SELECT 1 / (CASE WHEN (SELECT count(*) FROM ins) = $3
+  AND (SELECT count(*) FROM upd WHERE upd.key = ANY($4::text[])) = cardinality($4::text[]) THEN 1 ELSE 0 END) AS ok`
+export const ALL_OR_NOTHING_REFUSED = '22012'
+
 export const STATEMENTS: Record<Dialect, WriteStatements> = {
   sqlite: {
     insert: `INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (message_id) DO NOTHING`,
@@ -58,14 +79,8 @@ export const STATEMENTS: Record<Dialect, WriteStatements> = {
     traits: traitsUpsert(`SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true`),
   },
   postgres: {
-    insert: `INSERT INTO events (${COLUMNS.join(', ')})
-SELECT ${COLUMNS.map((c) => `r.${c}${JSON_COLUMNS.has(c) ? '::jsonb' : ''}`).join(', ')}
-FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map((c) => `${c} ${BIGINT_COLUMNS.has(c) ? 'bigint' : c === 'is_bot' ? 'smallint' : 'text'}`).join(', ')})
-ON CONFLICT (message_id) DO NOTHING
-RETURNING message_id`,
-    stats: statsUpdate(
-      `SELECT value->>0 AS k, (value->>1)::bigint AS n, (value->>2)::bigint AS f, (value->>3)::bigint AS l, value->>4 AS ft, (value->>5)::bigint AS fta, value->>6 AS lt, (value->>7)::bigint AS lta FROM jsonb_array_elements($1::jsonb)`,
-    ),
+    insert: pgInsert,
+    stats: statsUpdate(pgStats('$1')),
     traits: traitsUpsert(`SELECT value->>0, value->>1, value->>2, (value->>3)::bigint FROM jsonb_array_elements($1::jsonb)`),
   },
 }

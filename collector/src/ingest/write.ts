@@ -13,10 +13,10 @@ import {
   withIdentityRetries,
   type IdentityWork,
 } from '../identity/graph.js'
-import { kindOfKey } from '../identity/identifiers.js'
+import { identifierKey, kindOfKey, type IdentityTuple } from '../identity/identifiers.js'
 import type { PreparedEvent } from './normalize.js'
 import type { JobWriter } from './sqlite-writer.js'
-import { COLUMNS, STATEMENTS, type StatsEntry, type TraitEntry } from './statements.js'
+import { ALL_OR_NOTHING_REFUSED, COLUMNS, PG_ALL_OR_NOTHING, STATEMENTS, type StatsEntry, type TraitEntry } from './statements.js'
 
 /** Per-identifier activity of a group: count, first/last seen, first/last touch. */
 function statsOf(events: PreparedEvent[]): StatsEntry[] {
@@ -82,38 +82,87 @@ async function writeSqlite(store: Store, writer: JobWriter, events: PreparedEven
   return new Set(group.map((e) => e.row.message_id))
 }
 
-const run = async (trx: Db, text: string, value: unknown) => (await trx.executeQuery(CompiledQuery.raw(text, [JSON.stringify(value)]))).rows
+const run = async (db: Db, text: string, ...values: unknown[]) => (await db.executeQuery(CompiledQuery.raw(text, values))).rows
+const pgRows = (events: PreparedEvent[]) => JSON.stringify(events.map((e) => Object.fromEntries(COLUMNS.map((c) => [c, e.row[c]]))))
+
+/**
+ * PostgreSQL: the usual group (no traits) in one all-or-nothing statement; a group it refuses
+ * (duplicates, vanished identifiers) and a group with traits go through writePostgresExact.
+ */
+async function writePostgres(store: Store, events: PreparedEvent[]): Promise<Set<string>> {
+  if (events.every((e) => e.traits.length === 0)) {
+    const stats = statsOf(events)
+    try {
+      await withIdentityRetries(() => run(store.db, PG_ALL_OR_NOTHING, pgRows(events), JSON.stringify(stats), events.length, anonymousKeys(stats)))
+      return new Set(events.map((e) => e.row.message_id))
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== ALL_OR_NOTHING_REFUSED) throw err
+    }
+  }
+  return withIdentityRetries(() => store.transaction((trx) => writePostgresExact(trx, events)))
+}
 
 /** PostgreSQL: insert, then the statistics and traits of what was new, in the caller's transaction. */
-async function writePostgres(trx: Db, events: PreparedEvent[]): Promise<Set<string>> {
+async function writePostgresExact(trx: Db, events: PreparedEvent[]): Promise<Set<string>> {
   const text = STATEMENTS.postgres
-  const rows = events.map((e) => Object.fromEntries(COLUMNS.map((c) => [c, e.row[c]])))
-  const inserted = new Set((await run(trx, text.insert, rows)).map((r) => (r as { message_id: string }).message_id))
+  const inserted = new Set((await run(trx, text.insert, pgRows(events))).map((r) => (r as { message_id: string }).message_id))
   const stored = events.filter((e) => inserted.has(e.row.message_id))
   const stats = statsOf(stored)
-  const updated = new Set((await run(trx, text.stats, stats)).map((r) => (r as { key: string }).key))
+  const updated = new Set((await run(trx, text.stats, JSON.stringify(stats))).map((r) => (r as { key: string }).key))
   // An anonymous identifier that vanished since the identity step (the person was erased
   // meanwhile) still needs a profile for its events (rule 1): each starts a new one.
   const orphans = new Set(anonymousKeys(stats).filter((k) => !updated.has(k)))
   if (orphans.size) {
     for (const key of orphans) await ensureAnonymous(trx, key)
-    await run(trx, text.stats, stats.filter((s) => orphans.has(s[0])))
+    await run(trx, text.stats, JSON.stringify(stats.filter((s) => orphans.has(s[0]))))
   }
   const traits = traitsOf(stored)
-  if (traits.length) await run(trx, text.traits, traits)
+  if (traits.length) await run(trx, text.traits, JSON.stringify(traits))
   return inserted
 }
 
+/**
+ * Anonymous identifiers this process knows exist. Events of a lone anonymousId (most traffic)
+ * then skip the identity lookup, a query per group. No invalidation is needed: if the person
+ * was erased since (by any process), the write finds the identifier missing and gives it a new
+ * profile (the orphan path above), just as the lookup would have.
+ */
+export class KnownAnonymous {
+  private readonly keys = new Set<string>()
+  constructor(private readonly max = 100_000) {}
+
+  /** The key of a tuple that is a lone anonymousId, else null. */
+  static keyOf(t: IdentityTuple): string | null {
+    return t.anonymousId && !t.userId && !t.email && !t.previousId ? identifierKey('anonymousId', t.anonymousId) : null
+  }
+
+  has(key: string | null): boolean {
+    return key !== null && this.keys.has(key)
+  }
+
+  add(key: string | null): void {
+    if (key === null) return
+    if (this.keys.size >= this.max) this.keys.clear()
+    this.keys.add(key)
+  }
+}
+
 /** Writes one group of events (already unique by messageId); returns the ids that were new. */
-async function writeGroup(store: Store, events: PreparedEvent[]): Promise<Set<string>> {
+async function writeGroup(store: Store, known: KnownAnonymous, events: PreparedEvent[]): Promise<Set<string>> {
   if (events.length === 0) return new Set()
-  const identity: IdentityWork[] = events.map((e) => ({ identity: e.identity, at: e.row.timestamp, messageId: e.row.message_id }))
-  const pending = await pendingIdentityWork(store.db, identity)
-  if (pending.ensure.length || pending.link.length) {
-    await withIdentityRetries(() => store.transaction((trx) => applyIdentityWork(trx, store.dialect, pending)))
+  const identity: IdentityWork[] = []
+  for (const e of events) {
+    if (!known.has(KnownAnonymous.keyOf(e.identity))) identity.push({ identity: e.identity, at: e.row.timestamp, messageId: e.row.message_id })
+  }
+  if (identity.length) {
+    const pending = await pendingIdentityWork(store.db, identity)
+    if (pending.ensure.length || pending.link.length) {
+      await withIdentityRetries(() => store.transaction((trx) => applyIdentityWork(trx, store.dialect, pending)))
+    }
+    for (const w of identity) known.add(KnownAnonymous.keyOf(w.identity))
   }
   if (store.writer) return writeSqlite(store, store.writer, events)
-  return withIdentityRetries(() => store.transaction((trx) => writePostgres(trx, events)))
+  return writePostgres(store, events)
 }
 
 /** What happened to one event of a request. */
@@ -137,11 +186,16 @@ interface Waiting {
 export class GroupCommit {
   private queue: Waiting[] = []
   private running = 0
+  private readonly known = new KnownAnonymous()
 
   constructor(
     private readonly store: Store,
-    /** Concurrent transactions: 1 for SQLite (one writer), a few for PostgreSQL. */
-    private readonly lanes = store.dialect === 'sqlite' ? 2 : 2,
+    /**
+     * Groups in flight. SQLite: 2, so the main thread readies the next group while the writer
+     * thread commits one (the thread still runs them one at a time). PostgreSQL: 4 concurrent
+     * transactions (its commits wait on WAL flushes, which concurrent commits share).
+     */
+    private readonly lanes = store.dialect === 'sqlite' ? 2 : 4,
     /** Upper bound on events per transaction, to keep each one short. */
     private readonly maxEvents = 2000,
   ) {}
@@ -170,7 +224,7 @@ export class GroupCommit {
         const firsts = new Map<string, PreparedEvent>()
         for (const w of group) for (const e of w.events) if (!firsts.has(e.row.message_id)) firsts.set(e.row.message_id, e)
         try {
-          const inserted = await writeGroup(this.store, [...firsts.values()])
+          const inserted = await writeGroup(this.store, this.known, [...firsts.values()])
           for (const w of group)
             w.resolve(w.events.map((e) => (firsts.get(e.row.message_id) === e && inserted.has(e.row.message_id) ? 'stored' : 'duplicate')))
         } catch (err) {
@@ -193,7 +247,7 @@ export class GroupCommit {
             continue
           }
           try {
-            outcomes.push((await writeGroup(this.store, [e])).size ? 'stored' : 'duplicate')
+            outcomes.push((await writeGroup(this.store, this.known, [e])).size ? 'stored' : 'duplicate')
           } catch (err) {
             if (isUnavailable(err)) throw err
             outcomes.push({ error: `the database refused this event: ${err instanceof Error ? err.message : String(err)}` })
