@@ -6,6 +6,7 @@ import { identifyWith, normalizeEmail, normalizeUserId } from './core/identity'
 import { tabLock } from './core/lock'
 import { createQueue } from './core/queue'
 import { fetchTransport, type Transport } from './platform/network'
+import { readLocal, removeLocal, writeLocal } from './platform/local-storage'
 import { doNotTrack, environment, hasWindow, onHide, pageContext, readCookie, writeCookie } from './platform/page'
 import { openStores, type Stores } from './platform/storage'
 import type {
@@ -110,6 +111,21 @@ function startTracker(
   let identity: Identity = { anonymousId: newId() }
   let acknowledgedCount = 0
 
+  const cookieId = o.cookieDomain ? readCookie(COOKIE) : undefined
+  // A cookie shared by subdomains outranks this origin's own storage: it is the site-wide id.
+  const adopt = (stored: Identity | undefined | null) =>
+    cookieId && stored?.anonymousId !== cookieId ? { anonymousId: cookieId } : (stored ?? identity)
+  // The identity as the last page load left it, known at once: a page left before IndexedDB
+  // answers still records under it. IndexedDB stays the truth the tabs agree on.
+  const hintKey = `${o.storageName}:identity`
+  const hinted = readLocal<Identity>(hintKey)
+  identity = adopt(hinted?.anonymousId ? hinted : undefined)
+  /** Keeps the identity where the next page load (and other subdomains) can read it at once. */
+  const remember = () => {
+    writeLocal(hintKey, identity)
+    if (o.cookieDomain) writeCookie(COOKIE, identity.anonymousId, o.cookieDomain)
+  }
+
   const tab = newId()
   const queue = createQueue({
     store: stores.events,
@@ -137,9 +153,15 @@ function startTracker(
   })
   if (consent !== 'granted') queue.hold()
 
-  // Calls made before the stored identity is known wait here, in order.
+  // Calls made before the stored identity is known wait here, in order, until it is known or
+  // the page hides (then the identity known at once has to do).
   let waiting: (() => void)[] | undefined = []
   const whenReady = (step: () => void) => (waiting ? waiting.push(step) : guard(step))
+  const runWaiting = () => {
+    const steps = waiting ?? []
+    waiting = undefined
+    steps.forEach(guard)
+  }
   const guard = (step: () => void) => {
     try {
       step()
@@ -148,10 +170,6 @@ function startTracker(
     }
   }
 
-  const cookieId = o.cookieDomain ? readCookie(COOKIE) : undefined
-  // A cookie shared by subdomains outranks this origin's own storage: it is the site-wide id.
-  const adopt = (stored: Identity | undefined) =>
-    cookieId && stored?.anonymousId !== cookieId ? { anonymousId: cookieId } : (stored ?? identity)
   const loaded =
     consent === 'granted'
       ? stores.meta.update<Identity>('identity', adopt)
@@ -159,13 +177,11 @@ function startTracker(
   const ready = loaded
     .then((stored) => {
       identity = stored
-      if (o.cookieDomain && consent === 'granted') writeCookie(COOKIE, identity.anonymousId, o.cookieDomain)
+      if (consent === 'granted') remember()
     })
     .catch((reason) => report({ code: 'storage_unavailable', message: `identity not loaded: ${reason}` }))
     .then(() => {
-      const steps = waiting!
-      waiting = undefined
-      steps.forEach(guard)
+      runWaiting()
       delivery.drain(false) // what earlier page loads left behind
     })
 
@@ -174,7 +190,7 @@ function startTracker(
     if (consent !== 'granted') return
     stores.meta.set('identity', identity).catch(noop)
     channel?.postMessage({ identity })
-    if (o.cookieDomain) writeCookie(COOKIE, identity.anonymousId, o.cookieDomain)
+    remember()
   }
 
   // Other live tabs of this site, so a closing tab can leave its last events to one of them.
@@ -260,6 +276,7 @@ function startTracker(
           queue.hold()
           queue.wipe().catch(noop)
           stores.meta.clear().catch(noop)
+          removeLocal(hintKey)
           identity = { anonymousId: newId() }
         }
         consentListeners.forEach((listener) => guard(() => listener(state)))
@@ -307,6 +324,7 @@ function startTracker(
   cleanups.push(
     onHide(
       (leaving) => {
+        runWaiting()
         if (consent !== 'granted') return
         if (peers.size) {
           // Another tab lives on and sends what is stored: one of them takes over what is not

@@ -6,7 +6,9 @@
 // so the rules can change without a new script on every site.
 import type { Autotracker, Campaign } from '../types'
 import { redactEmails } from './redact-emails'
-import { attempt, consentedSave, load } from './util'
+import { readLocal } from '../platform/local-storage'
+import { attempt } from '../core/attempt'
+import { consentedSave } from './util'
 
 export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'msclkid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id']
 
@@ -62,7 +64,7 @@ export function attribution({ key = 'wm_touch' }: AttributionOptions = {}): Auto
   return (host) => {
     const { enrich, tracker } = host
     const save = consentedSave(host, key)
-    const stored = load<{ first?: Touch; last?: Touch; aid?: string }>(key) ?? {}
+    const stored = readLocal<{ first?: Touch; last?: Touch; aid?: string }>(key) ?? {}
     const arrival = touchOf(location.href, document.referrer)
     // a direct arrival is a first touch, never a last one: it does not erase where they came from
     if (arrival) {

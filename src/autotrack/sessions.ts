@@ -4,7 +4,8 @@
 // storage is read and written at most every 5 s, or when the session looks expired.
 import type { Autotracker } from '../types'
 import { campaignParams } from './attribution'
-import { consentedSave, load, on } from './util'
+import { readLocal } from '../platform/local-storage'
+import { consentedSave, on } from './util'
 
 interface Session {
   id: string
@@ -30,13 +31,13 @@ export function sessions({ timeout = 30 * 60_000, key = 'wm_session' }: SessionO
     const params = campaignParams(location.search)
     const campaign = Object.keys(params).length ? JSON.stringify(params) : ''
     const live = (s: Session | null | undefined, t: number): s is Session => !!s && t - s.t <= timeout
-    let session = load<Session>(key)
+    let session = readLocal<Session>(key)
     let written = 0
     // arriving from another campaign: the first event starts a new session, whatever the tabs have
     let restart = !!campaign && campaign !== session?.c
     // the newest live session any tab knows wins (ULIDs sort by creation time)
     const adopt = (t: number) => {
-      const stored = load<Session>(key)
+      const stored = readLocal<Session>(key)
       if (live(stored, t) && (!live(session, t) || stored.id > session.id)) session = stored
     }
     enrich((event) => {

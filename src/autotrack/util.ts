@@ -1,19 +1,9 @@
 // Helpers shared by the autotrackers: listeners, storage, and one watcher of SPA route changes.
 // Nothing runs at import: every browser global is touched only when an autotracker installs.
 import type { TrackerHost } from '../types'
+import { attempt } from '../core/attempt'
+import { removeLocal, writeLocal } from '../platform/local-storage'
 import { redactEmails } from './redact-emails'
-
-/**
- * Runs `fn` and returns what it returns, or undefined if it throws: nothing of ours may break the
- * host page (a malformed href or action, blocked or full storage: that one thing is not done).
- */
-export function attempt<T>(fn: () => T): T | undefined {
-  try {
-    return fn()
-  } catch {
-    return undefined
-  }
-}
 
 /** `fn`, never throwing. */
 export const safe =
@@ -41,10 +31,6 @@ export const onClick = (selector: string, fn: (el: HTMLElement) => void) =>
 /** Runs every cleanup: what an autotracker returns from several `on` calls. */
 export const all = (offs: (() => void)[]) => () => offs.forEach((off) => off())
 
-/** localStorage, quietly: private modes and blocked storage just mean "nothing kept". */
-export const load = <T>(key: string): T | null | undefined => attempt(() => JSON.parse(localStorage.getItem(key)!))
-
-export const save = (key: string, value: unknown) => attempt(() => localStorage.setItem(key, JSON.stringify(value)))
 
 /**
  * `save` that follows consent (SPEC §3): nothing is written unless it is granted, the latest
@@ -52,11 +38,11 @@ export const save = (key: string, value: unknown) => attempt(() => localStorage.
  */
 export function consentedSave(host: TrackerHost, key: string): (value: unknown) => void {
   let latest: unknown
-  const write = () => host.consent() === 'granted' && latest && save(key, latest)
+  const write = () => host.consent() === 'granted' && latest && writeLocal(key, latest)
   host.onConsent((state) => {
     if (state === 'denied') {
       latest = undefined
-      attempt(() => localStorage.removeItem(key))
+      removeLocal(key)
     }
     write()
   })

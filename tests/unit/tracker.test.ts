@@ -395,9 +395,11 @@ describe('consent', () => {
     expect(collector.requests).toHaveLength(0)
     const { createStore, keys } = await import('idb-keyval')
     expect(await keys(createStore('waymark-meta', 'meta'))).toEqual([]) // not even the id
+    expect(localStorage.length).toBe(0)
     tracker.consent('granted')
     await time.advance(2000)
     expect(collector.names()).toEqual(['Waiting'])
+    expect(JSON.parse(localStorage.getItem('waymark:identity')!)).toEqual(await tracker.ready())
   })
 
   it('denied drops queued events, wipes stored ones and records nothing more', async () => {
@@ -406,10 +408,12 @@ describe('consent', () => {
     tracker.track('Stored')
     await time.advance(2000)
     expect(await storedEvents()).toHaveLength(1)
+    expect(localStorage.getItem('waymark:identity')).not.toBeNull()
     tracker.consent('denied')
     tracker.track('After denial')
     await time.advance(60_000)
     expect(await storedEvents()).toHaveLength(0)
+    expect(localStorage.getItem('waymark:identity')).toBeNull()
     collector.answer(() => ({ status: 200 }))
     await time.advance(60_000)
     expect(collector.names()).toEqual([])
@@ -547,6 +551,30 @@ describe('leaving the page', () => {
     tracker.track('Once')
     await time.advance(100)
     expect(collector.requests.map((r) => [r.keepalive, r.events.map((e) => e.event)])).toEqual([[false, ['Once']]])
+  })
+
+  it('a page leaving before its stored identity has loaded sends what it recorded, under that identity', async () => {
+    const earlier = start()
+    const { anonymousId } = await earlier.tracker.ready()
+    await earlier.tracker.shutdown()
+    // A returning visitor's page that is left at once (a redirect, a quick click): IndexedDB has
+    // not answered yet when the page view is recorded and the page hides.
+    const { tracker, collector } = start()
+    tracker.page('Bounce')
+    dispatchEvent(new Event('pagehide'))
+    expect(collector.requests.map((r) => [r.keepalive, r.events.map((e) => [e.name, e.anonymousId])])).toEqual([
+      [true, [['Bounce', anonymousId]]],
+    ])
+  })
+
+  it('a first visit left before storage answers sends its events under the id it will keep', async () => {
+    const { tracker, time, collector } = start()
+    tracker.page('First')
+    dispatchEvent(new Event('pagehide'))
+    const [sent] = collector.requests
+    expect(sent.events.map((e) => e.name)).toEqual(['First'])
+    await time.advance(0)
+    expect((await tracker.ready()).anonymousId).toBe(sent.events[0].anonymousId)
   })
 
   it('hands unacknowledged events to keepalive requests on pagehide', async () => {
