@@ -1,4 +1,5 @@
 // SPEC §5 rules 1–7, one test (or more) per rule, on SQLite and PostgreSQL.
+import { monotonicFactory } from 'ulid'
 import { describe, expect, it } from 'vitest'
 import {
   BACKENDS,
@@ -214,6 +215,28 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     const events = await timelineOf(c.url, person.id)
     const flag = Object.fromEntries(events.map((e) => [e.event ?? e.type, e.beforeIdentified]))
     expect(flag).toEqual({ page: true, Before: true, identify: false, After: false })
+  })
+
+  it.skipIf(skip)('rule 7 in the identifying millisecond: SDK events are ordered by their ULID messageIds', async () => {
+    const a = uid('anon')
+    const email = `${uid('tie')}@example.com`
+    const at = new Date(Date.now() - 60_000).toISOString()
+    // One SDK, one millisecond: a click, the identify, a click (monotonic ULIDs, in call order).
+    const next = monotonicFactory()
+    const [before, identifying, after] = [next(), next(), next()]
+    await okAt(
+      [
+        track(a, 'Same ms, after', { messageId: after, timestamp: at }),
+        identify(a, { email }, { messageId: identifying, timestamp: at }),
+        track(a, 'Same ms, before', { messageId: before, timestamp: at }),
+        track(a, 'Same ms, not a ULID', { timestamp: at }),
+      ],
+      { sentAt: undefined },
+    )
+    const person = await lookup(c.url, `email=${email}`)
+    const events = await timelineOf(c.url, person.id)
+    const flag = Object.fromEntries(events.map((e) => [e.event ?? e.type, e.beforeIdentified]))
+    expect(flag).toEqual({ 'Same ms, before': true, identify: false, 'Same ms, after': false, 'Same ms, not a ULID': true })
   })
 
   it.skipIf(skip)('profiles keep traits (last write wins per trait, by event time), first/last touch and counts', async () => {

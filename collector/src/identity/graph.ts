@@ -322,16 +322,22 @@ function describe(p: Profile): string {
 }
 
 /**
- * Rule 7: did this event happen before the person was identified? Events in the same
- * millisecond as the identify count as before when they carried no userId or email.
+ * Rule 7: did this event happen before the person was identified? In the identifying millisecond
+ * itself, an event that carried no userId or email is ordered against the identify by messageId
+ * (`identifiedBy`): ULIDs from one SDK grow in call order. Without ULIDs to compare it counts as
+ * before.
  */
 export function beforeIdentification(
-  event: { timestamp: number; user_id: string | null; email: string | null },
+  event: { timestamp: number; user_id: string | null; email: string | null; message_id: string },
   identifiedAt: number | null,
+  identifiedBy: string | null = null,
 ): boolean {
   if (identifiedAt === null || event.timestamp < identifiedAt) return true
-  return event.timestamp === identifiedAt && event.user_id === null && event.email === null
+  if (event.timestamp > identifiedAt || event.user_id !== null || event.email !== null) return false
+  return !(identifiedBy && ULID.test(identifiedBy) && ULID.test(event.message_id)) || event.message_id < identifiedBy
 }
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 
 /** Follows a merged profile's tombstone to the live profile. */
 export async function liveProfileId(db: Db, id: string): Promise<string | null> {

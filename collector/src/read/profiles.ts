@@ -188,6 +188,10 @@ export async function timeline(
   const rows = perKey.flat().sort((a, b) => sign * (a.timestamp - b.timestamp || a.id - b.id))
   const page = rows.slice(0, opts.limit)
   const last = page[page.length - 1]
+  const identifiedAt = profile.identified_at === null ? null : Number(profile.identified_at)
+  // Only a page holding an event of the identifying millisecond needs the identify's messageId.
+  const tied = identifiedAt !== null && page.some((e) => Number(e.timestamp) === identifiedAt)
+  const identifiedBy = tied ? await identifyingMessageId(db, keys, identifiedAt) : null
   return {
     profileId: id,
     identifiedAt: iso(profile.identified_at),
@@ -212,8 +216,21 @@ export async function timeline(
       device: e.device,
       isBot: Number(e.is_bot) === 1,
       ip: e.ip,
-      beforeIdentified: beforeIdentification(e, profile.identified_at),
+      beforeIdentified: beforeIdentification(e, identifiedAt, identifiedBy),
     })),
     nextCursor: rows.length > opts.limit && last ? encodeCursor({ t: last.timestamp, id: last.id } satisfies TimelineCursor) : null,
   }
+}
+
+/** The first event that identified the person at `at` (rule 7's tie-break). */
+async function identifyingMessageId(db: Db, keys: string[], at: number): Promise<string | null> {
+  if (!keys.length) return null
+  const row = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.min('message_id').as('id'))
+    .where('identity_key', 'in', keys)
+    .where('timestamp', '=', at)
+    .where((eb) => eb.or([eb('user_id', 'is not', null), eb('email', 'is not', null)]))
+    .executeTakeFirst()
+  return row?.id ?? null
 }
