@@ -2,7 +2,8 @@
 // Collector benchmark (issue 3). Run after `npm run build -w collector`:
 //   node bench/collector.mjs            # SQLite, and PostgreSQL when it answers
 // Env: WAYMARK_BENCH_ONLY (sqlite|postgres), WAYMARK_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, used to
-// create and drop a scratch database), WAYMARK_BENCH_SECONDS (per ingest run, default 8).
+// create and drop a scratch database), WAYMARK_BENCH_SECONDS (per ingest run, default 8),
+// WAYMARK_BENCH_CONNECTIONS (concurrent autocannon connections, default 32).
 // Writes bench/results/collector.json and prints a table.
 //
 // What is measured, all on 127.0.0.1:
@@ -34,6 +35,10 @@ const { validateEvent } = await import(join(ROOT, 'collector', 'dist', 'ingest',
 const { SQLITE_PRAGMAS } = await import(join(ROOT, 'collector', 'dist', 'db', 'connect.js'))
 const PG_ADMIN_URL = process.env.WAYMARK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SECONDS = Number(process.env.WAYMARK_BENCH_SECONDS ?? 8)
+// Browsers send independently of each other's answers; 32 connections, each with one batch in
+// flight, stand for that many browsers sending at once. With 8, throughput is bounded by
+// 8 ÷ request latency rather than by the collector (README: both figures).
+const CONNECTIONS = Number(process.env.WAYMARK_BENCH_CONNECTIONS ?? 32)
 const WRITE_KEY = 'wk_bench'
 const ADMIN = 'adm_bench'
 const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
@@ -43,7 +48,14 @@ const BROWSERS = Array.from({ length: 1000 }, (_, i) => `bench-anon-${i}`)
 let seq = 0
 const messageId = () => `${randomBytes(6).toString('hex')}-${(seq++).toString(36)}`
 
-function event(anonymousId, i) {
+/**
+ * Two event shapes: `segment`, a page-context event as Segment's libraries send it; `sdk`, the
+ * same with the last touch in `context.campaign`, as the Waymark script tag sends every event
+ * (the collector then derives its channel, and stores a larger context).
+ */
+const SHAPES = ['segment', 'sdk']
+
+function event(anonymousId, i, shape = 'segment') {
   return {
     type: i % 5 === 0 ? 'page' : 'track',
     event: i % 5 === 0 ? undefined : 'Viewed Product',
@@ -55,6 +67,7 @@ function event(anonymousId, i) {
     context: {
       library: { name: 'waymark', version: '0.1.0' },
       page: { url: 'https://shop.example/products/42?utm_source=newsletter', path: '/products/42', title: 'Product 42', referrer: 'https://www.google.com/' },
+      ...(shape === 'sdk' && { campaign: { source: 'newsletter', referrer: 'https://www.google.com/', landing: '/products/42' } }),
       sessionId: 'sess-1',
       userAgent: UA,
       locale: 'en-GB',
@@ -67,12 +80,14 @@ function event(anonymousId, i) {
 // The load generator shares the 2 CPUs with the collector, so bodies are built from string
 // templates (unique messageIds, same JSON as event() produces) rather than JSON.stringify.
 const RUN = randomBytes(4).toString('hex')
-const templates = Array.from({ length: 100 }, (_, i) => JSON.stringify(event('__ANON__', i)).split(/"messageId":"[^"]*"/))
-function batchBody(size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWSERS.length)]) {
+const templates = Object.fromEntries(
+  SHAPES.map((shape) => [shape, Array.from({ length: 100 }, (_, i) => JSON.stringify(event('__ANON__', i, shape)).split(/"messageId":"[^"]*"/))]),
+)
+function batchBody(size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWSERS.length)], shape = 'segment') {
   const now = new Date().toISOString()
   const parts = []
   for (let i = 0; i < size; i++) {
-    const [head, tail] = templates[i]
+    const [head, tail] = templates[shape][i]
     parts.push(`${head}"messageId":"${RUN}-${(seq++).toString(36)}"${tail}`.replace('__ANON__', anonymousId))
   }
   return `{"batch":[${parts.join(',')}],"sentAt":"${now}"}`
@@ -155,29 +170,30 @@ function openDirect(kind, target) {
 }
 
 /** Rows exactly as the collector stores them, built by its own validate + normalize code. */
-function storedRows(n, size) {
+function storedRows(n, size, shape) {
   const rows = []
   const info = { receivedAt: Date.now(), sentAt: Date.now(), source: WRITE_KEY, ip: '127.0.0.1', userAgent: UA, ipPolicy: 'truncate', batchContext: null }
   for (let i = 0; rows.length < n; i++) {
-    const e = event(`floor-anon-${Math.floor(i / size) % 1000}`, i % size)
+    const e = event(`floor-anon-${Math.floor(i / size) % 1000}`, i % size, shape)
     const text = JSON.stringify(e)
     rows.push(prepareEvent(validateEvent(JSON.parse(text), text, 32768), e.messageId, info).row)
   }
   return rows
 }
 
-async function ingestRun(url, size, direct) {
+async function ingestRun(url, size, shape, direct) {
   const before = await direct.count()
   const result = await autocannon({
     url: `${url}/v1/batch`,
-    connections: 8,
+    connections: CONNECTIONS,
     duration: SECONDS,
-    requests: [{ method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, setupRequest: (req) => ({ ...req, body: batchBody(size) }) }],
+    requests: [{ method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, setupRequest: (req) => ({ ...req, body: batchBody(size, undefined, shape) }) }],
   })
   const stored = (await direct.count()) - before
   const seconds = (result.finish - result.start) / 1000 || SECONDS
   const non2xx = result.non2xx + result.errors + result.timeouts
   return {
+    shape,
     batchSize: size,
     seconds: +seconds.toFixed(2),
     requests: result.requests.total,
@@ -269,12 +285,14 @@ async function benchBackend(kind) {
       while (b < BROWSERS.length) await post(collector.url, '/v1/batch', batchBody(1, BROWSERS[b++]))
     }))
     const ingest = []
-    for (const size of [20, 100]) {
-      process.stderr.write(`[${kind}] ingest, batches of ${size}, ${SECONDS}s…\n`)
-      const run = await ingestRun(collector.url, size, direct)
-      process.stderr.write(`[${kind}] raw insert floor, batches of ${size}…\n`)
-      const floor = await direct.floor(storedRows(kind === 'sqlite' ? 200_000 : 100_000, size), size)
-      ingest.push({ ...run, floorEventsPerSecond: Math.round(floor), ratioToFloor: +(run.eventsPerSecond / floor).toFixed(2) })
+    for (const shape of SHAPES) {
+      for (const size of [20, 100]) {
+        process.stderr.write(`[${kind}] ingest, ${shape} events, batches of ${size}, ${SECONDS}s…\n`)
+        const run = await ingestRun(collector.url, size, shape, direct)
+        process.stderr.write(`[${kind}] raw insert floor, ${shape} events, batches of ${size}…\n`)
+        const floor = await direct.floor(storedRows(kind === 'sqlite' ? 200_000 : 100_000, size, shape), size)
+        ingest.push({ ...run, floorEventsPerSecond: Math.round(floor), ratioToFloor: +(run.eventsPerSecond / floor).toFixed(2) })
+      }
     }
     process.stderr.write(`[${kind}] timeline latency…\n`)
     const timeline = await timelineRun(collector.url)
@@ -300,7 +318,7 @@ async function pgAnswers() {
 }
 
 const started = Date.now()
-const results = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, secondsPerIngestRun: SECONDS, backends: [] }
+const results = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, secondsPerIngestRun: SECONDS, connections: CONNECTIONS, backends: [] }
 const ONLY = process.env.WAYMARK_BENCH_ONLY // 'sqlite' or 'postgres' to run one backend
 if (ONLY !== 'postgres') results.backends.push(await benchBackend('sqlite'))
 if (ONLY === 'sqlite') process.stderr.write('WAYMARK_BENCH_ONLY=sqlite: PostgreSQL skipped.\n')
@@ -312,11 +330,12 @@ mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
 writeFileSync(join(ROOT, 'bench', 'results', 'collector.json'), `${JSON.stringify(results, null, 2)}\n`)
 
 const TARGET = { sqlite: 50_000, postgres: 20_000 }
-console.log('\nWaymark collector benchmark (loopback, %d CPUs, Node %s)\n', results.cpus, results.node)
+console.log('\nWaymark collector benchmark (loopback, %d CPUs, Node %s, %d connections)\n', results.cpus, results.node, results.connections)
 console.table(
   results.backends.flatMap((b) =>
     b.ingest.map((r) => ({
       backend: b.backend,
+      events: r.shape,
       batch: r.batchSize,
       'ingest events/s': r.eventsPerSecond,
       'raw floor events/s': r.floorEventsPerSecond,

@@ -12,6 +12,8 @@
 //  8. m is referral, or a referrer from another host                         → referral
 //  9. any other utm_medium/utm_source/utm_campaign                           → other
 // 10. nothing                                                                → direct
+import { memo } from './memo.js'
+
 export type Channel =
   | 'direct'
   | 'organic search'
@@ -38,13 +40,17 @@ const SEARCH = /(^|\.)(google|bing|yahoo|duckduckgo|baidu|yandex|ecosia|qwant|na
 const SOCIAL = /(^|\.)(facebook|fb|instagram|ig|linkedin|lnkd|li|t|twitter|x|reddit|pinterest|youtube|tiktok|threads|bsky)\./
 export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'msclkid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id']
 
-function hostOf(url: string | undefined): string {
+/** What a URL tells about a touch: its host (without `www.`) and the click ids in its query. */
+const urlFacts = memo(2000, (url) => {
   try {
-    return new URL(url as string).hostname.replace(/^www\./, '')
+    const { hostname, searchParams } = new URL(url)
+    return { host: hostname.replace(/^www\./, ''), clickIds: CLICK_IDS.filter((id) => searchParams.get(id)) }
   } catch {
-    return ''
+    return { host: '', clickIds: [] }
   }
-}
+})
+
+const hostOf = (url: string | undefined) => (url ? urlFacts(url).host : '')
 
 export function channelOf(touch: TouchFields, pageUrl?: string): Channel {
   const m = (touch.medium ?? '').toLowerCase()
@@ -72,19 +78,14 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v !==
  */
 export function channelOfCampaign(campaign: Record<string, unknown>, page: Record<string, unknown> = {}): Channel {
   const pageUrl = text(page.url)
-  let query: URLSearchParams | undefined
-  try {
-    query = new URL(pageUrl as string).searchParams
-  } catch {
-    query = undefined
-  }
+  const inUrl = pageUrl ? urlFacts(pageUrl).clickIds : []
   return channelOf(
     {
       source: text(campaign.source),
       medium: text(campaign.medium),
       name: text(campaign.name),
       referrer: text(campaign.referrer) ?? text(page.referrer),
-      clickIds: CLICK_IDS.filter((id) => text(campaign[id]) || query?.get(id)),
+      clickIds: CLICK_IDS.filter((id) => text(campaign[id]) || inUrl.includes(id)),
     },
     pageUrl,
   )

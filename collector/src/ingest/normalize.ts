@@ -6,6 +6,7 @@ import type { IpPolicy } from '../config.js'
 import type { EventsTable } from '../db/schema.js'
 import { eventIdentityKey, type IdentityTuple } from '../identity/identifiers.js'
 import { channelOfCampaign } from './channel.js'
+import { memo } from './memo.js'
 import { isObject, type JsonObject, type ValidEvent } from './validate.js'
 
 export type EventRow = Omit<EventsTable, 'id'>
@@ -72,37 +73,32 @@ export interface Agent {
   isBot: boolean
 }
 
-// User agents repeat a lot and parsing is the costliest step per event: memoize, bounded.
-const agentCache = new Map<string, Agent>()
-const AGENT_CACHE_SIZE = 2000
-
-export function parseAgent(ua: string | null): Agent {
-  if (!ua) return { browser: null, os: null, device: null, isBot: false }
-  const hit = agentCache.get(ua)
-  if (hit) return hit
+const agentOf = memo(2000, (ua): Agent => {
   const r = new UAParser(ua).getResult()
   const join = (...parts: Array<string | undefined>) => parts.filter(Boolean).join(' ') || null
-  const agent: Agent = {
+  return {
     browser: join(r.browser.name, r.browser.major),
     os: join(r.os.name, r.os.version),
     device: r.device.type ?? (r.os.name ? 'desktop' : null),
     isBot: isbot(ua),
   }
-  if (agentCache.size >= AGENT_CACHE_SIZE) agentCache.delete(agentCache.keys().next().value!)
-  agentCache.set(ua, agent)
-  return agent
+})
+
+export function parseAgent(ua: string | null): Agent {
+  return ua ? agentOf(ua) : { browser: null, os: null, device: null, isBot: false }
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 
-function hostOf(url: string | undefined): string | null {
-  if (!url) return null
+const hostOfUrl = memo(2000, (url) => {
   try {
     return new URL(url).host.toLowerCase()
   } catch {
     return null
   }
-}
+})
+
+const hostOf = (url: string | undefined): string | null => (url ? hostOfUrl(url) : null)
 
 /** Campaign from context.campaign, else from utm_* in the page URL; referrer only if external. */
 export function extractTouch(context: JsonObject | null): Touch | null {

@@ -14,24 +14,34 @@ import {
   type IdentityWork,
 } from '../identity/graph.js'
 import { identifierKey, kindOfKey, type IdentityTuple } from '../identity/identifiers.js'
-import type { PreparedEvent } from './normalize.js'
+import type { PreparedEvent, Touch } from './normalize.js'
 import type { JobWriter } from './sqlite-writer.js'
 import { ALL_OR_NOTHING_REFUSED, COLUMNS, PG_ALL_OR_NOTHING, STATEMENTS, type StatsEntry, type TraitEntry } from './statements.js'
 
 /** Per-identifier activity of a group: count, first/last seen, first/last touch. */
 function statsOf(events: PreparedEvent[]): StatsEntry[] {
   const stats = new Map<string, StatsEntry>()
+  // The touches chosen so far, serialized once at the end (most events of a page carry one).
+  const touches = new Map<StatsEntry, [first: Touch | null, last: Touch | null]>()
   for (const { row, touch } of events) {
     const t = row.timestamp
     let s = stats.get(row.identity_key)
-    if (!s) stats.set(row.identity_key, (s = [row.identity_key, 0, t, t, null, null, null, null]))
+    if (!s) {
+      stats.set(row.identity_key, (s = [row.identity_key, 0, t, t, null, null, null, null]))
+      touches.set(s, [null, null])
+    }
     s[1]++
     s[2] = Math.min(s[2], t)
     s[3] = Math.max(s[3], t)
     if (touch) {
-      if (s[5] === null || t < s[5]) (s[4] = JSON.stringify(touch)), (s[5] = t)
-      if (s[7] === null || t >= s[7]) (s[6] = JSON.stringify(touch)), (s[7] = t)
+      const chosen = touches.get(s)!
+      if (s[5] === null || t < s[5]) (chosen[0] = touch), (s[5] = t)
+      if (s[7] === null || t >= s[7]) (chosen[1] = touch), (s[7] = t)
     }
+  }
+  for (const [s, [first, last]] of touches) {
+    if (first) s[4] = JSON.stringify(first)
+    if (last) s[6] = last === first ? s[4] : JSON.stringify(last)
   }
   // Sorted, so concurrent transactions tend to lock identifier rows in the same order; a
   // deadlock that still happens is retried (withIdentityRetries).

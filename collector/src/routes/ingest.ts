@@ -75,7 +75,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: config.limits.requestBytes }, (req, body, done) => {
     const text = String(body)
-    if (text.trim() === '') return done(httpError(400, 'request body is empty'))
+    if (!/\S/.test(text)) return done(httpError(400, 'request body is empty'))
     try {
       const parsed: unknown = JSON.parse(text)
       bodies.set(req, bodyFacts(text))
