@@ -339,6 +339,26 @@ describe('Waymark SDK in Chromium', () => {
       }
     })
 
+    it('a page left as it loads (a redirect page): what it recorded arrives, under the id the browser keeps', async () => {
+      const rx = await receiver()
+      const next = server.setPage('/after-bounce.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_bounce', attrs }))
+      // The SDK loads synchronously and the page leaves in the same breath. (Chromium here
+      // usually lets IndexedDB answer before the page hides; the case where it does not is
+      // pinned in tests/unit/tracker.test.ts, 'leaving the page'.)
+      const body = `<script>waymark.track('Bounce'); location.replace(${JSON.stringify(next)})</script>`
+      const url = server.setPage('/bounce.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_bounce', attrs, async: false, body }))
+      const ctx = await context()
+      const page = await ctx.newPage()
+      await page.goto(url)
+      await page.waitForURL('**/after-bounce.html')
+      await sdkReady(page)
+      await waitFor(() => rx.named('Bounce').length >= 1, { timeout: 10_000, message: "the redirect page's 'Bounce' event" })
+      const { anonymousId } = await page.evaluate(() => window.waymark.ready())
+      expect(rx.named('Bounce')[0].anonymousId).toBe(anonymousId)
+      await sleep(500)
+      expectExactlyOnce(rx)
+    })
+
     it('navigating away right after track()', async () => {
       const rx = await receiver()
       const url = server.setPage('/exit-nav.html', await sdkPageHtml({ collector: rx.url, writeKey: 'wk_nav', attrs }))
