@@ -324,7 +324,12 @@ function startTracker(
   cleanups.push(
     onHide(
       (leaving) => {
-        runWaiting()
+        if (waiting) {
+          // Left before IndexedDB answered: what was recorded goes under the identity known now,
+          // kept for the next page load (storing a new id in IndexedDB may not outlive the page).
+          runWaiting()
+          if (consent === 'granted') remember()
+        }
         if (consent !== 'granted') return
         if (peers.size) {
           // Another tab lives on and sends what is stored: one of them takes over what is not

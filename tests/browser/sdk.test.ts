@@ -354,9 +354,10 @@ describe('Waymark SDK in Chromium', () => {
       await sdkReady(page)
       await waitFor(() => rx.named('Bounce').length >= 1, { timeout: 10_000, message: "the redirect page's 'Bounce' event" })
       const { anonymousId } = await page.evaluate(() => window.waymark.ready())
-      expect(rx.named('Bounce')[0].anonymousId).toBe(anonymousId)
-      await sleep(500)
-      expectExactlyOnce(rx)
+      // The next page may send it once more: the keepalive answer reached no one, so it stayed
+      // stored (README, "the one case of a second copy"); the collector's dedupe drops that copy.
+      expect(uniqueIds(rx.named('Bounce')).size).toBe(1)
+      for (const copy of rx.named('Bounce')) expect(copy.anonymousId).toBe(anonymousId)
     })
 
     it('navigating away right after track()', async () => {

@@ -573,6 +573,8 @@ describe('leaving the page', () => {
     dispatchEvent(new Event('pagehide'))
     const [sent] = collector.requests
     expect(sent.events.map((e) => e.name)).toEqual(['First'])
+    // kept at once: the page may die before IndexedDB stores the new id
+    expect(JSON.parse(localStorage.getItem('waymark:identity')!)).toEqual({ anonymousId: sent.events[0].anonymousId })
     await time.advance(0)
     expect((await tracker.ready()).anonymousId).toBe(sent.events[0].anonymousId)
   })
