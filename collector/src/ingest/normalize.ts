@@ -100,38 +100,50 @@ const hostOfUrl = memo(2000, (url) => {
 
 const hostOf = (url: string | undefined): string | null => (url ? hostOfUrl(url) : null)
 
+/** The utm_* parameters of a query string, as touch fields. */
+const utmOf = memo(2000, (search): Partial<Touch> => {
+  const q = new URLSearchParams(search)
+  return {
+    source: q.get('utm_source') || undefined,
+    medium: q.get('utm_medium') || undefined,
+    campaign: q.get('utm_campaign') || undefined,
+    term: q.get('utm_term') || undefined,
+    content: q.get('utm_content') || undefined,
+  }
+})
+
 /** Campaign from context.campaign, else from utm_* in the page URL; referrer only if external. */
 export function extractTouch(context: JsonObject | null): Touch | null {
   if (!context) return null
   const page = isObject(context.page) ? context.page : {}
-  const touch: Touch = {}
+  const url = str(page.url)
   const campaign = isObject(context.campaign) ? context.campaign : null
+  let touch: Touch
   if (campaign) {
-    touch.source = str(campaign.source)
-    touch.medium = str(campaign.medium)
-    touch.campaign = str(campaign.name)
-    touch.term = str(campaign.term)
-    touch.content = str(campaign.content)
-    touch.channel = str(campaign.channel)
-  } else {
-    const search = str(page.search) ?? (str(page.url)?.includes('?') ? str(page.url)!.slice(str(page.url)!.indexOf('?')) : undefined)
-    if (search) {
-      const q = new URLSearchParams(search)
-      touch.source = q.get('utm_source') || undefined
-      touch.medium = q.get('utm_medium') || undefined
-      touch.campaign = q.get('utm_campaign') || undefined
-      touch.term = q.get('utm_term') || undefined
-      touch.content = q.get('utm_content') || undefined
+    touch = {
+      source: str(campaign.source),
+      medium: str(campaign.medium),
+      campaign: str(campaign.name),
+      term: str(campaign.term),
+      content: str(campaign.content),
+      channel: str(campaign.channel),
     }
+  } else {
+    const search = str(page.search) ?? (url?.includes('?') ? url.slice(url.indexOf('?')) : undefined)
+    touch = search ? { ...utmOf(search) } : {}
   }
   const referrer = str(page.referrer)
   const refHost = hostOf(referrer)
-  if (refHost && refHost !== hostOf(str(page.url))) touch.referrer = referrer
+  if (refHost && refHost !== hostOf(url)) touch.referrer = referrer
   // a channel alone (`direct`) is the absence of a touch
-  const hasTouch = Object.entries(touch).some(([k, v]) => k !== 'channel' && v !== undefined)
+  let hasTouch = false
+  for (const k in touch) {
+    const key = k as keyof Touch
+    if (touch[key] === undefined) delete touch[key]
+    else if (key !== 'channel') hasTouch = true
+  }
   if (!hasTouch) return null
-  if (str(page.url)) touch.landingPage = str(page.url)
-  for (const k of Object.keys(touch) as Array<keyof Touch>) if (touch[k] === undefined) delete touch[k]
+  if (url) touch.landingPage = url
   return touch
 }
 
