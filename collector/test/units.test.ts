@@ -1,9 +1,11 @@
 // Pure functions at the edges: configuration, validation, normalization, rate limiting.
+import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEMO_WRITE_KEY, loadConfig } from '../src/config.js'
 import { isPlaceholderId, normalizeEmail, eventIdentityKey } from '../src/identity/identifiers.js'
 import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp } from '../src/ingest/normalize.js'
 import { RateLimiter } from '../src/ingest/ratelimit.js'
+import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
 import { bodyFacts, readEnvelope, validateEvent } from '../src/ingest/validate.js'
 
 describe('config', () => {
@@ -106,6 +108,29 @@ describe('normalization', () => {
   it('parses user agents and flags bots', () => {
     expect(parseAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1')).toMatchObject({ browser: 'Mobile Safari 17', device: 'mobile', isBot: false })
     expect(parseAgent('Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)').isBot).toBe(true)
+  })
+})
+
+describe('rows for the writer thread', () => {
+  it('arrive in the database exactly as packed: strings of any kind, numbers, nulls', () => {
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, a, b, c)')
+    const run = jobRunner(db, { insert: 'INSERT INTO t VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING', stats: 'SELECT value FROM json_each(?)', traits: 'SELECT ?' })
+    const rows = [
+      { id: 'é-1', a: '', b: 1_767_225_600_123, c: null },
+      { id: '2', a: '{"x":"a \\"quoted\\" 😀 ☃"}', b: 49.5, c: '12' },
+      { id: '3', a: undefined, b: Number.NaN, c: 'tail' },
+    ]
+    const columns = ['id', 'a', 'b', 'c'] as const
+    expect(run({ rows: packRows(rows, columns), stats: '[]', anonymousKeys: [], traits: null })).toEqual({ committed: true })
+    expect(db.prepare('SELECT id, a, b, c FROM t ORDER BY rowid').all()).toEqual([
+      { id: 'é-1', a: '', b: 1_767_225_600_123, c: null },
+      { id: '2', a: '{"x":"a \\"quoted\\" 😀 ☃"}', b: 49.5, c: '12' },
+      { id: '3', a: null, b: null, c: 'tail' },
+    ])
+    // a row already stored rolls the whole job back and is reported
+    expect(run({ rows: packRows([{ id: 'new', a: 'x', b: 1, c: 2 }, rows[1]!], columns), stats: '[]', anonymousKeys: [], traits: null })).toEqual({ duplicates: ['2'] })
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 3 })
   })
 })
 

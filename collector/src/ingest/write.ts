@@ -15,7 +15,7 @@ import {
 } from '../identity/graph.js'
 import { identifierKey, kindOfKey, type IdentityTuple } from '../identity/identifiers.js'
 import type { PreparedEvent, Touch } from './normalize.js'
-import type { JobWriter } from './sqlite-writer.js'
+import { packRows, type JobWriter } from './sqlite-writer.js'
 import { ALL_OR_NOTHING_REFUSED, COLUMNS, PG_ALL_OR_NOTHING, STATEMENTS, type StatsEntry, type TraitEntry } from './statements.js'
 
 /** Per-identifier activity of a group: count, first/last seen, first/last touch. */
@@ -76,7 +76,7 @@ async function writeSqlite(store: Store, writer: JobWriter, events: PreparedEven
     const stats = statsOf(group)
     const traits = traitsOf(group)
     const result = await writer.write({
-      rows: JSON.stringify(group.map((e) => COLUMNS.map((c) => e.row[c]))),
+      rows: packRows(group.map((e) => e.row), COLUMNS),
       stats: JSON.stringify(stats),
       anonymousKeys: anonymousKeys(stats),
       traits: traits.length ? JSON.stringify(traits) : null,
