@@ -105,6 +105,13 @@ describe('normalization', () => {
     expect(extractTouch({ page: { url: 'https://s.io/', referrer: 'https://s.io/a' } })).toBeNull()
   })
 
+  it('stores a touch with only the fields that are set, in a fixed order; a channel alone is no touch', () => {
+    const touch = extractTouch({ campaign: { channel: 'email', medium: '', source: 'a', term: 7 }, page: { url: 'https://s.io/', referrer: 'https://news.io/x' } })
+    expect(JSON.stringify(touch)).toBe('{"source":"a","channel":"email","referrer":"https://news.io/x","landingPage":"https://s.io/"}')
+    expect(Object.keys(extractTouch({ page: { url: 'https://s.io/?utm_medium=m&utm_source=' } })!)).toEqual(['medium', 'landingPage'])
+    expect(extractTouch({ campaign: { channel: 'direct' }, page: { url: 'https://s.io/' } })).toBeNull()
+  })
+
   it('parses user agents and flags bots', () => {
     expect(parseAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1')).toMatchObject({ browser: 'Mobile Safari 17', device: 'mobile', isBot: false })
     expect(parseAgent('Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)').isBot).toBe(true)

@@ -5,7 +5,8 @@
 export function memo<V>(max: number, compute: (key: string) => V): (key: string) => V {
   const cache = new Map<string, V>()
   return (key) => {
-    if (cache.has(key)) return cache.get(key)!
+    const hit = cache.get(key) // one lookup on a hit, the usual case
+    if (hit !== undefined || cache.has(key)) return hit as V
     const value = compute(key)
     if (cache.size >= max) cache.delete(cache.keys().next().value!)
     cache.set(key, value)

@@ -100,17 +100,31 @@ const hostOfUrl = memo(2000, (url) => {
 
 const hostOf = (url: string | undefined): string | null => (url ? hostOfUrl(url) : null)
 
-/** The utm_* parameters of a query string, as touch fields. */
-const utmOf = memo(2000, (search): Partial<Touch> => {
+/** The utm_* parameters of a query string, as touch fields (shared: never changed). */
+const utmOf = memo(2000, (search): Touch => {
   const q = new URLSearchParams(search)
-  return {
-    source: q.get('utm_source') || undefined,
-    medium: q.get('utm_medium') || undefined,
-    campaign: q.get('utm_campaign') || undefined,
-    term: q.get('utm_term') || undefined,
-    content: q.get('utm_content') || undefined,
-  }
+  return touchOf(str(q.get('utm_source')), str(q.get('utm_medium')), str(q.get('utm_campaign')), str(q.get('utm_term')), str(q.get('utm_content')))
 })
+
+/**
+ * A touch with only the fields that are set, always added in this order. Built in one go:
+ * deleting unset fields, or adding fields to a spread copy, made every touch a slow object
+ * (measured: ~3 µs per event, a tenth of the ingest path).
+ */
+function touchOf(source?: string, medium?: string, campaign?: string, term?: string, content?: string, channel?: string, referrer?: string, landingPage?: string): Touch {
+  const touch: Touch = {}
+  if (source) touch.source = source
+  if (medium) touch.medium = medium
+  if (campaign) touch.campaign = campaign
+  if (term) touch.term = term
+  if (content) touch.content = content
+  if (channel) touch.channel = channel
+  if (referrer) touch.referrer = referrer
+  if (landingPage) touch.landingPage = landingPage
+  return touch
+}
+
+const NO_TOUCH: Touch = {}
 
 /** Campaign from context.campaign, else from utm_* in the page URL; referrer only if external. */
 export function extractTouch(context: JsonObject | null): Touch | null {
@@ -118,33 +132,19 @@ export function extractTouch(context: JsonObject | null): Touch | null {
   const page = isObject(context.page) ? context.page : {}
   const url = str(page.url)
   const campaign = isObject(context.campaign) ? context.campaign : null
-  let touch: Touch
+  let c: Touch
   if (campaign) {
-    touch = {
-      source: str(campaign.source),
-      medium: str(campaign.medium),
-      campaign: str(campaign.name),
-      term: str(campaign.term),
-      content: str(campaign.content),
-      channel: str(campaign.channel),
-    }
+    c = touchOf(str(campaign.source), str(campaign.medium), str(campaign.name), str(campaign.term), str(campaign.content), str(campaign.channel))
   } else {
     const search = str(page.search) ?? (url?.includes('?') ? url.slice(url.indexOf('?')) : undefined)
-    touch = search ? { ...utmOf(search) } : {}
+    c = search ? utmOf(search) : NO_TOUCH
   }
-  const referrer = str(page.referrer)
+  let referrer = str(page.referrer)
   const refHost = hostOf(referrer)
-  if (refHost && refHost !== hostOf(url)) touch.referrer = referrer
+  if (!refHost || refHost === hostOf(url)) referrer = undefined
   // a channel alone (`direct`) is the absence of a touch
-  let hasTouch = false
-  for (const k in touch) {
-    const key = k as keyof Touch
-    if (touch[key] === undefined) delete touch[key]
-    else if (key !== 'channel') hasTouch = true
-  }
-  if (!hasTouch) return null
-  if (url) touch.landingPage = url
-  return touch
+  if (!(c.source || c.medium || c.campaign || c.term || c.content || referrer)) return null
+  return touchOf(c.source, c.medium, c.campaign, c.term, c.content, c.channel, referrer, url)
 }
 
 /**
