@@ -2,7 +2,8 @@
 // within the last 30 s). Sent as `Page Engaged` { engagedSeconds, url } when the page view ends:
 // route change, tab hidden (what follows counts towards the next send), page closed.
 import type { Autotracker } from '../types'
-import { all, here, on, onRoute } from './util'
+import { all, on } from '../platform/listen'
+import { here, onRoute } from './util'
 
 // (touches are pointer events, wheels scroll; the tab hidden ends the count)
 const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'scroll', 'visibilitychange']

@@ -5,7 +5,7 @@
 import type { Autotracker } from '../types'
 import { normalizeEmail } from '../core/identity'
 import { redactEmails } from './redact-emails'
-import { on } from './util'
+import { on } from '../platform/listen'
 
 const SKIPPED = /^(password|hidden|submit|button|reset|image|file)$/
 const EMAIL_FIELD = /e-?mail/i

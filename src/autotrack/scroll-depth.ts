@@ -2,7 +2,8 @@
 // scrolling, once per page view (reset on every SPA route change). Depth = bottom of the viewport
 // over the document's height. Pages that do not scroll produce nothing.
 import type { Autotracker } from '../types'
-import { all, here, on, onRoute } from './util'
+import { all, on } from '../platform/listen'
+import { here, onRoute } from './util'
 
 export const SCROLL_MILESTONES = [25, 50, 75, 90, 100]
 

@@ -5,7 +5,8 @@
 import type { Autotracker } from '../types'
 import { campaignParams } from './attribution'
 import { readLocal } from '../platform/local-storage'
-import { consentedSave, on } from './util'
+import { on } from '../platform/listen'
+import { consentedSave } from './util'
 
 interface Session {
   id: string

@@ -2,24 +2,9 @@
 // Nothing runs at import: every browser global is touched only when an autotracker installs.
 import type { TrackerHost } from '../types'
 import { attempt } from '../core/attempt'
+import { on, safe } from '../platform/listen'
 import { removeLocal, writeLocal } from '../platform/local-storage'
 import { redactEmails } from './redact-emails'
-
-/** `fn`, never throwing. */
-export const safe =
-  <A extends unknown[]>(fn: (...args: A) => unknown) =>
-  (...args: A) =>
-    attempt(() => fn(...args))
-
-/**
- * Adds a capturing listener that never throws (we never preventDefault, so it is passive anyway)
- * and returns how to remove it.
- */
-export function on(target: EventTarget, type: string, fn: (event: any) => void): () => void {
-  const listener = safe(fn)
-  target.addEventListener(type, listener, true)
-  return () => target.removeEventListener(type, listener, true)
-}
 
 /** Calls `fn` with the element matching `selector` that a click landed on or inside. */
 export const onClick = (selector: string, fn: (el: HTMLElement) => void) =>
@@ -27,10 +12,6 @@ export const onClick = (selector: string, fn: (el: HTMLElement) => void) =>
     const el = (event.target as Element).closest?.(selector) as HTMLElement | null
     if (el) fn(el)
   })
-
-/** Runs every cleanup: what an autotracker returns from several `on` calls. */
-export const all = (offs: (() => void)[]) => () => offs.forEach((off) => off())
-
 
 /**
  * `save` that follows consent (SPEC §3): nothing is written unless it is granted, the latest

@@ -1,5 +1,6 @@
 // DOM adapter: what the page is, and when it goes away. Read at call time, never at import.
 import type { EventContext, PageContext } from '../types'
+import { all, on } from './listen'
 
 export const hasWindow = () => typeof window !== 'undefined' && typeof document !== 'undefined'
 
@@ -24,19 +25,12 @@ export function environment(version: string): EventContext {
  * Calls `hidden(false)` when the page is hidden (it may be killed without another word) and
  * `hidden(true)` when it is left; `shown` when it comes back from the back/forward cache.
  */
-export function onHide(hidden: (leaving: boolean) => void, shown: () => void): () => void {
-  const onVisibility = () => document.visibilityState === 'hidden' && hidden(false)
-  const onPageHide = () => hidden(true)
-  const onPageShow = (event: PageTransitionEvent) => event.persisted && shown()
-  document.addEventListener('visibilitychange', onVisibility)
-  addEventListener('pagehide', onPageHide)
-  addEventListener('pageshow', onPageShow)
-  return () => {
-    document.removeEventListener('visibilitychange', onVisibility)
-    removeEventListener('pagehide', onPageHide)
-    removeEventListener('pageshow', onPageShow)
-  }
-}
+export const onHide = (hidden: (leaving: boolean) => void, shown: () => void): (() => void) =>
+  all([
+    on(document, 'visibilitychange', () => document.visibilityState === 'hidden' && hidden(false)),
+    on(window, 'pagehide', () => hidden(true)),
+    on(window, 'pageshow', (event: PageTransitionEvent) => event.persisted && shown()),
+  ])
 
 export function doNotTrack(): boolean {
   const nav = navigator as Navigator & { globalPrivacyControl?: boolean }
