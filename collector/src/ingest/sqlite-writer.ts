@@ -11,7 +11,7 @@ import type { StatsEntry, TraitEntry, WriteStatements } from './statements.js'
 /**
  * Event rows packed for the thread: every string value concatenated into one `text`, and per
  * value its length in `lens` (-1 for null, -2 for the next number of `nums`); `width` values
- * make a row. One string and two arrays of numbers cross to the thread far cheaper than the
+ * make a row. One string and two typed arrays cross to the thread far cheaper than the
  * structured clone of many small arrays (measured: postMessage took ~16% of the main thread),
  * and, unlike one JSON text of the rows, nothing is escaped and parsed again: the JSON columns
  * are strings already, and JSON.stringify escaped each of their quotes a second time
@@ -20,24 +20,27 @@ import type { StatsEntry, TraitEntry, WriteStatements } from './statements.js'
 export interface PackedRows {
   width: number
   text: string
-  lens: number[]
-  nums: number[]
+  lens: Int32Array
+  nums: Float64Array
 }
 
 /** Packs the `columns` of rows of strings, numbers and nulls (anything else is stored as null, as JSON did). */
 export function packRows<K extends string>(rows: ReadonlyArray<Readonly<Record<K, unknown>>>, columns: readonly K[]): PackedRows {
-  const parts: string[] = []
-  const lens: number[] = []
-  const nums: number[] = []
+  const lens = new Int32Array(rows.length * columns.length)
+  const nums = new Float64Array(rows.length * columns.length)
+  // += builds a rope, flattened once when posted: cheaper than collecting and joining (measured)
+  let text = ''
+  let i = 0
+  let n = 0
   for (const row of rows) {
     for (const c of columns) {
       const v = row[c]
-      if (typeof v === 'string') parts.push(v), lens.push(v.length)
-      else if (typeof v === 'number' && Number.isFinite(v)) nums.push(v), lens.push(-2)
-      else lens.push(-1)
+      if (typeof v === 'string') (text += v), (lens[i++] = v.length)
+      else if (typeof v === 'number' && Number.isFinite(v)) (nums[n++] = v), (lens[i++] = -2)
+      else lens[i++] = -1
     }
   }
-  return { width: columns.length, text: parts.join(''), lens, nums }
+  return { width: columns.length, text, lens, nums: nums.slice(0, n) }
 }
 
 export interface WriteJob {
