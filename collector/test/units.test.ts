@@ -6,7 +6,7 @@ import { isPlaceholderId, normalizeEmail, eventIdentityKey } from '../src/identi
 import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp } from '../src/ingest/normalize.js'
 import { RateLimiter } from '../src/ingest/ratelimit.js'
 import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
-import { bodyFacts, readEnvelope, validateEvent } from '../src/ingest/validate.js'
+import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
 
 describe('config', () => {
   it('uses SPEC §7 defaults and generates demo credentials only when none are configured', () => {
@@ -74,6 +74,28 @@ describe('validation', () => {
     const literal = { ...ok, properties: { s: '\\u0000' } }
     expect(validateEvent(literal, 32768, bodyFacts(JSON.stringify(literal))).properties).toEqual({ s: '\\u0000' })
     expect(validateEvent(ok, 32768, bodyFacts(JSON.stringify(ok)))).toMatchObject({ type: 'track', anonymousId: 'a1', event: 'Clicked' })
+  })
+
+  it('skips serializing an event of a large body only when its size bound proves it fits', () => {
+    const large: BodyFacts = { bytes: 100_000, unstorable: false }
+    expect(validateEvent({ ...ok, properties: { s: 'x'.repeat(1000), n: -0.000001234567890123456 } }, 32768, large).properties).toMatchObject({ n: -0.000001234567890123456 })
+    // the bound is over the limit (6 bytes per character), the event is not: serialized, accepted
+    expect(validateEvent({ ...ok, properties: { s: 'x'.repeat(20_000) } }, 32768, large).properties).toEqual({ s: 'x'.repeat(20_000) })
+    // over the limit by its escapes alone
+    expect(() => validateEvent({ ...ok, properties: { s: '"'.repeat(16_400) } }, 32768, large)).toThrow(/^event is 32\d{3} bytes; the limit is 32768$/)
+    // the size error comes first, as without the bound; a small deep event gets the depth error
+    let deep: unknown = {}
+    for (let i = 0; i < 40; i++) deep = { deep }
+    expect(() => validateEvent({ ...ok, properties: { deep, s: 'x'.repeat(40_000) } }, 32768, large)).toThrow(/^event is \d+ bytes/)
+    expect(() => validateEvent({ ...ok, properties: { deep } }, 32768, large)).toThrow('event is nested deeper than 32 levels')
+    expect(() => validateEvent({ ...ok, properties: { deep } }, 32768, { bytes: 100, unstorable: false })).toThrow('event is nested deeper than 32 levels')
+  })
+
+  it('bounds the serialized size of any JSON value from above', () => {
+    const values = [0, -0.000001234567890123456, -1.7976931348623157e308, 'é😀"\\\n\u0001', { 'k"é': [null, true, false, { a: [] }] }, []]
+    for (const v of values) expect(jsonSizeBound(v, 32), JSON.stringify(v)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(v)))
+    expect(jsonSizeBound({ a: { b: {} } }, 2)).toBe(-1)
+    expect(jsonSizeBound({ a: { b: 1 } }, 2)).toBeGreaterThan(0)
   })
 
   it('accepts numeric ids as strings and takes the email from traits or context.traits', () => {
