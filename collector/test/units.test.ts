@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEMO_WRITE_KEY, loadConfig } from '../src/config.js'
 import { isPlaceholderId, normalizeEmail, eventIdentityKey } from '../src/identity/identifiers.js'
-import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp } from '../src/ingest/normalize.js'
+import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp, withChannels } from '../src/ingest/normalize.js'
 import { RateLimiter } from '../src/ingest/ratelimit.js'
 import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
 import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
@@ -125,6 +125,17 @@ describe('normalization', () => {
     expect(extractTouch({ page: { url: 'https://s.io/?utm_source=a&utm_medium=b', referrer: 'https://s.io/prev' } })).toEqual({ source: 'a', medium: 'b', landingPage: 'https://s.io/?utm_source=a&utm_medium=b' })
     expect(extractTouch({ campaign: { name: 'spring' }, page: { url: 'https://s.io/', referrer: 'https://news.io/x' } })).toEqual({ campaign: 'spring', referrer: 'https://news.io/x', landingPage: 'https://s.io/' })
     expect(extractTouch({ page: { url: 'https://s.io/', referrer: 'https://s.io/a' } })).toBeNull()
+  })
+
+  it('adds the channel to a copy of context.campaign and traits.firstTouch, keys in place, "__proto__" kept', () => {
+    const text = '{"page":{"url":"https://s.io/"},"campaign":{"source":"newsletter","__proto__":{"x":1}},"locale":"en"}'
+    const context = JSON.parse(text)
+    const traits = JSON.parse('{"firstTouch":{"medium":"cpc"},"plan":"pro"}')
+    const out = withChannels(context, traits)
+    expect(JSON.stringify(out.context)).toBe('{"page":{"url":"https://s.io/"},"campaign":{"source":"newsletter","__proto__":{"x":1},"channel":"email"},"locale":"en"}')
+    expect(JSON.stringify(out.traits)).toBe('{"firstTouch":{"medium":"cpc","channel":"paid search"},"plan":"pro"}')
+    expect(JSON.stringify(context)).toBe(text) // the client's objects are left as they were
+    expect(withChannels(JSON.parse('{"campaign":{"channel":"social"}}'), null).context).toEqual({ campaign: { channel: 'social' } })
   })
 
   it('stores a touch with only the fields that are set, in a fixed order; a channel alone is no touch', () => {
