@@ -86,7 +86,9 @@ export function jobRunner(db: Database.Database, text: WriteStatements): (job: W
           if (len >= 0) (row[c] = all.slice(at, at + len)), (at += len)
           else row[c] = len === -2 ? nums[n++] : null
         }
-        if (insert.run(row).changes === 0) duplicates.push(row[0] as string)
+        // spread, not the array: better-sqlite3 then reads each value as an argument rather
+        // than through v8::Object::Get (measured: ~7% of the thread)
+        if (insert.run(...row).changes === 0) duplicates.push(row[0] as string)
       }
       if (duplicates.length) {
         rollback.run()
