@@ -3,7 +3,8 @@
 //   node bench/collector.mjs            # SQLite, and PostgreSQL when it answers
 // Env: WAYMARK_BENCH_ONLY (sqlite|postgres), WAYMARK_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, used to
 // create and drop a scratch database), WAYMARK_BENCH_SECONDS (per ingest run, default 8),
-// WAYMARK_BENCH_CONNECTIONS (concurrent autocannon connections, default 32).
+// WAYMARK_BENCH_CONNECTIONS (concurrent autocannon connections, default 32), WAYMARK_BENCH_DIST
+// (the collector build to measure, default collector/dist: A/B runs against a saved copy).
 // Writes bench/results/collector.json and prints a table.
 //
 // What is measured, all on 127.0.0.1:
@@ -16,11 +17,13 @@
 //   only: no identity lookup, no statistics. The collector can beat it: it commits the requests
 //   in flight together (up to 8 × batch here), and on SQLite it parses on one core while its
 //   writer thread inserts on the other;
+// - CPU µs/event: CPU time of the collector process (all threads; Linux /proc) during an ingest
+//   run ÷ events stored. On a machine shared with other work it varies far less than events/s.
 // - timeline: first-page latency (50 events) for a person with 10,000 events;
 // - merge: identify latency when the anonymous history holds 10 vs 100,000 events.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,10 +32,11 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const CLI = join(ROOT, 'collector', 'dist', 'cli.js')
-const { prepareEvent } = await import(join(ROOT, 'collector', 'dist', 'ingest', 'normalize.js'))
-const { validateEvent } = await import(join(ROOT, 'collector', 'dist', 'ingest', 'validate.js'))
-const { SQLITE_PRAGMAS } = await import(join(ROOT, 'collector', 'dist', 'db', 'connect.js'))
+const DIST = resolve(ROOT, process.env.WAYMARK_BENCH_DIST ?? join('collector', 'dist'))
+const CLI = join(DIST, 'cli.js')
+const { prepareEvent } = await import(join(DIST, 'ingest', 'normalize.js'))
+const { validateEvent } = await import(join(DIST, 'ingest', 'validate.js'))
+const { SQLITE_PRAGMAS } = await import(join(DIST, 'db', 'connect.js'))
 const PG_ADMIN_URL = process.env.WAYMARK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SECONDS = Number(process.env.WAYMARK_BENCH_SECONDS ?? 8)
 // Browsers send independently of each other's answers; 32 connections, each with one batch in
@@ -107,7 +111,20 @@ async function startCollector(db) {
     })
     child.on('exit', (code) => rej(new Error(`collector exited ${code}`)))
   })
-  return { url, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) }
+  return { url, pid: child.pid, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) }
+}
+
+/**
+ * CPU time (user + system, all threads) the collector process has used, in ms; null off Linux.
+ * Per stored event it is robust to a machine shared with other work, unlike events/s.
+ */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10 // clock ticks of 10 ms (USER_HZ 100)
+  } catch {
+    return null
+  }
 }
 
 async function post(url, path, body) {
@@ -176,19 +193,22 @@ function storedRows(n, size, shape) {
   for (let i = 0; rows.length < n; i++) {
     const e = event(`floor-anon-${Math.floor(i / size) % 1000}`, i % size, shape)
     const text = JSON.stringify(e)
-    rows.push(prepareEvent(validateEvent(JSON.parse(text), text, 32768), e.messageId, info).row)
+    rows.push(prepareEvent(validateEvent(JSON.parse(text), 32768), e.messageId, info).row)
   }
   return rows
 }
 
-async function ingestRun(url, size, shape, direct) {
+async function ingestRun(collector, size, shape, direct) {
+  const { url } = collector
   const before = await direct.count()
+  const cpuBefore = cpuMs(collector.pid)
   const result = await autocannon({
     url: `${url}/v1/batch`,
     connections: CONNECTIONS,
     duration: SECONDS,
     requests: [{ method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, setupRequest: (req) => ({ ...req, body: batchBody(size, undefined, shape) }) }],
   })
+  const cpuAfter = cpuMs(collector.pid)
   const stored = (await direct.count()) - before
   const seconds = (result.finish - result.start) / 1000 || SECONDS
   const non2xx = result.non2xx + result.errors + result.timeouts
@@ -200,6 +220,7 @@ async function ingestRun(url, size, shape, direct) {
     non2xx,
     storedEvents: stored,
     eventsPerSecond: Math.round(stored / seconds),
+    cpuMicrosPerEvent: cpuBefore === null || cpuAfter === null ? null : +(((cpuAfter - cpuBefore) * 1000) / stored).toFixed(1),
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
   }
 }
@@ -288,7 +309,7 @@ async function benchBackend(kind) {
     for (const shape of SHAPES) {
       for (const size of [20, 100]) {
         process.stderr.write(`[${kind}] ingest, ${shape} events, batches of ${size}, ${SECONDS}s…\n`)
-        const run = await ingestRun(collector.url, size, shape, direct)
+        const run = await ingestRun(collector, size, shape, direct)
         process.stderr.write(`[${kind}] raw insert floor, ${shape} events, batches of ${size}…\n`)
         const floor = await direct.floor(storedRows(kind === 'sqlite' ? 200_000 : 100_000, size, shape), size)
         ingest.push({ ...run, floorEventsPerSecond: Math.round(floor), ratioToFloor: +(run.eventsPerSecond / floor).toFixed(2) })
@@ -340,6 +361,7 @@ console.table(
       'ingest events/s': r.eventsPerSecond,
       'raw floor events/s': r.floorEventsPerSecond,
       'ratio': r.ratioToFloor,
+      'CPU µs/event': r.cpuMicrosPerEvent,
       target: `≥ ${TARGET[b.backend]}`,
       'req p50 ms': r.latencyMs.p50,
       'non-2xx': r.non2xx,
