@@ -14,8 +14,8 @@ import type { StatsEntry, TraitEntry, WriteStatements } from './statements.js'
  * make a row. One string and two typed arrays cross to the thread far cheaper than the
  * structured clone of many small arrays (measured: postMessage took ~16% of the main thread),
  * and, unlike one JSON text of the rows, nothing is escaped and parsed again: the JSON columns
- * are strings already, and JSON.stringify escaped each of their quotes a second time
- * (measured: ~2.5× the main thread's cost per row, ~6× the thread's).
+ * are strings already, and JSON.stringify escaped each of their quotes a second time (measured:
+ * the JSON text cost ~2.5× as much per row on the main thread, ~6× on the writer thread).
  */
 export interface PackedRows {
   width: number
