@@ -8,6 +8,7 @@ import { createQueue } from './core/queue'
 import { fetchTransport, type Transport } from './platform/network'
 import { readLocal, removeLocal, writeLocal } from './platform/local-storage'
 import { doNotTrack, environment, hasWindow, onHide, pageContext, readCookie, writeCookie } from './platform/page'
+import { pooledRandom } from './platform/random'
 import { openStores, type Stores } from './platform/storage'
 import type {
   ConsentState,
@@ -95,7 +96,7 @@ function startTracker(
 ): Tracker {
   const o = { batchSize: 50, flushInterval: 2000, maxQueue: 10_000, storageName: 'waymark', ...options }
   const clock = platform.clock ?? systemClock
-  const newId = monotonicFactory()
+  const newId = monotonicFactory(pooledRandom())
   const stores =
     platform.stores ??
     openStores(o.storageName, (reason) =>

@@ -1,8 +1,9 @@
-// The pure pieces: identity rules, wire encoding, retry policy.
-import { describe, expect, it } from 'vitest'
+// The pure pieces: identity rules, wire encoding, retry policy, ULID randomness.
+import { describe, expect, it, vi } from 'vitest'
 import { backoff, verdict } from '../../src/core/delivery'
 import { encodeBatches, MAX_BEACON_BYTES, stamp, draft } from '../../src/core/events'
 import { conflicts, identifyWith, normalizeEmail, normalizeUserId } from '../../src/core/identity'
+import { pooledRandom } from '../../src/platform/random'
 import type { WireEvent } from '../../src/types'
 
 describe('identity rules', () => {
@@ -90,5 +91,17 @@ describe('retry policy', () => {
     const now = Date.parse('2026-11-22T10:00:00Z')
     expect(backoff(1, 'Sun, 22 Nov 2026 10:00:30 GMT', now, 1)).toBe(30_000)
     expect(backoff(1, 'garbage', now, 1)).toBe(1000)
+  })
+})
+
+describe('pooledRandom (ULID randomness)', () => {
+  it('draws numbers in [0, 1) from the CSPRNG, 256 bytes per call to it', () => {
+    const fill = vi.spyOn(crypto, 'getRandomValues')
+    const random = pooledRandom()
+    const draws = Array.from({ length: 1024 }, random)
+    expect(fill).toHaveBeenCalledTimes(4)
+    expect(draws.every((x) => x >= 0 && x < 1)).toBe(true)
+    expect(new Set(draws).size).toBeGreaterThan(200) // 256 possible values
+    fill.mockRestore()
   })
 })
