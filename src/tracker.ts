@@ -1,7 +1,7 @@
 // createTracker: wires the core (queue, identity, delivery) to the platform adapters.
 import { monotonicFactory } from 'ulid'
 import { createDelivery, type Clock } from './core/delivery'
-import { draft, stamp } from './core/events'
+import { draft, plain, stamp } from './core/events'
 import { identifyWith, normalizeEmail, normalizeUserId } from './core/identity'
 import { tabLock } from './core/lock'
 import { createQueue } from './core/queue'
@@ -222,7 +222,7 @@ function startTracker(
     whenReady(() => {
       beforeRecord?.(event)
       const wire = stamp(event, identity)
-      const kept = o.beforeSend ? o.beforeSend(wire) : wire
+      const kept = o.beforeSend ? plain(o.beforeSend(wire)) : wire
       if (kept) queue.push(kept)
     })
   }
@@ -231,11 +231,11 @@ function startTracker(
 
   const tracker: Tracker = {
     page(name, properties) {
-      record({ type: 'page', name, properties: { ...pageContext(), ...properties } })
+      record({ type: 'page', name, properties: plain({ ...pageContext(), ...properties }) })
     },
     track(event, properties) {
       if (typeof event !== 'string' || !event) return invalid('track needs an event name')
-      record({ type: 'track', event, properties: properties ?? {} })
+      record({ type: 'track', event, properties: plain(properties ?? {}) })
     },
     identify(input, traits) {
       const claim: IdentifyInput =
@@ -247,7 +247,7 @@ function startTracker(
       }
       const allTraits: Properties = { ...claim.traits, ...traits }
       if (email) allTraits.email = email
-      record({ type: 'identify', userId, traits: allTraits }, () => {
+      record({ type: 'identify', userId, traits: plain(allTraits) }, () => {
         const next = identifyWith(identity, { email, userId }, newId())
         if (next.anonymousId !== identity.anonymousId) log('another person identified: new anonymous id')
         setIdentity(next)

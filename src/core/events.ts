@@ -1,6 +1,13 @@
 // Pure builders and encoders of wire events (SPEC §4).
 import type { EventContext, EventDraft as Draft, Identity, WireEvent } from '../types'
 
+/**
+ * The caller's data as the collector will receive it: JSON's copy. IndexedDB and the other tabs
+ * get what they can clone (a function or a DOM node there failed the whole write), and a value
+ * JSON cannot encode (a cycle, a BigInt) throws here, at the call, instead of at every send.
+ */
+export const plain = <T>(value: T): T => (value == null ? value : JSON.parse(JSON.stringify(value)))
+
 export function draft(
   fields: Pick<WireEvent, 'type'> & Partial<Draft>,
   messageId: string,

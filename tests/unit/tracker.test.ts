@@ -457,6 +457,35 @@ describe('the host page is never hurt', () => {
     await time.advance(2000)
   })
 
+  it('a property storage cannot clone (a function, an element) is kept as JSON sends it; storage stays durable', async () => {
+    const { tracker, time, collector, errors } = start()
+    await time.advance(0)
+    tracker.track('Before')
+    tracker.track('Clicked', { onClick: () => 1, target: document.body, at: new Date(0) })
+    tracker.track('After')
+    await time.advance(10)
+    // before: the clone failure took IndexedDB down for the page's life ("kept in memory only")
+    expect((await storedEvents()).map((e) => e.event)).toEqual(['Before', 'Clicked', 'After'])
+    await time.advance(2000)
+    expect(collector.names()).toEqual(['Before', 'Clicked', 'After'])
+    expect(collector.delivered()[1].properties).toEqual({ target: {}, at: '1970-01-01T00:00:00.000Z' })
+    expect(errors).toEqual([])
+  })
+
+  it('a property JSON cannot encode (a cycle, a BigInt) is refused at the call, and blocks nothing', async () => {
+    const { tracker, time, collector, errors } = start()
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    tracker.track('Before')
+    tracker.track('Cyclic', { cycle })
+    tracker.identify('ada@example.com', { score: 10n })
+    tracker.track('After')
+    await time.advance(2000)
+    // before: the event was stored, and every send of its batch threw: nothing left, ever
+    expect(collector.names()).toEqual(['Before', 'After'])
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^track failed/), expect.stringMatching(/^identify failed/)])
+  })
+
   it('beforeSend can change or drop an event before it is stored', async () => {
     const { tracker, time, collector } = start({
       beforeSend: (event) => (event.event === 'Secret' ? null : { ...event, properties: { ...event.properties, seen: true } }),
