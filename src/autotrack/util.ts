@@ -1,4 +1,4 @@
-// Helpers shared by the autotrackers: listeners, storage, and one watcher of SPA route changes.
+// Helpers shared by the autotrackers: click matching, consent-following storage, and one watcher of SPA route changes.
 // Nothing runs at import: every browser global is touched only when an autotracker installs.
 import type { TrackerHost } from '../types'
 import { attempt } from '../core/attempt'
