@@ -231,11 +231,11 @@ function startTracker(
 
   const tracker: Tracker = {
     page(name, properties) {
-      record({ type: 'page', name, properties: plain({ ...pageContext(), ...properties }) })
+      record({ type: 'page', name, properties: { ...pageContext(), ...properties } })
     },
     track(event, properties) {
       if (typeof event !== 'string' || !event) return invalid('track needs an event name')
-      record({ type: 'track', event, properties: plain(properties ?? {}) })
+      record({ type: 'track', event, properties: properties ?? {} })
     },
     identify(input, traits) {
       const claim: IdentifyInput =
@@ -247,7 +247,7 @@ function startTracker(
       }
       const allTraits: Properties = { ...claim.traits, ...traits }
       if (email) allTraits.email = email
-      record({ type: 'identify', userId, traits: plain(allTraits) }, () => {
+      record({ type: 'identify', userId, traits: allTraits }, () => {
         const next = identifyWith(identity, { email, userId }, newId())
         if (next.anonymousId !== identity.anonymousId) log('another person identified: new anonymous id')
         setIdentity(next)

@@ -8,13 +8,17 @@ import type { EventContext, EventDraft as Draft, Identity, WireEvent } from '../
  */
 export const plain = <T>(value: T): T => (value == null ? value : JSON.parse(JSON.stringify(value)))
 
+/** An event as recorded at call time; the caller's properties and traits as their JSON copy. */
 export function draft(
   fields: Pick<WireEvent, 'type'> & Partial<Draft>,
   messageId: string,
   time: number,
   context: EventContext,
 ): Draft {
-  return { ...fields, messageId, timestamp: new Date(time).toISOString(), context }
+  const event: Draft = { ...fields, messageId, timestamp: new Date(time).toISOString(), context }
+  if (fields.properties) event.properties = plain(fields.properties)
+  if (fields.traits) event.traits = plain(fields.traits)
+  return event
 }
 
 export function stamp(event: Draft, identity: Identity): WireEvent {
