@@ -1,14 +1,13 @@
 // createTracker: wires the core (queue, identity, delivery) to the platform adapters.
-import { monotonicFactory } from 'ulid'
 import { createDelivery, type Clock } from './core/delivery'
 import { draft, plain, stamp } from './core/events'
 import { identifyWith, normalizeEmail, normalizeUserId } from './core/identity'
 import { tabLock } from './core/lock'
 import { createQueue } from './core/queue'
+import { ulidFactory } from './core/ulid'
 import { fetchTransport, type Transport } from './platform/network'
 import { readLocal, removeLocal, writeLocal } from './platform/local-storage'
 import { doNotTrack, environment, hasWindow, onHide, pageContext, readCookie, writeCookie } from './platform/page'
-import { pooledRandom } from './platform/random'
 import { openStores, type Stores } from './platform/storage'
 import type {
   ConsentState,
@@ -96,7 +95,7 @@ function startTracker(
 ): Tracker {
   const o = { batchSize: 50, flushInterval: 2000, maxQueue: 10_000, storageName: 'waymark', ...options }
   const clock = platform.clock ?? systemClock
-  const newId = monotonicFactory(pooledRandom())
+  const newId = ulidFactory()
   const stores =
     platform.stores ??
     openStores(o.storageName, (reason) =>

@@ -3,7 +3,8 @@ import { describe, expect, it, vi } from 'vitest'
 import { backoff, verdict } from '../../src/core/delivery'
 import { encodeBatches, MAX_BEACON_BYTES, stamp, draft } from '../../src/core/events'
 import { conflicts, identifyWith, normalizeEmail, normalizeUserId } from '../../src/core/identity'
-import { pooledRandom } from '../../src/platform/random'
+import { decodeTime, isValid } from 'ulid'
+import { ulidFactory } from '../../src/core/ulid'
 import type { WireEvent } from '../../src/types'
 
 describe('identity rules', () => {
@@ -94,14 +95,32 @@ describe('retry policy', () => {
   })
 })
 
-describe('pooledRandom (ULID randomness)', () => {
-  it('draws numbers in [0, 1) from the CSPRNG, 256 bytes per call to it', () => {
+describe('ulidFactory (messageIds, anonymous ids)', () => {
+  it('makes valid ULIDs of the given time, one CSPRNG call per millisecond', () => {
     const fill = vi.spyOn(crypto, 'getRandomValues')
-    const random = pooledRandom()
-    const draws = Array.from({ length: 1024 }, random)
-    expect(fill).toHaveBeenCalledTimes(4)
-    expect(draws.every((x) => x >= 0 && x < 1)).toBe(true)
-    expect(new Set(draws).size).toBeGreaterThan(200) // 256 possible values
+    const newId = ulidFactory()
+    const ids = [1000, 1000, 1000, 1001].map((time) => newId(time))
+    expect(fill).toHaveBeenCalledTimes(2)
+    expect(ids.every(isValid)).toBe(true)
+    expect(ids.map(decodeTime)).toEqual([1000, 1000, 1000, 1001])
+    expect(new Set(ids).size).toBe(4)
     fill.mockRestore()
+  })
+
+  it('grows in call order within a millisecond, across a carry and when the clock steps back', () => {
+    // every random digit 31 but the last two: the second id carries into the digit before them
+    const newId = ulidFactory((bytes) => bytes.fill(255).set([30, 31], 14))
+    const ids = [newId(5000), newId(5000), newId(5000), newId(4000)]
+    expect([...ids].sort()).toEqual(ids)
+    expect(ids[0].slice(10)).toBe('ZZZZZZZZZZZZZZYZ')
+    expect(ids[1].slice(10)).toBe('ZZZZZZZZZZZZZZZ0')
+    expect(decodeTime(ids[3])).toBe(5000) // never behind the ids already made
+  })
+
+  it('draws different random parts in different milliseconds', () => {
+    const newId = ulidFactory()
+    const randoms = Array.from({ length: 200 }, (_, i) => newId(i + 1).slice(10))
+    expect(new Set(randoms).size).toBe(200)
+    expect(new Set(randoms.join('')).size).toBe(32) // every Crockford digit shows up
   })
 })

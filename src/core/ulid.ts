@@ -1,0 +1,33 @@
+// Monotonic ULIDs for messageIds and anonymous ids: ulid's time encoding, randomness drawn once
+// per millisecond. ulid's monotonicFactory asked the PRNG once per character (16 CSPRNG calls,
+// the p99 of track()) and bundled its PRNG detection: 1.1 KB gzip of the core.
+import { encodeTime } from 'ulid'
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+/** Fills `bytes` with random values: the browser's CSPRNG unless a test says otherwise. */
+type Fill = (bytes: Uint8Array) => unknown
+
+/**
+ * ULIDs that grow in call order: a second id in the same millisecond (or after the clock stepped
+ * back) is the previous one's random part plus one, as the ULID spec's monotonic mode says.
+ */
+export function ulidFactory(fill: Fill = (bytes) => crypto.getRandomValues(bytes)) {
+  const random = new Uint8Array(16) // one base-32 digit per byte
+  let last = -1
+  return (time = Date.now()): string => {
+    if (time > last) {
+      last = time
+      fill(random)
+      random.forEach((byte, i) => (random[i] = byte & 31))
+    } else {
+      // 80 random bits leave no room to overflow in practice; ulid would throw, we wrap.
+      let i = 15
+      while (random[i] === 31) random[i--] = 0
+      random[i]++
+    }
+    let id = encodeTime(last, 10)
+    for (const digit of random) id += CROCKFORD[digit]
+    return id
+  }
+}
