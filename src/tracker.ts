@@ -4,6 +4,7 @@ import { draft, plain, stamp } from './core/events'
 import { identifyWith, normalizeEmail, normalizeUserId } from './core/identity'
 import { tabLock } from './core/lock'
 import { createQueue } from './core/queue'
+import type { Report } from './core/report'
 import { ulidFactory } from './core/ulid'
 import { fetchTransport, type Transport } from './platform/network'
 import { readLocal, removeLocal, writeLocal } from './platform/local-storage'
@@ -18,7 +19,6 @@ import type {
   Tracker,
   TrackerHost,
   TrackerOptions,
-  WaymarkError,
   WireEvent,
 } from './types'
 import { VERSION } from './version'
@@ -63,26 +63,26 @@ export function inertTracker(): Tracker {
 export function createTracker(options: TrackerOptions, platform: Partial<Platform> = {}): Tracker {
   if (!hasWindow()) return inertTracker()
   const log = (...args: unknown[]) => options.debug && console.info('[waymark]', ...args)
-  const report = (error: WaymarkError) => {
-    log(error.code, error.message)
+  const report: Report = (code, message, messageIds) => {
+    log(code, message)
     try {
-      options.onError?.(error)
+      options.onError?.({ code, message, ...(messageIds && { messageIds }) })
     } catch {
       // the host's callback must not break the SDK either
     }
   }
   try {
     if (!options?.collector || !options.writeKey) {
-      report({ code: 'invalid_call', message: 'createTracker needs collector and writeKey; nothing will be recorded' })
+      report('invalid_call', 'collector and writeKey are required')
       return inertTracker()
     }
     if (options.respectDoNotTrack && doNotTrack()) {
-      log('Do Not Track / Global Privacy Control: nothing will be recorded')
+      log('Do Not Track: off')
       return inertTracker()
     }
     return startTracker(options, platform, log, report)
   } catch (reason) {
-    report({ code: 'invalid_call', message: `createTracker failed: ${reason}` })
+    report('invalid_call', `createTracker failed: ${reason}`)
     return inertTracker()
   }
 }
@@ -91,7 +91,7 @@ function startTracker(
   options: TrackerOptions,
   platform: Partial<Platform>,
   log: (...args: unknown[]) => void,
-  report: (error: WaymarkError) => void,
+  report: Report,
 ): Tracker {
   const o = { batchSize: 50, flushInterval: 2000, maxQueue: 10_000, storageName: 'waymark', ...options }
   const clock = platform.clock ?? systemClock
@@ -99,7 +99,7 @@ function startTracker(
   const stores =
     platform.stores ??
     openStores(o.storageName, (reason) =>
-      report({ code: 'storage_unavailable', message: `IndexedDB unusable, events kept in memory only: ${reason}` }),
+      report('storage_unavailable', `memory only: ${reason}`),
     )
   // Tabs of one site tell each other about identity changes and acknowledged events.
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`waymark:${o.storageName}`) : undefined
@@ -166,7 +166,7 @@ function startTracker(
     try {
       step()
     } catch (reason) {
-      report({ code: 'invalid_call', message: `${reason}` })
+      report('invalid_call', `${reason}`)
     }
   }
 
@@ -179,7 +179,7 @@ function startTracker(
       identity = stored
       if (consent === 'granted') remember()
     })
-    .catch((reason) => report({ code: 'storage_unavailable', message: `identity not loaded: ${reason}` }))
+    .catch((reason) => report('storage_unavailable', `identity not loaded: ${reason}`))
     .then(() => {
       runWaiting()
       delivery.drain(false) // what earlier page loads left behind
@@ -226,7 +226,7 @@ function startTracker(
     })
   }
 
-  const invalid = (message: string) => report({ code: 'invalid_call', message })
+  const invalid = (message: string) => report('invalid_call', message)
 
   const tracker: Tracker = {
     page(name, properties) {
@@ -242,13 +242,13 @@ function startTracker(
       const email = normalizeEmail(claim.email)
       const userId = normalizeUserId(claim.userId)
       if ((claim.email && !email) || (claim.userId && !userId) || !(email || userId)) {
-        return invalid(`identify needs a valid email or userId, got ${JSON.stringify(input)}`)
+        return invalid('identify needs a valid email or userId') // never echoed: it may be an email
       }
       const allTraits: Properties = { ...claim.traits, ...traits }
       if (email) allTraits.email = email
       record({ type: 'identify', userId, traits: allTraits }, () => {
         const next = identifyWith(identity, { email, userId }, newId())
-        if (next.anonymousId !== identity.anonymousId) log('another person identified: new anonymous id')
+        if (next.anonymousId !== identity.anonymousId) log('another person: new anonymousId')
         setIdentity(next)
       })
     },
@@ -297,7 +297,7 @@ function startTracker(
     ready: () => new Promise((resolve) => whenReady(() => resolve(tracker.user()))),
     async shutdown() {
       const result = await tracker.flush()
-      log('shut down with', result.pending, 'event(s) still queued')
+      log('shut down, pending:', result.pending)
       delivery.stop()
       cleanups.forEach((cleanup) => cleanup())
       channel?.close()
@@ -351,21 +351,19 @@ function startTracker(
 const inert = inertTracker() as unknown as Record<string, () => unknown>
 
 /** The host page sees a tracker whose methods never throw. */
-function guarded(tracker: Tracker, report: (error: WaymarkError) => void): Tracker {
+function guarded(tracker: Tracker, report: Report): Tracker {
   const safe = {} as Record<string, unknown>
   for (const [name, method] of Object.entries(tracker) as [string, (...args: unknown[]) => unknown][]) {
     safe[name] = (...args: unknown[]) => {
+      const fail = (reason: unknown) => {
+        report('invalid_call', `${name} failed: ${reason}`)
+        return inert[name]()
+      }
       try {
         const result = method(...args)
-        return result instanceof Promise
-          ? result.catch((reason) => {
-              report({ code: 'invalid_call', message: `${name} failed: ${reason}` })
-              return inert[name]()
-            })
-          : result
+        return result instanceof Promise ? result.catch(fail) : result
       } catch (reason) {
-        report({ code: 'invalid_call', message: `${name} failed: ${reason}` })
-        return inert[name]()
+        return fail(reason)
       }
     }
   }

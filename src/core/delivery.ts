@@ -1,9 +1,10 @@
 // Delivery: moves stored events to the collector and deletes them only once acknowledged.
 import type { EventStore } from '../platform/storage'
 import type { Reply, Transport } from '../platform/network'
-import type { WaymarkError, WireEvent } from '../types'
-import { encodeBatches, MAX_BATCH_BYTES, MAX_BEACON_BYTES, type EncodedBatch } from './events'
+import type { WireEvent } from '../types'
+import { encodeBatches, idsOf, MAX_BATCH_BYTES, MAX_BEACON_BYTES, type EncodedBatch } from './events'
 import type { Lock } from './lock'
+import type { Report } from './report'
 
 export interface Clock {
   now(): number
@@ -23,7 +24,7 @@ export interface DeliveryOptions {
   clock: Clock
   /** False while consent is not granted: nothing leaves the page then. */
   canSend(): boolean
-  report(error: WaymarkError): void
+  report: Report
   /** Told of every acknowledged messageId. */
   acknowledged(ids: string[]): void
 }
@@ -89,20 +90,20 @@ export function createDelivery(o: DeliveryOptions) {
   }
 
   async function drop(events: WireEvent[], why: string) {
-    const messageIds = events.map((e) => e.messageId)
-    o.acknowledged(messageIds)
-    await store.remove(messageIds)
-    o.report({ code: 'rejected', message: `${events.length} event(s) dropped: ${why}`, messageIds })
+    const ids = idsOf(events)
+    o.acknowledged(ids)
+    await store.remove(ids)
+    o.report('rejected', `dropped, ${why}`, ids)
   }
 
   async function send(batch: EncodedBatch, keepalive: boolean): Promise<Verdict> {
-    const ids = batch.events.map((e) => e.messageId)
+    const ids = idsOf(batch.events)
     ids.forEach((id) => inFlight.add(id))
     let reply: Reply | undefined
     try {
       reply = await o.transport(o.url, batch.body, keepalive)
     } catch (reason) {
-      o.report({ code: 'network', message: `send failed: ${reason}` })
+      o.report('network', `${reason}`)
     }
     const result = reply ? verdict(reply.status) : 'retry'
     if (result === 'delivered') {
@@ -113,7 +114,7 @@ export function createDelivery(o: DeliveryOptions) {
       o.acknowledged(ids)
       const refused = new Set(rejectedIds(reply!, batch.events))
       if (refused.size) {
-        o.report({ code: 'rejected', message: `the collector refused ${refused.size} event(s)`, messageIds: [...refused] })
+        o.report('rejected', `${refused.size} refused`, [...refused])
       }
       await store.remove(ids).finally(() => ids.forEach((id) => inFlight.delete(id)))
       return result
@@ -124,7 +125,7 @@ export function createDelivery(o: DeliveryOptions) {
       schedule(retryAt - clock.now())
     } else if (result === 'halt') {
       halted = true
-      o.report({ code: 'unauthorized', message: `the collector answered ${reply!.status}; sending stopped, events kept` })
+      o.report('unauthorized', `${reply!.status}: sending stopped`)
     }
     return result
   }
@@ -135,7 +136,7 @@ export function createDelivery(o: DeliveryOptions) {
     while (!halted && o.canSend()) {
       if (clock.now() < retryAt) return schedule(0) // woken inside a backoff: sleep until its end
       const read = await store.oldest(limit)
-      const stale = read.filter((e) => settled.has(e.messageId)).map((e) => e.messageId)
+      const stale = idsOf(read.filter((e) => settled.has(e.messageId)))
       if (stale.length) await store.remove(stale)
       const events = read.filter((e) => !inFlight.has(e.messageId) && !settled.has(e.messageId))
       if (!events.length) {
@@ -146,11 +147,11 @@ export function createDelivery(o: DeliveryOptions) {
         return
       }
       const { batches, oversized } = encodeBatches(events, o.writeKey, new Date(clock.now()).toISOString(), MAX_BATCH_BYTES)
-      if (oversized.length) await drop(oversized, 'larger than 32 KB')
+      if (oversized.length) await drop(oversized, 'over 32 KB')
       const batch = batches[0]
       if (!batch) continue
       const result = await send(batch, false)
-      if (result === 'split' && batch.events.length === 1) await drop(batch.events, 'refused by the collector')
+      if (result === 'split' && batch.events.length === 1) await drop(batch.events, 'refused')
       else if (result === 'split') limit = Math.ceil(batch.events.length / 2)
       else if (result === 'delivered') limit = o.batchSize
       else return
@@ -173,7 +174,7 @@ export function createDelivery(o: DeliveryOptions) {
       .then((sent) => {
         if (!sent) schedule(o.flushInterval)
       })
-      .catch((reason) => o.report({ code: 'storage_unavailable', message: `${reason}` }))
+      .catch((reason) => o.report('storage_unavailable', `${reason}`))
       .finally(() => {
         if (running === run) running = undefined
       })

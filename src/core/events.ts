@@ -21,6 +21,8 @@ export function draft(
   return event
 }
 
+export const idsOf = (events: WireEvent[]) => events.map((event) => event.messageId)
+
 export function stamp(event: Draft, identity: Identity): WireEvent {
   const wire = event as WireEvent
   wire.anonymousId = identity.anonymousId

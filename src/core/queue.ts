@@ -1,13 +1,14 @@
 // The durable queue: events count as recorded once they are in the store (SPEC §3).
 import type { EventStore } from '../platform/storage'
-import type { WaymarkError, WireEvent } from '../types'
+import type { WireEvent } from '../types'
 import type { Clock } from './delivery'
+import type { Report } from './report'
 
 export interface QueueOptions {
   store: EventStore
   maxQueue: number
   clock: Clock
-  report(error: WaymarkError): void
+  report: Report
   /** Told how many events were just made durable. */
   saved(count: number): void
 }
@@ -30,10 +31,10 @@ export function createQueue(o: QueueOptions) {
       .then(() => o.store.add(events, o.maxQueue))
       .then(
         (dropped) => {
-          if (dropped) o.report({ code: 'queue_overflow', message: `maxQueue (${o.maxQueue}) reached: ${dropped} oldest event(s) dropped` })
+          if (dropped) o.report('queue_overflow', `${dropped} oldest dropped`)
           o.saved(events.length)
         },
-        (reason) => o.report({ code: 'storage_unavailable', message: `events not stored: ${reason}` }),
+        (reason) => o.report('storage_unavailable', `not stored: ${reason}`),
       )
     return saving
   }

@@ -30,7 +30,7 @@ export const fetchTransport: Transport = (url, body, keepalive) =>
     (reason) => {
       // Over the browser's keepalive quota a beacon may still go out. Its answer is never
       // seen, so the events stay queued: at worst the collector's dedupe drops a second copy.
-      if (keepalive && navigator.sendBeacon?.(url, body)) throw new Error('sent as beacon, unacknowledged')
+      if (keepalive && navigator.sendBeacon?.(url, body)) throw new Error('beacon')
       throw reason
     },
   )

@@ -195,7 +195,7 @@ export function withFallback<S extends object>(
         : Promise.race([
             attempt,
             new Promise((_, reject) => {
-              timer = setTimeout(() => reject(new Error('IndexedDB did not answer')), FIRST_ANSWER_MS)
+              timer = setTimeout(() => reject(new Error('IndexedDB blocked')), FIRST_ANSWER_MS)
             }),
           ])
       return guarded.then(
