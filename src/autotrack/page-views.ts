@@ -17,7 +17,8 @@ export function pageViews(): Autotracker {
     const run = () => {
       clearTimeout(timer)
       if (!pending) return
-      recording = clean({ ...pending, title: document.title })
+      recording = { ...pending, title: document.title }
+      clean(recording)
       pending = undefined
       tracker.page(undefined, recording)
       recording = undefined
