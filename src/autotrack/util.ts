@@ -2,7 +2,7 @@
 // Nothing runs at import: every browser global is touched only when an autotracker installs.
 import type { TrackerHost } from '../types'
 import { attempt } from '../core/attempt'
-import { on, safe } from '../platform/listen'
+import { on } from '../platform/listen'
 import { removeLocal, writeLocal } from '../platform/local-storage'
 import { redactEmails } from './redact-emails'
 
@@ -61,7 +61,7 @@ function changed(event?: Event) {
   if (muted || (current === previous && !(event as PageTransitionEvent | undefined)?.persisted)) return
   // every page view ends before the next starts; inside the app's own pushState call, so a
   // listener's error must not reach it
-  for (const leaving of [true, false]) for (const fn of [...listeners]) safe(fn)(leaving, previous)
+  for (const leaving of [true, false]) for (const fn of [...listeners]) attempt(() => fn(leaving, previous))
 }
 
 export function onRoute(fn: RouteListener): () => void {
