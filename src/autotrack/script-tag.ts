@@ -24,7 +24,7 @@ export function optionsFromDataset(data: DOMStringMap, globals: Record<string, u
     o[key] = CALLBACKS.includes(key)
       ? globals[value]
       : NUMBERS.includes(key)
-        ? Number(value)
+        ? +value
         : value === 'true' || value === ''
           ? true
           : value === 'false'
