@@ -19,7 +19,7 @@ export function contentOf(el: HTMLElement): Properties {
 export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
   return ({ tracker }) => {
     const offClicks = onClick(SELECTOR, (el) => tracker.track('Content Clicked', contentOf(el)))
-    if (typeof IntersectionObserver !== 'function') return offClicks
+    if (!window.IntersectionObserver) return offClicks // no impressions without it, clicks still
     const timers = new Map<Element, ReturnType<typeof setTimeout>>()
     let seen = new WeakSet<Element>()
     const observer = new IntersectionObserver(
