@@ -108,6 +108,9 @@ function startTracker(
   const consentListeners: ((state: ConsentState) => void)[] = []
   const cleanups: (() => void)[] = []
   let consent: ConsentState = o.consent ?? 'granted'
+  // The state the latest consent() call asked for: it applies once the calls before it have run,
+  // but an event recorded after it must already follow it.
+  let consentAsked = consent
   let identity: Identity = { anonymousId: newId() }
   let acknowledgedCount = 0
 
@@ -215,7 +218,7 @@ function startTracker(
 
   /** Captures an event at call time; identity and storage follow once ready. */
   function record(fields: Pick<WireEvent, 'type'> & Partial<EventDraft>, beforeRecord?: (event: EventDraft) => void) {
-    if (consent === 'denied') return
+    if (consentAsked === 'denied') return
     const event = draft(fields, newId(clock.now()), clock.now(), { ...env, page: pageContext() })
     for (const step of enrichers) step(event)
     whenReady(() => {
@@ -265,6 +268,7 @@ function startTracker(
     },
     consent(state) {
       if (!CONSENT_STATES.includes(state)) return invalid(`consent must be one of ${CONSENT_STATES}`)
+      consentAsked = state
       whenReady(() => {
         consent = state
         if (state === 'granted') {
