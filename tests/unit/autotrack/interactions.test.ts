@@ -202,4 +202,17 @@ describe('robustness', () => {
     expect(errors).toEqual([])
     expect(host.events).toEqual([])
   })
+
+  it('a click dispatched on the document itself (no element) records nothing and breaks nothing', () => {
+    html('<button data-wm-track="Never">x</button>')
+    const host = fakeHost()
+    host.install(links(), trackClicks(), content())
+    const errors: unknown[] = []
+    const onError = (e: ErrorEvent) => errors.push(e.error)
+    addEventListener('error', onError)
+    expect(() => document.dispatchEvent(new MouseEvent('click', { bubbles: true }))).not.toThrow()
+    removeEventListener('error', onError)
+    expect(errors).toEqual([])
+    expect(host.events).toEqual([])
+  })
 })
