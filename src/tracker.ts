@@ -197,7 +197,10 @@ function startTracker(
   }
 
   // Other live tabs of this site, so a closing tab can leave its last events to one of them.
+  // Only a tab that may store events says hello: a pending, denied or shut-down heir would drop them.
   const peers = new Set<string>()
+  const say = (word: string) => channel?.postMessage({ [word]: tab })
+  const greet = () => consent === 'granted' && say('hello')
   if (channel) {
     channel.onmessage = ({ data }) => {
       if (data.identity) identity = data.identity
@@ -207,13 +210,13 @@ function startTracker(
       }
       if (data.hello && !peers.has(data.hello)) {
         peers.add(data.hello)
-        channel.postMessage({ hello: tab }) // so the newcomer knows us too
+        greet() // so the newcomer knows us too
       }
       if (data.bye) peers.delete(data.bye)
       // A closing tab's events that had not reached storage, left to this tab alone.
       if (data.adopt?.length && data.heir === tab && consent === 'granted') stores.events.add(data.adopt, o.maxQueue).then(() => delivery.schedule(0), noop)
     }
-    channel.postMessage({ hello: tab })
+    greet()
   }
 
   /** Captures an event at call time; identity and storage follow once ready. */
@@ -283,6 +286,7 @@ function startTracker(
           removeLocal(hintKey)
           identity = { anonymousId: newId() }
         }
+        say(state === 'granted' ? 'hello' : 'bye')
         consentListeners.forEach((listener) => guard(() => listener(state)))
       })
     },
@@ -304,6 +308,7 @@ function startTracker(
       log('shut down, pending:', result.pending)
       delivery.stop()
       cleanups.forEach((cleanup) => cleanup())
+      say('bye')
       channel?.close()
     },
   }
@@ -344,9 +349,9 @@ function startTracker(
           queue.save()
           delivery.sendBeforeExit(queue.unacknowledged())
         }
-        if (leaving) channel?.postMessage({ bye: tab })
+        if (leaving) say('bye')
       },
-      () => channel?.postMessage({ hello: tab }),
+      greet,
     ),
   )
   return guarded(tracker, report)

@@ -1,7 +1,7 @@
 // Adversarial probes of the SDK core through the public API: each test failed before its fix.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTracker, type Tracker, type TrackerOptions, type WaymarkError } from '../../src/index'
-import { testClock, testCollector } from './helpers'
+import { storedEvents, testClock, testCollector } from './helpers'
 
 type Time = ReturnType<typeof testClock>
 type Collector = ReturnType<typeof testCollector>
@@ -24,6 +24,8 @@ function start(options: Partial<TrackerOptions> = {}, shared: { time?: Time; col
 }
 
 
+const channelRound = () => new Promise((resolve) => setTimeout(resolve, 20))
+
 describe('consent called before the stored identity has loaded', () => {
   it('an event recorded after consent("denied") is dropped, even if consent is granted later', async () => {
     const { tracker, time, collector } = start()
@@ -42,5 +44,40 @@ describe('consent called before the stored identity has loaded', () => {
     tracker.page('Home')
     await time.advance(5000)
     expect(collector.names()).toEqual(['Home'])
+  })
+})
+
+describe('a closing tab hands its events to a tab that can keep them', () => {
+  it('a tab with consent pending is not chosen', async () => {
+    const time = testClock()
+    const collector = testCollector(time.clock.now)
+    const closing = start({ flushInterval: 60_000 }, { time, collector })
+    start({ flushInterval: 60_000, consent: 'pending' }, { time, collector })
+    await time.advance(0)
+    await channelRound()
+    closing.tracker.track('Last words')
+    dispatchEvent(new Event('pagehide'))
+    await time.advance(0)
+    await channelRound()
+    // the closing tab is gone: what it recorded is on its way or in storage
+    const kept = [...collector.requests.flatMap((r) => r.events), ...(await storedEvents())].map((e) => e.event)
+    expect(kept).toContain('Last words')
+  })
+
+  it('a tab whose tracker was shut down is not chosen', async () => {
+    const time = testClock()
+    const collector = testCollector(time.clock.now)
+    const closing = start({ flushInterval: 60_000 }, { time, collector })
+    const other = start({ flushInterval: 60_000 }, { time, collector })
+    await time.advance(0)
+    await channelRound()
+    await other.tracker.shutdown()
+    await channelRound()
+    closing.tracker.track('Last words')
+    dispatchEvent(new Event('pagehide'))
+    await time.advance(0)
+    await channelRound()
+    const kept = [...collector.requests.flatMap((r) => r.events), ...(await storedEvents())].map((e) => e.event)
+    expect(kept).toContain('Last words')
   })
 })
