@@ -96,20 +96,24 @@ describe('retry policy', () => {
 })
 
 describe('ulidFactory (messageIds, anonymous ids)', () => {
-  it('makes valid ULIDs of the given time, one CSPRNG call per millisecond', () => {
+  it('makes valid ULIDs of the given time, drawing 256 CSPRNG bytes per 16 milliseconds', () => {
     const fill = vi.spyOn(crypto, 'getRandomValues')
     const newId = ulidFactory()
     const ids = [1000, 1000, 1000, 1001].map((time) => newId(time))
-    expect(fill).toHaveBeenCalledTimes(2)
+    expect(fill).toHaveBeenCalledTimes(1)
     expect(ids.every(isValid)).toBe(true)
     expect(ids.map(decodeTime)).toEqual([1000, 1000, 1000, 1001])
     expect(new Set(ids).size).toBe(4)
+    for (let time = 1002; time < 1016; time++) newId(time) // 16 milliseconds: the pool is used up
+    expect(fill).toHaveBeenCalledTimes(1)
+    newId(1016)
+    expect(fill).toHaveBeenCalledTimes(2)
     fill.mockRestore()
   })
 
   it('grows in call order within a millisecond, across a carry and when the clock steps back', () => {
     // every random digit 31 but the last two: the second id carries into the digit before them
-    const newId = ulidFactory((bytes) => bytes.fill(255).set([30, 31], 14))
+    const newId = ulidFactory((bytes) => bytes.fill(255).set([30, 31], 14)) // the first 16 bytes are the first id's
     const ids = [newId(5000), newId(5000), newId(5000), newId(4000)]
     expect([...ids].sort()).toEqual(ids)
     expect(ids[0].slice(10)).toBe('ZZZZZZZZZZZZZZYZ')
