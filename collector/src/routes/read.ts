@@ -48,6 +48,17 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
       .send({ error: presented ? 'invalid admin token' : 'admin token required: Authorization: Bearer <token>' })
   })
 
+  // Query strings and ids are checked at the edge: a parameter given twice arrives as an array,
+  // and PostgreSQL refuses NUL in text; past here either would be a 500.
+  app.addHook('preValidation', async (request, reply) => {
+    for (const [name, value] of Object.entries(request.query as Record<string, unknown>)) {
+      if (typeof value !== 'string') throw new BadRequest(`${name} must be given once`)
+      if (value.includes('\u0000')) throw new BadRequest(`${name} must not contain NUL`)
+    }
+    // No profile or segment id holds a NUL.
+    if ((request.params as { id?: string }).id?.includes('\u0000')) return reply.code(404).send({ error: 'not found' })
+  })
+
   app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
     if (err instanceof BadRequest) return reply.code(400).send({ error: err.message })
     if (isUnavailable(err)) {
