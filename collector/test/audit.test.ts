@@ -31,4 +31,14 @@ describe.each(BACKENDS)('read API edges on $name', ({ name, skip }) => {
       expect(r.status, `${method} ${path}`).toBe(404)
     }
   })
+
+  it.skipIf(skip)('a trait named "__proto__" is kept and shown like any other trait', async () => {
+    const a = uid('a')
+    const body = JSON.stringify({ batch: [identify(a, { email: `${a}@x.io`, plan: 'pro' })] }).replace('"traits":{', '"traits":{"__proto__":{"admin":true},')
+    expect((await post(c.url, '/v1/batch', body)).status).toBe(200)
+    const profile = await lookup(c.url, `anonymousId=${a}`)
+    expect(Object.keys(profile.traits).sort()).toEqual(['__proto__', 'email', 'plan'])
+    expect(profile.traits.__proto__.value).toEqual({ admin: true })
+    expect(Object.getPrototypeOf(profile.traits)).toBe(Object.prototype)
+  })
 })

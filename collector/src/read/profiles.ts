@@ -102,11 +102,14 @@ export async function getProfile(db: Db, requestedId: string): Promise<ProfileDe
   if (!p) return null
   const [summary] = await summaries(db, [p])
   const keys = summary!.identifiers.map((i) => `${i.kind}:${i.value}`)
-  const traits: ProfileDetail['traits'] = {}
+  let traits: ProfileDetail['traits'] = {}
   if (keys.length) {
     const rows = await db.selectFrom('traits').selectAll().where('identifier_key', 'in', keys).execute()
-    // Newest value of each trait across all of the person's identifiers.
-    for (const r of rows.sort((a, b) => a.updated_at - b.updated_at)) traits[r.name] = { value: JSON.parse(r.value), updatedAt: iso(r.updated_at)! }
+    // Newest value of each trait across all of the person's identifiers. Trait names are the
+    // sender's: built with fromEntries, a "__proto__" trait is an own key, not the prototype.
+    const latest = new Map<string, ProfileDetail['traits'][string]>()
+    for (const r of rows.sort((a, b) => a.updated_at - b.updated_at)) latest.set(r.name, { value: JSON.parse(r.value), updatedAt: iso(r.updated_at)! })
+    traits = Object.fromEntries(latest)
   }
   const conflicts = await db
     .selectFrom('identity_conflicts')
