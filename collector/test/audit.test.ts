@@ -42,3 +42,33 @@ describe.each(BACKENDS)('read API edges on $name', ({ name, skip }) => {
     expect(Object.getPrototypeOf(profile.traits)).toBe(Object.prototype)
   })
 })
+
+describe.each(BACKENDS)('IP policy on $name', ({ name, skip }) => {
+  const c = collectorForSuite(name, skip)
+
+  const stored = async (url: string, anonymousId: string) => (await timelineOf(url, (await lookup(url, `anonymousId=${anonymousId}`)).id))[0]
+
+  it.skipIf(skip)('an address with a port, or in any IPv6 spelling, is truncated; what is not an address is not stored', async () => {
+    const cases: Array<[string, string | null]> = [
+      ['203.0.113.77:51234', '203.0.113.0'],
+      ['[2001:db8:abcd:12::1]:443', '2001:db8:abcd::'],
+      ['::ffff:cb00:714d', '203.0.113.0'],
+      ['2001:DB8:ABCD:0012:0000:0000:0000:0001', '2001:db8:abcd::'],
+      ['not an ip 203.0.113.77', null],
+    ]
+    for (const [ip, expected] of cases) {
+      const a = uid('a')
+      expect((await sendBatch(c.url, [track(a, 'x', { context: { ip } })])).status).toBe(200)
+      const e = await stored(c.url, a)
+      expect(e.ip, ip).toBe(expected)
+      expect(e.context.ip, ip).toBe(expected ?? undefined)
+    }
+  })
+
+  it.skipIf(skip)('without WAYMARK_TRUST_PROXY, X-Forwarded-For is ignored', async () => {
+    const a = uid('a')
+    await post(c.url, '/v1/batch', { batch: [track(a)] }, { headers: { 'x-forwarded-for': '198.51.100.7' } })
+    expect((await stored(c.url, a)).ip).toBe('127.0.0.0')
+  })
+
+})

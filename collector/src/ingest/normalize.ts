@@ -1,5 +1,6 @@
 // Pure mapping of a validated event to the row that is stored, plus what the identity graph
 // and the profile statistics need from it.
+import { isIPv4, isIPv6 } from 'node:net'
 import { isbot } from 'isbot'
 import { UAParser } from 'ua-parser-js'
 import type { IpPolicy } from '../config.js'
@@ -49,16 +50,43 @@ export function correctTimestamp(timestamp: number | null, sentAt: number | null
   return timestamp + (receivedAt - sentAt)
 }
 
-/** Keeps the network, not the host: IPv4 /24, IPv6 /48. */
-export function truncateIp(ip: string): string {
-  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/i.exec(ip)
-  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0`
-  if (ip.includes(':')) {
-    const [head] = ip.split('::')
-    const groups = (head ?? '').split(':').filter(Boolean)
-    return `${groups.slice(0, 3).concat(['0', '0', '0']).slice(0, 3).join(':')}::`
+/**
+ * The address in a client-sent or forwarded value. "v4:port" and "[v6]:port" (as some proxies
+ * forward them) lose the port; anything that is not an address is null, never stored.
+ */
+function addressOf(value: string): string | null {
+  const s = value.trim()
+  const ip = /^\[([^\]]+)\](?::\d+)?$/.exec(s)?.[1] ?? /^([\d.]+):\d+$/.exec(s)?.[1] ?? s
+  return isIPv4(ip) || isIPv6(ip) ? ip : null
+}
+
+/** The eight 16-bit groups of a valid IPv6 address ("::" expanded, a trailing IPv4 as two groups). */
+function ipv6Groups(ip: string): number[] {
+  let s = ip.replace(/%.*$/, '')
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s)
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number]
+    s = `${s.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
   }
-  return ''
+  const [head = '', tail] = s.split('::')
+  const h = head ? head.split(':') : []
+  const t = tail ? tail.split(':') : []
+  const zeros = tail === undefined ? [] : Array<string>(8 - h.length - t.length).fill('0')
+  return [...h, ...zeros, ...t].map((g) => parseInt(g, 16))
+}
+
+/**
+ * Keeps the network, not the host: IPv4 /24, IPv6 /48. Parsed, not pattern-matched on the text,
+ * so no spelling (a port, upper case, leading zeros, IPv4-mapped in hex) keeps the host part.
+ */
+export function truncateIp(value: string): string {
+  const ip = addressOf(value)
+  if (!ip) return ''
+  if (isIPv4(ip)) return ip.replace(/\.\d+$/, '.0')
+  const g = ipv6Groups(ip)
+  // ::ffff:a.b.c.d is an IPv4 address (a dual-stack socket reports IPv4 clients so).
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.0`
+  return `${g.slice(0, 3).map((x) => x.toString(16)).join(':')}::`
 }
 
 export function applyIpPolicy(ip: string | null, policy: IpPolicy): string | null {
