@@ -25,7 +25,12 @@ export interface Config {
   /** Per write key, per process: sustained requests per second and burst size. */
   rateLimit: { perSecond: number; burst: number }
   ip: IpPolicy
-  trustProxy: boolean
+  /**
+   * Which X-Forwarded-For entries are trusted: a number of proxy hops in front of the collector
+   * (0 = none), or the proxies' addresses/CIDRs. Only entries those proxies appended count:
+   * whatever a client wrote into the header itself comes before them.
+   */
+  trustProxy: number | string[]
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   limits: { requestBytes: number; eventBytes: number }
   staticDirs: { examples: string; sdk: string; ui: string }
@@ -58,7 +63,7 @@ Environment (used when no flag is given):
   WAYMARK_HOST             listening address (default ${DEFAULT_HOST})
   WAYMARK_RATE_LIMIT       requests per second per write key and process (default 5000; burst 2x)
   WAYMARK_IP               truncate (default: /24 IPv4, /48 IPv6) | full | none
-  WAYMARK_TRUST_PROXY      1 to take the client IP from X-Forwarded-For (behind a load balancer)
+  WAYMARK_TRUST_PROXY      client IP from X-Forwarded-For: 1 (or N) proxies in front, or their addresses/CIDRs
   WAYMARK_PG_POOL_SIZE     PostgreSQL connections per process (default 10)
   WAYMARK_LOG_LEVEL        fatal|error|warn|info|debug|trace|silent (default warn)
   WAYMARK_EXAMPLES_DIR     folder served at /examples/ (default <repo>/examples)
@@ -111,6 +116,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     throw new ConfigError(`WAYMARK_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`)
   if (adminToken && writeKeys.includes(adminToken)) throw new ConfigError('the admin token must differ from every write key')
+  const trustRaw = env.WAYMARK_TRUST_PROXY?.trim() || '0'
+  const trustProxy = trustRaw === 'true' ? 1 : trustRaw === 'false' ? 0 : /^\d+$/.test(trustRaw) ? int('WAYMARK_TRUST_PROXY', trustRaw, 0, 10) : list(trustRaw)
   const journeyFile = env.WAYMARK_JOURNEY_CONFIG?.trim() ? resolve(env.WAYMARK_JOURNEY_CONFIG.trim()) : null
   let journey: JourneyConfig
   try {
@@ -130,7 +137,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
     allowedOrigins: origins.length ? origins : null,
     rateLimit: { perSecond: rate, burst: rate * 2 },
     ip,
-    trustProxy: env.WAYMARK_TRUST_PROXY === '1' || env.WAYMARK_TRUST_PROXY === 'true',
+    trustProxy,
     logLevel,
     limits: { requestBytes: REQUEST_LIMIT_BYTES, eventBytes: EVENT_LIMIT_BYTES },
     staticDirs: {

@@ -16,7 +16,7 @@ export function buildServer(config: Config, store: Store): FastifyInstance {
   const app = Fastify({
     // Logs go to stderr: stdout carries only the start-up lines ("listening on …").
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel, stream: process.stderr },
-    trustProxy: config.trustProxy,
+    trustProxy: trustedHops(config.trustProxy),
     bodyLimit: config.limits.requestBytes,
     // Closing is handled by the hooks below (503 with Retry-After); in-flight requests finish.
     return503OnClosing: false,
@@ -63,6 +63,16 @@ export function buildServer(config: Config, store: Store): FastifyInstance {
       ),
   )
   return app
+}
+
+/**
+ * Never `true`: trusting every hop takes the leftmost X-Forwarded-For entry, which the client
+ * writes itself. N hops trusts the peer and the N − 1 proxies behind it (Fastify's own number
+ * form trusts nothing); addresses go to Fastify as they are.
+ */
+function trustedHops(trust: Config['trustProxy']): false | string | ((address: string, hop: number) => boolean) {
+  if (Array.isArray(trust)) return trust.length ? trust.join(',') : false
+  return trust > 0 ? (_address, hop) => hop < trust : false
 }
 
 export interface RunningCollector {

@@ -45,6 +45,7 @@ describe.each(BACKENDS)('read API edges on $name', ({ name, skip }) => {
 
 describe.each(BACKENDS)('IP policy on $name', ({ name, skip }) => {
   const c = collectorForSuite(name, skip)
+  const proxied = collectorForSuite(name, skip, { WAYMARK_TRUST_PROXY: '1' })
 
   const stored = async (url: string, anonymousId: string) => (await timelineOf(url, (await lookup(url, `anonymousId=${anonymousId}`)).id))[0]
 
@@ -71,4 +72,10 @@ describe.each(BACKENDS)('IP policy on $name', ({ name, skip }) => {
     expect((await stored(c.url, a)).ip).toBe('127.0.0.0')
   })
 
+  it.skipIf(skip)('behind a proxy, the address the proxy saw is taken, not one the client put in X-Forwarded-For', async () => {
+    const a = uid('a')
+    // The client sent "X-Forwarded-For: 6.6.6.6"; the proxy appended the address it saw.
+    await post(proxied.url, '/v1/batch', { batch: [track(a)] }, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7' } })
+    expect((await stored(proxied.url, a)).ip).toBe('198.51.100.0')
+  })
 })
