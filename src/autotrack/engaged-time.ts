@@ -11,26 +11,22 @@ const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'scroll', 'visibility
 export function engagedTime({ idle = 30_000 }: { idle?: number } = {}): Autotracker {
   return ({ tracker, now }) => {
     let total = 0
-    let from = 0
-    let until = 0 // the current active span is [from, until)
+    let last = Infinity // the last activity counted; Infinity: none since the last send
     let url = here()
-    const close = (t: number) => {
-      total += Math.max(0, Math.min(t, until) - from)
-      from = until = t
+    // the time since the last activity counts, up to `idle`
+    const count = (t: number) => {
+      total += Math.max(0, Math.min(t - last, idle))
+      last = t
     }
     const send = () => {
-      close(now())
+      count(now())
+      last = Infinity
       const seconds = Math.round(total / 100) / 10
       total = 0
       if (seconds > 0) tracker.track('Page Engaged', { engagedSeconds: seconds, url })
     }
     // (a second send while hidden finds nothing to send)
-    const active = () => {
-      if (document.visibilityState === 'hidden') return send()
-      const t = now()
-      if (t > until) close(t)
-      until = t + idle
-    }
+    const active = () => (document.visibilityState === 'hidden' ? send() : count(now()))
     active()
     return all([
       // capturing on window: runs before the core's own pagehide/visibilitychange handlers, so the

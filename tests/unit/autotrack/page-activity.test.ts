@@ -87,6 +87,18 @@ describe('engagedTime', () => {
     expect(host.named('Page Engaged')[1].properties).toEqual({ engagedSeconds: 3, url: `${location.origin}/second` })
   })
 
+  it('counts every gap between inputs up to 30 s, and the time after the last input up to 30 s', () => {
+    const host = fakeHost()
+    host.install(engagedTime())
+    host.advance(10_000)
+    dispatchEvent(new Event('pointermove')) // 10 s
+    host.advance(40_000)
+    dispatchEvent(new Event('scroll')) // a 40 s pause: 30 s of it
+    host.advance(10_000)
+    dispatchEvent(new Event('pagehide')) // 10 s
+    expect(seconds(host)).toEqual([50])
+  })
+
   it('sends nothing for a page that was never engaged', () => {
     setVisibility('hidden')
     const host = fakeHost()
