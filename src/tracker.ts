@@ -112,7 +112,6 @@ function startTracker(
   // but an event recorded after it must already follow it.
   let consentAsked = consent
   let identity: Identity = { anonymousId: newId() }
-  let acknowledgedCount = 0
 
   const cookieId = o.cookieDomain ? readCookie(COOKIE) : undefined
   // A cookie shared by subdomains outranks this origin's own storage: it is the site-wide id.
@@ -149,7 +148,6 @@ function startTracker(
     canSend: () => consent === 'granted',
     report,
     acknowledged: (ids) => {
-      acknowledgedCount += ids.length
       queue.acknowledged(ids)
       channel?.postMessage({ acknowledged: ids })
     },
@@ -291,12 +289,12 @@ function startTracker(
       })
     },
     async flush() {
-      const before = acknowledgedCount
+      const before = delivery.sent()
       await ready
       await queue.save()
       await delivery.drain(true) // an explicit flush does not wait out a retry backoff
       const stored = consent === 'granted' ? await stores.events.count() : 0
-      return { sent: acknowledgedCount - before, pending: stored + queue.unsaved().length }
+      return { sent: delivery.sent() - before, pending: stored + queue.unsaved().length }
     },
     user() {
       const { anonymousId, userId, email } = identity

@@ -70,6 +70,8 @@ export function createDelivery(o: DeliveryOptions) {
   // Acknowledged lately, by this tab or another: a tab that died before its removal committed
   // leaves them stored, and they must not go out again.
   const settled = new Set<string>()
+  // Events the collector accepted: not those dropped as too large or refused.
+  let sent = 0
   let failures = 0
   let retryAt = 0
   let halted = false
@@ -113,6 +115,7 @@ export function createDelivery(o: DeliveryOptions) {
       settle(ids)
       o.acknowledged(ids)
       const refused = new Set(rejectedIds(reply!, batch.events))
+      sent += ids.length - refused.size
       if (refused.size) {
         o.report('rejected', `${refused.size} refused`, [...refused])
       }
@@ -209,6 +212,7 @@ export function createDelivery(o: DeliveryOptions) {
     schedule,
     sendBeforeExit,
     settle,
+    sent: () => sent,
     stop: () => {
       halted = true
       cancelTimer?.()

@@ -81,3 +81,23 @@ describe('a closing tab hands its events to a tab that can keep them', () => {
     expect(kept).toContain('Last words')
   })
 })
+
+describe('flush() counts what the collector accepted', () => {
+  it('an event never sent (over 32 KB) is not counted as sent', async () => {
+    const { tracker, collector } = start({ flushInterval: 60_000 })
+    tracker.track('Huge', { blob: 'x'.repeat(40_000) })
+    expect(await tracker.flush()).toEqual({ sent: 0, pending: 0 })
+    expect(collector.requests).toHaveLength(0)
+  })
+
+  it('events refused (a 400 down to the single event, or listed in a 200) are not counted as sent', async () => {
+    const { tracker, collector } = start({ flushInterval: 60_000 })
+    collector.answer((request) => {
+      if (request.events.some((e) => e.properties!.bad)) return { status: 400 }
+      const index = request.events.findIndex((e) => e.properties!.listed)
+      return { status: 200, body: JSON.stringify({ rejected: index < 0 ? [] : [{ index }] }) }
+    })
+    for (let i = 0; i < 6; i++) tracker.track('E', { i, bad: i === 2, listed: i === 4 })
+    expect(await tracker.flush()).toEqual({ sent: 4, pending: 0 })
+  })
+})
