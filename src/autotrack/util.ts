@@ -6,7 +6,10 @@ import { on } from '../platform/listen'
 import { removeLocal, writeLocal } from '../platform/local-storage'
 import { redactEmails } from './redact-emails'
 
-/** Calls `fn` with the element matching `selector` that a click landed on or inside (one dispatched on the document itself just throws inside `on`, which swallows it). */
+/**
+ * Calls `fn` with the element matching `selector` that a click landed on or inside. (A click
+ * dispatched on the document itself has no `closest`: it throws inside `on`, which swallows it.)
+ */
 export const onClick = (selector: string, fn: (el: HTMLElement) => void) =>
   on(document, 'click', (event: Event) => {
     const el = (event.target as Element).closest(selector) as HTMLElement | null
