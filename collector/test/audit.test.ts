@@ -79,3 +79,21 @@ describe.each(BACKENDS)('IP policy on $name', ({ name, skip }) => {
     expect((await stored(proxied.url, a)).ip).toBe('198.51.100.0')
   })
 })
+
+describe.each(BACKENDS)('ingest edges on $name', ({ name, skip }) => {
+  const c = collectorForSuite(name, skip)
+
+  it.skipIf(skip)('a timestamp that is not ISO-8601 is rejected, not read as some other date', async () => {
+    const a = uid('a')
+    const bad = ['12', '0', 'May 5', 'Tue Dec 01 2026', '2026/11/22 10:00', '1764000000000']
+    const good = ['2026-11-22T10:00:00.000Z', '2026-11-22T10:00:00Z', '2026-11-22T11:00:00+01:00', '2026-11-22T10:00:00.123456Z', '2026-11-22']
+    const r = await sendBatch(c.url, [...bad, ...good].map((timestamp) => track(a, 'x', { timestamp })))
+    expect(r.status).toBe(200)
+    expect(r.body.accepted).toBe(good.length)
+    expect(r.body.rejected.map((x: any) => x.index)).toEqual(bad.map((_, i) => i))
+    expect(r.body.rejected[0].error).toMatch(/ISO-8601/)
+    const sentAt = await post(c.url, '/v1/batch', { batch: [track(a)], sentAt: '12' })
+    expect(sentAt.status).toBe(400)
+  })
+
+})

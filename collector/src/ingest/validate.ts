@@ -41,10 +41,13 @@ const MAX_TIME = Date.UTC(2999, 11, 31)
 
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+// ISO-8601 shapes only: Date.parse alone also reads "12" (as 2001), "0" or "May 5".
+const ISO_DATE = /^(?:[+-]\d{6}|\d{4})-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i
+
 function parseTime(value: unknown, field: string): number | null {
   if (value === undefined || value === null) return null
   if (typeof value !== 'string' || value.length > 64) throw new Error(`${field} must be an ISO-8601 date string`)
-  const ms = Date.parse(value)
+  const ms = ISO_DATE.test(value) ? Date.parse(value) : NaN
   if (Number.isNaN(ms)) throw new Error(`${field} "${value}" is not an ISO-8601 date`)
   // Keeps corrected times (timestamp + receivedAt − sentAt) inside what Date can represent.
   if (ms < 0 || ms > MAX_TIME) throw new Error(`${field} "${value}" is outside 1970–2999`)
