@@ -96,4 +96,33 @@ describe.each(BACKENDS)('ingest edges on $name', ({ name, skip }) => {
     expect(sentAt.status).toBe(400)
   })
 
+  it.skipIf(skip)('the batch-level context counts toward each event: size, depth and NUL limits apply to the event as stored', async () => {
+    const a = uid('a')
+    // 50 tiny events and a 100 KB context: 5 MB of events out of a 100 KB request.
+    const big = await sendBatch(c.url, Array.from({ length: 50 }, () => track(a)), { context: { pad: 'x'.repeat(100_000) } })
+    expect(big.status).toBe(400)
+    expect(big.body.rejected[0].error).toMatch(/^event is \d+ bytes; the limit is 32768$/)
+    const deep = `{"batch":[${JSON.stringify(track(a))}],"context":${'{"x":'.repeat(5000)}{}${'}'.repeat(5000)}}`
+    const d = await post(c.url, '/v1/batch', deep)
+    expect(d.status).toBe(400)
+    expect(d.body.rejected[0].error).toBe('event is nested deeper than 32 levels')
+    const nul = await sendBatch(c.url, [track(a)], { context: { s: 'nul\u0000byte' } })
+    expect(nul.status).toBe(400)
+    expect(nul.body.rejected[0].error).toBe('event contains a NUL character or invalid Unicode')
+    // A small batch context is still merged under each event's own.
+    const ok = await sendBatch(c.url, [track(a, 'y', { context: { locale: 'fr' } })], { context: { locale: 'en', library: { name: 'l' } } })
+    expect(ok.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] })
+    const events = await timelineOf(c.url, (await lookup(c.url, `anonymousId=${a}`)).id)
+    expect(events.map((e) => e.context)).toEqual([{ locale: 'fr', library: { name: 'l' } }])
+  })
+
+  it.skipIf(skip)('one request cannot fan a batch context out past 20 times the request limit', async () => {
+    const a = uid('a')
+    // 5,000 events of ~60 bytes and a 30 KB context, each under 32 KB as merged: 150 MB.
+    const batch = Array.from({ length: 5_000 }, () => ({ type: 'track', anonymousId: a, event: 'x' }))
+    const r = await sendBatch(c.url, batch, { context: { pad: 'x'.repeat(30_000) } })
+    expect(r.status).toBe(413)
+    expect(r.body.error).toMatch(/context/)
+    expect((await lookup(c.url, `anonymousId=${a}`))).toBeNull()
+  })
 })

@@ -40,7 +40,6 @@ export interface RequestInfo {
   ip: string | null
   userAgent: string | null
   ipPolicy: IpPolicy
-  batchContext: JsonObject | null
 }
 
 /** SPEC §4: timestamp + (receivedAt − sentAt); without both client times, trust the server. */
@@ -206,8 +205,7 @@ function withKey(object: JsonObject, key: string, value: unknown): JsonObject {
 }
 
 export function prepareEvent(event: ValidEvent, messageId: string, req: RequestInfo): PreparedEvent {
-  const merged = req.batchContext ? { ...req.batchContext, ...(event.context ?? {}) } : event.context
-  const { context, traits: eventTraits } = withChannels(merged, event.traits)
+  const { context, traits: eventTraits } = withChannels(event.context, event.traits)
   const e = eventTraits === event.traits ? event : { ...event, traits: eventTraits }
   const agent = parseAgent(str(context?.userAgent) ?? req.userAgent)
   const identity: IdentityTuple = {

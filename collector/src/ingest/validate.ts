@@ -25,11 +25,16 @@ export interface ValidEvent {
 }
 
 export interface EnvelopeOk {
+  /** The events, each with the batch-level context merged under its own (Segment behaviour). */
   events: unknown[]
   sentAt: number | null
   writeKey: string | null
-  /** Batch-level context, merged under each event's own context (Segment behaviour). */
-  context: JsonObject | null
+}
+
+export interface EnvelopeError {
+  error: string
+  /** 413 when the batch context repeated in every event would be too large; else 400. */
+  status?: 413
 }
 
 export const MAX_ID_LENGTH = 256
@@ -37,6 +42,8 @@ export const MAX_NAME_LENGTH = 512
 export const MAX_DEPTH = 32
 /** Tiny events could otherwise make one 500 KB request carry ~100,000 of them. */
 export const MAX_BATCH_EVENTS = 10_000
+/** A batch context is stored with every event: it may multiply a request up to this many times its limit. */
+export const MAX_CONTEXT_FAN_OUT = 20
 const MAX_TIME = Date.UTC(2999, 11, 31)
 
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -54,21 +61,44 @@ function parseTime(value: unknown, field: string): number | null {
   return ms
 }
 
-/** Reads the request envelope: `{batch: [...]}` for /v1/batch, the event itself otherwise. */
-export function readEnvelope(body: unknown, single: EventType | null): EnvelopeOk | { error: string } {
-  if (!isObject(body)) return { error: 'body must be a JSON object' }
+/**
+ * Reads the request envelope: `{batch: [...]}` for /v1/batch, the event itself otherwise. A
+ * batch-level context is merged into each event here, before validation, so the per-event
+ * limits (size, depth, NUL) hold for each event as it is stored.
+ */
+export function readEnvelope(body: unknown, single: EventType | null, requestBytes = Infinity): EnvelopeOk | EnvelopeError {
+  const fail = (error: string, status?: 413): EnvelopeError => (status ? { error, status } : { error })
+  if (!isObject(body)) return fail('body must be a JSON object')
   const writeKey = typeof body.writeKey === 'string' ? body.writeKey : null
   let sentAt: number | null
   try {
     sentAt = parseTime(body.sentAt, 'sentAt')
   } catch (err) {
-    return { error: (err as Error).message }
+    return fail((err as Error).message)
   }
-  if (single) return { events: [{ ...body, type: single }], sentAt, writeKey, context: null }
-  if (!Array.isArray(body.batch)) return { error: 'body.batch must be an array of events' }
-  if (body.batch.length > MAX_BATCH_EVENTS) return { error: `batch has ${body.batch.length} events; the limit is ${MAX_BATCH_EVENTS}` }
-  if (body.context !== undefined && !isObject(body.context)) return { error: 'body.context must be an object' }
-  return { events: body.batch, sentAt, writeKey, context: (body.context as JsonObject | undefined) ?? null }
+  if (single) return { events: [{ ...body, type: single }], sentAt, writeKey }
+  if (!Array.isArray(body.batch)) return fail('body.batch must be an array of events')
+  if (body.batch.length > MAX_BATCH_EVENTS) return fail(`batch has ${body.batch.length} events; the limit is ${MAX_BATCH_EVENTS}`)
+  const context = body.context
+  if (context === undefined || context === null) return { events: body.batch, sentAt, writeKey }
+  if (!isObject(context)) return fail('body.context must be an object')
+  // Too deep to serialize safely: each event is rejected for its depth below.
+  if (jsonSizeBound(context, MAX_DEPTH) >= 0) {
+    const expanded = Buffer.byteLength(JSON.stringify(context)) * body.batch.length
+    if (expanded > MAX_CONTEXT_FAN_OUT * requestBytes) {
+      return fail(`body.context repeated in each of the ${body.batch.length} events makes ${expanded} bytes; the limit is ${MAX_CONTEXT_FAN_OUT * requestBytes}`, 413)
+    }
+  }
+  return { events: body.batch.map((event) => withBatchContext(event, context)), sentAt, writeKey }
+}
+
+/** The event with `context` under its own; an event or context of the wrong type is left for validation to refuse. */
+function withBatchContext(event: unknown, context: JsonObject): unknown {
+  if (!isObject(event)) return event
+  const own = event.context
+  if (own !== undefined && own !== null && !isObject(own)) return event
+  // Spread, not Object.assign: an own "__proto__" key (JSON.parse makes them) stays a key.
+  return { ...event, context: own ? { ...context, ...own } : { ...context } }
 }
 
 /**
@@ -148,7 +178,13 @@ export function validateEvent(raw: unknown, maxBytes: number, body?: BodyFacts):
   const bound = jsonSizeBound(raw, MAX_DEPTH)
   const proven = body && !body.unstorable && (body.bytes <= maxBytes || (bound >= 0 && bound <= maxBytes))
   if (!proven) {
-    const serialized = JSON.stringify(raw)
+    let serialized: string
+    try {
+      serialized = JSON.stringify(raw)
+    } catch {
+      // Nested too deep for the stack (thousands of levels): only the depth can be reported.
+      throw new Error(`event is nested deeper than ${MAX_DEPTH} levels`)
+    }
     const bytes = Buffer.byteLength(serialized)
     if (bytes > maxBytes) throw new Error(`event is ${bytes} bytes; the limit is ${maxBytes}`)
     if (UNSTORABLE.test(serialized)) throw new Error('event contains a NUL character or invalid Unicode')

@@ -128,8 +128,8 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
   })
 
   const handle = (single: EventType | null) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const envelope = readEnvelope(request.body, single)
-    if ('error' in envelope) return reply.code(400).send({ error: envelope.error })
+    const envelope = readEnvelope(request.body, single, config.limits.requestBytes)
+    if ('error' in envelope) return reply.code(envelope.status ?? 400).send({ error: envelope.error })
     const headerKey = basicAuthUser(request.headers.authorization)
     const writeKey = headerKey ?? envelope.writeKey
     if (!writeKey) return reply.code(401).send({ error: 'missing write key: use Basic auth (writeKey:) or a writeKey field' })
@@ -144,7 +144,6 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
       ip: request.ip ?? null,
       userAgent: request.headers['user-agent'] ?? null,
       ipPolicy: config.ip,
-      batchContext: envelope.context,
     }
     const rejected: Rejected[] = []
     const prepared: PreparedEvent[] = []
