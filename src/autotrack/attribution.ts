@@ -21,7 +21,8 @@ export interface Touch extends Campaign {
   [clickId: string]: string | undefined
 }
 
-export const hostOf = (url: string): string => attempt(() => new URL(url).hostname.replace(/^www\./, '')) ?? ''
+/** The host of `url` without `www.`; undefined for '' or a malformed URL. */
+export const hostOf = (url: string) => attempt(() => new URL(url).hostname.replace(/^www\./, ''))
 
 /** Campaign parameters (utm_* and click ids) present in a query string. */
 export function campaignParams(search: string): CampaignParams {
