@@ -121,7 +121,7 @@ function startTracker(
   // answers still records under it. IndexedDB stays the truth the tabs agree on.
   const hintKey = `${o.storageName}:identity`
   const hinted = readLocal<Identity>(hintKey)
-  identity = adopt(hinted?.anonymousId ? hinted : undefined)
+  const known = (identity = adopt(hinted?.anonymousId ? hinted : undefined))
   /** Keeps the identity where the next page load (and other subdomains) can read it at once. */
   const remember = () => {
     writeLocal(hintKey, identity)
@@ -177,7 +177,9 @@ function startTracker(
       : stores.meta.get<Identity>('identity').then(adopt)
   const ready = loaded
     .then((stored) => {
-      identity = stored
+      // Unless a call run early (the page hid first) or another tab changed it since we read it:
+      // their change is on its way to storage too.
+      if (identity === known) identity = stored
       if (consent === 'granted') remember()
     })
     .catch((reason) => report('storage_unavailable', `identity not loaded: ${reason}`))

@@ -101,3 +101,38 @@ describe('flush() counts what the collector accepted', () => {
     expect(await tracker.flush()).toEqual({ sent: 4, pending: 0 })
   })
 })
+
+describe('identity calls run early, because the page hid before the stored identity loaded', () => {
+  // The page is hidden (a tab switch, or left into the back/forward cache and restored) before
+  // IndexedDB answers: the waiting calls run then, under the identity known at once.
+  async function returningVisitor(email?: string) {
+    const earlier = start()
+    if (email) earlier.tracker.identify(email)
+    const { anonymousId } = await earlier.tracker.ready()
+    await earlier.tracker.shutdown()
+    return anonymousId
+  }
+
+  it('reset() is not undone when the stored identity arrives', async () => {
+    const old = await returningVisitor()
+    const { tracker, time, collector } = start()
+    tracker.reset()
+    dispatchEvent(new Event('pagehide'))
+    await time.advance(0)
+    tracker.track('Next visitor')
+    await time.advance(2000)
+    expect(collector.delivered().find((e) => e.event === 'Next visitor')!.anonymousId).not.toBe(old)
+  })
+
+  it('identify() of another person is not undone: their later events never join the first person', async () => {
+    const ada = await returningVisitor('ada@example.com')
+    const { tracker, time, collector } = start()
+    tracker.identify('bob@example.com')
+    dispatchEvent(new Event('pagehide'))
+    await time.advance(0)
+    tracker.track('Bob again')
+    await time.advance(2000)
+    expect(tracker.user().email).toBe('bob@example.com')
+    expect(collector.delivered().find((e) => e.event === 'Bob again')!.anonymousId).not.toBe(ada)
+  })
+})
