@@ -1,6 +1,7 @@
 // Security and bad-input audit: each case here failed before its fix (see the commit that added it).
+import { JSDOM } from 'jsdom'
 import { describe, expect, it } from 'vitest'
-import { BACKENDS, api, collectorForSuite, identify, lookup, post, sendBatch, timelineOf, track, uid } from './helpers.js'
+import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, basic, collectorForSuite, identify, lookup, post, sendBatch, timelineOf, track, uid } from './helpers.js'
 
 describe.each(BACKENDS)('read API edges on $name', ({ name, skip }) => {
   const c = collectorForSuite(name, skip)
@@ -124,5 +125,71 @@ describe.each(BACKENDS)('ingest edges on $name', ({ name, skip }) => {
     expect(r.status).toBe(413)
     expect(r.body.error).toMatch(/context/)
     expect((await lookup(c.url, `anonymousId=${a}`))).toBeNull()
+  })
+})
+
+describe.each(BACKENDS)('viewer privacy on $name', ({ name, skip }) => {
+  const c = collectorForSuite(name, skip)
+
+  /** The viewer's People page in a DOM, reading the real collector; every URL it uses is recorded. */
+  async function viewerDom() {
+    const dom = new JSDOM('<!doctype html><div id="app"></div>', { url: 'http://127.0.0.1/ui#/people' })
+    const urls: string[] = []
+    const g = globalThis as any
+    const saved = Object.fromEntries(['window', 'document', 'location', 'history', 'sessionStorage', 'FormData', 'fetch'].map((k) => [k, g[k]]))
+    Object.assign(g, {
+      window: dom.window,
+      document: dom.window.document,
+      location: dom.window.location,
+      history: dom.window.history,
+      sessionStorage: dom.window.sessionStorage,
+      FormData: dom.window.FormData,
+      fetch: (path: string, init?: RequestInit) => (urls.push(path), saved.fetch(new URL(path, c.url), init)),
+    })
+    dom.window.sessionStorage.setItem('waymark.adminToken', ADMIN_TOKEN)
+    const { peoplePage } = await import('../ui/people.js')
+    const { parseRoute } = await import('../ui/router.js')
+    return { dom, urls, show: () => peoplePage(parseRoute(dom.window.location.hash)), restore: () => Object.assign(g, saved) }
+  }
+
+  it.skipIf(skip)('searching by email keeps the email out of the address bar, the history and every request URL', async () => {
+    const a = uid('a')
+    const email = `${a}@example.com`
+    await sendBatch(c.url, [track(a), identify(a, { email })])
+    const v = await viewerDom()
+    try {
+      const page = await v.show()
+      const input = page.querySelector<HTMLInputElement>('input[name=q]')!
+      input.value = email
+      page.querySelector('form')!.dispatchEvent(new v.dom.window.Event('submit', { cancelable: true }))
+      const hash = v.dom.window.location.hash
+      expect(decodeURIComponent(hash)).not.toContain(email)
+      expect(decodeURIComponent(hash)).not.toContain(a)
+      const found = await v.show()
+      // The search still works: the person is listed, the input shows the term.
+      expect([...found.querySelectorAll('table a')].map((l) => l.textContent)).toEqual([email])
+      expect(found.querySelector<HTMLInputElement>('input[name=q]')!.value).toBe(email)
+      expect(v.urls.length).toBeGreaterThan(0)
+      for (const url of v.urls) expect(decodeURIComponent(url)).not.toContain(a)
+    } finally {
+      v.restore()
+    }
+  })
+
+  it.skipIf(skip)('POST /api/profiles/search: the people list with the query in the body, admin token only, typed', async () => {
+    const a = uid('a')
+    const email = `${a}@example.com`
+    await sendBatch(c.url, [identify(a, { email })])
+    const search = (body: unknown, auth = `Bearer ${ADMIN_TOKEN}`) =>
+      fetch(`${c.url}/api/profiles/search`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const r = await search({ q: email.toUpperCase(), limit: 5 })
+    expect(r.status).toBe(200)
+    expect((await r.json()).profiles.map((p: any) => p.email)).toEqual([email])
+    expect((await search({ q: email }, basic(WRITE_KEY))).status).toBe(403)
+    expect((await search({ q: email }, 'Bearer nope')).status).toBe(401)
+    for (const body of [[], { q: ['a'] }, { email }, { q: 'a\u0000' }]) {
+      const bad = await search(body)
+      expect(bad.status, JSON.stringify(body)).toBe(400)
+    }
   })
 })

@@ -21,7 +21,16 @@ export class ApiError extends Error {
 }
 
 export async function api<T>(path: string, tokenValue = token.get()): Promise<T> {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${tokenValue ?? ''}` } })
+  return answer<T>(await fetch(path, { headers: { authorization: `Bearer ${tokenValue ?? ''}` } }))
+}
+
+/** A POST with a JSON body: for values that must not appear in a URL (a search term may be an email). */
+export async function apiPost<T>(path: string, payload: unknown): Promise<T> {
+  const headers = { authorization: `Bearer ${token.get() ?? ''}`, 'content-type': 'application/json' }
+  return answer<T>(await fetch(path, { method: 'POST', headers, body: JSON.stringify(payload) }))
+}
+
+async function answer<T>(res: Response): Promise<T> {
   const body = await res.json().catch(() => null)
   if (!res.ok) throw new ApiError(res.status, (body && typeof body.error === 'string' && body.error) || `HTTP ${res.status}`)
   return body as T

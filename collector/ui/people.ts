@@ -1,19 +1,37 @@
 // People: search, filters (stage, segment, identified), sort, counts, pagination, CSV export.
-import { api, qs, type JourneyReport, type PeoplePage, type Segment, type Summary } from './api.js'
+import { api, apiPost, type JourneyReport, type PeoplePage, type Segment, type Summary } from './api.js'
 import { download, fmtNum, fmtTime, h, table, toCsv } from './dom.js'
 import { go, type Route } from './router.js'
 
 export const personName = (p: Pick<Summary, 'email' | 'userId' | 'identifiers'>): string =>
   p.email ?? p.userId ?? (p.identifiers.find((i) => i.kind === 'anonymousId')?.value ? `Anonymous ${p.identifiers.find((i) => i.kind === 'anonymousId')!.value.slice(0, 8)}…` : 'Anonymous')
 
-const FILTERS = ['q', 'stage', 'segment', 'identified', 'sort'] as const
+const FILTERS = ['stage', 'segment', 'identified', 'sort'] as const
+
+// A search term is often an email: it never goes into a URL (the address bar, browser history,
+// bookmarks, the API request line and so server and proxy logs). The route carries an opaque
+// id (`s=`) of the term kept in this tab's sessionStorage, and the list is asked for by POST.
+const SEARCH_KEY = 'waymark.search.'
+
+function searchTerm(id: string | null): string {
+  return (id && sessionStorage.getItem(SEARCH_KEY + id)) || ''
+}
+
+function rememberSearch(q: string): string {
+  if (!q) return ''
+  const id = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('')
+  sessionStorage.setItem(SEARCH_KEY + id, q)
+  return id
+}
 
 export async function peoplePage(route: Route): Promise<HTMLElement> {
   const f = Object.fromEntries(FILTERS.map((k) => [k, route.params.get(k) ?? ''])) as Record<(typeof FILTERS)[number], string>
+  const searchId = route.params.get('s') ?? ''
+  const q = searchTerm(searchId)
   const cursor = route.params.get('cursor') ?? ''
-  const query = { q: f.q, stage: f.stage, segment: f.segment, identified: f.identified, sort: f.sort || 'lastSeen' }
+  const query = { q, stage: f.stage, segment: f.segment, identified: f.identified, sort: f.sort || 'lastSeen' }
   const [page, report, segs] = await Promise.all([
-    api<PeoplePage>(`/api/profiles${qs({ ...query, cursor, limit: 25 })}`),
+    apiPost<PeoplePage>('/api/profiles/search', { ...query, cursor, limit: 25 }),
     api<JourneyReport>('/api/journey'),
     api<{ segments: Segment[] }>('/api/segments'),
   ])
@@ -30,10 +48,11 @@ export async function peoplePage(route: Route): Promise<HTMLElement> {
         const data = new FormData(e.target as HTMLFormElement)
         const params: Record<string, string> = {}
         for (const k of FILTERS) params[k] = String(data.get(k) ?? '')
+        params.s = rememberSearch(String(data.get('q') ?? '').trim())
         go('people', params)
       },
     },
-    h('label', { class: 'grow' }, 'Search', h('input', { name: 'q', type: 'search', value: f.q, placeholder: 'email, user id or anonymous id' })),
+    h('label', { class: 'grow' }, 'Search', h('input', { name: 'q', type: 'search', value: q, placeholder: 'email, user id or anonymous id' })),
     select('stage', 'Stage', [['', 'any stage'], ...report.stages.map((s): [string, string] => [s.stage, s.name])], f.stage),
     select('segment', 'Segment', [['', 'any segment'], ...segs.segments.map((s): [string, string] => [s.id, `${s.name} (${s.count})`])], f.segment),
     select('identified', 'Identity', [['', 'everyone'], ['true', 'identified'], ['false', 'anonymous']], f.identified),
@@ -54,7 +73,7 @@ export async function peoplePage(route: Route): Promise<HTMLElement> {
     { class: 'pager', 'aria-label': 'Pages' },
     cursor ? h('button', { type: 'button', onclick: () => history.back() }, '← Previous') : null,
     page.nextCursor
-      ? h('button', { type: 'button', onclick: () => go('people', { ...f, cursor: page.nextCursor! }) }, 'Next →')
+      ? h('button', { type: 'button', onclick: () => go('people', { ...f, s: searchId, cursor: page.nextCursor! }) }, 'Next →')
       : null,
   )
   const exportButton = h(
@@ -88,7 +107,7 @@ async function exportPeople(query: Record<string, string>): Promise<void> {
   const rows: unknown[][] = []
   let cursor: string | null = null
   do {
-    const page: PeoplePage = await api<PeoplePage>(`/api/profiles${qs({ ...query, cursor, limit: 200 })}`)
+    const page: PeoplePage = await apiPost<PeoplePage>('/api/profiles/search', { ...query, cursor, limit: 200 })
     for (const p of page.profiles) {
       const anon = p.identifiers.filter((i) => i.kind === 'anonymousId').map((i) => i.value).join(' ')
       rows.push([p.id, p.email, p.userId, anon, p.stage, p.score, p.channel, p.segments.join(' '), p.firstSeen, p.lastSeen, p.identifiedAt, p.eventCount])

@@ -21,6 +21,22 @@ function limitOf(value: string | undefined, fallback: number, max: number): numb
   return n
 }
 
+const SEARCH_FIELDS = ['q', 'stage', 'segment', 'identified', 'sort', 'cursor', 'limit']
+
+/** `POST /api/profiles/search`'s body: the query parameters of `GET /api/profiles`, strings or numbers. */
+function searchBody(body: unknown): Query {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('body must be a JSON object')
+  const query: Query = {}
+  for (const [name, value] of Object.entries(body)) {
+    if (!SEARCH_FIELDS.includes(name)) throw new BadRequest(`unknown field "${name}"; fields are ${SEARCH_FIELDS.join(', ')}`)
+    if (value === null || value === undefined) continue
+    if (typeof value !== 'string' && typeof value !== 'number') throw new BadRequest(`${name} must be a string`)
+    if (String(value).includes('\u0000')) throw new BadRequest(`${name} must not contain NUL`)
+    query[name] = String(value)
+  }
+  return query
+}
+
 export async function readRoutes(app: FastifyInstance, opts: { config: Config; store: Store }): Promise<void> {
   const { config, store } = opts
   const db = store.db
@@ -80,6 +96,10 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
   })
 
   app.get('/api/profiles', async (request) => listPeople(db, journey, peopleQuery(request.query as Query)))
+
+  // The same list, the query in a JSON body: a search term is often an email, and the viewer
+  // keeps it out of request URLs (server and proxy logs, browser history).
+  app.post('/api/profiles/search', async (request) => listPeople(db, journey, peopleQuery(searchBody(request.body))))
 
   app.get('/api/profiles/:id', async (request, reply) => {
     const profile = await withJourney(await getProfile(db, (request.params as { id: string }).id))
