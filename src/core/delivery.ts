@@ -152,7 +152,8 @@ export function createDelivery(o: DeliveryOptions) {
       const { batches, oversized } = encodeBatches(events, o.writeKey, new Date(clock.now()).toISOString(), MAX_BATCH_BYTES)
       if (oversized.length) await drop(oversized, 'over 32 KB')
       const batch = batches[0]
-      if (!batch) continue
+      // Consent may have been withdrawn while storage answered: the loop then ends here.
+      if (!batch || !o.canSend()) continue
       const result = await send(batch, false)
       if (result === 'split' && batch.events.length === 1) await drop(batch.events, 'refused')
       else if (result === 'split') limit = Math.ceil(batch.events.length / 2)

@@ -1,6 +1,6 @@
 // Adversarial probes of the SDK core through the public API: each test failed before its fix.
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTracker, type Tracker, type TrackerOptions, type WaymarkError } from '../../src/index'
+import { createTracker, memoryEventStore, memoryMetaStore, type Stores, type Tracker, type TrackerOptions, type WaymarkError } from '../../src/index'
 import { storedEvents, testClock, testCollector } from './helpers'
 
 type Time = ReturnType<typeof testClock>
@@ -11,13 +11,13 @@ afterEach(async () => {
   while (open.length) await open.pop()!.shutdown()
 })
 
-function start(options: Partial<TrackerOptions> = {}, shared: { time?: Time; collector?: Collector } = {}) {
+function start(options: Partial<TrackerOptions> = {}, shared: { time?: Time; collector?: Collector } = {}, stores?: Stores) {
   const time = shared.time ?? testClock()
   const collector = shared.collector ?? testCollector(time.clock.now)
   const errors: WaymarkError[] = []
   const tracker = createTracker(
     { collector: 'https://collect.example.com/', writeKey: 'wk_test', onError: (e) => errors.push(e), ...options },
-    { clock: time.clock, transport: collector.transport },
+    { clock: time.clock, transport: collector.transport, ...(stores && { stores }) },
   )
   open.push(tracker)
   return { tracker, time, collector, errors }
@@ -134,5 +134,23 @@ describe('identity calls run early, because the page hid before the stored ident
     await time.advance(2000)
     expect(tracker.user().email).toBe('bob@example.com')
     expect(collector.delivered().find((e) => e.event === 'Bob again')!.anonymousId).not.toBe(ada)
+  })
+})
+
+describe('consent withdrawn while the sender is at work', () => {
+  it('denied while the stored events are being read: none of them is sent', async () => {
+    const events = memoryEventStore()
+    let whileReading = () => {}
+    const slowRead = async (limit: number) => {
+      const read = await events.oldest(limit)
+      whileReading()
+      return read
+    }
+    const { tracker, time, collector } = start({ flushInterval: 100 }, {}, { events: { ...events, oldest: slowRead }, meta: memoryMetaStore() })
+    await time.advance(0)
+    tracker.track('Stored')
+    whileReading = () => tracker.consent('denied')
+    await time.advance(100)
+    expect(collector.requests).toHaveLength(0)
   })
 })
