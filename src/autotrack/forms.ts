@@ -10,6 +10,29 @@ import { on } from '../platform/listen'
 const SKIPPED = /^(password|hidden|submit|button|reset|image|file)$/
 const EMAIL_FIELD = /e-?mail/i
 
+type Field = HTMLInputElement
+
+export function formEvent(form: HTMLFormElement): { props: Record<string, unknown>; email?: string } {
+  const fields: string[] = []
+  let email: string | undefined
+  for (const el of form.elements as Iterable<Field>) {
+    const name = el.name || el.id
+    if (!name || el.disabled || el.hasAttribute('data-wm-ignore') || SKIPPED.test(el.type)) continue
+    if (!fields.includes(name)) fields.push(name)
+    if (el.type === 'email' || EMAIL_FIELD.test(name + el.autocomplete)) email ||= normalizeEmail(el.value)
+  }
+  // attributes, not form.id / form.action: a field named "id" or "action" would stand in for them
+  const props: Record<string, unknown> = {
+    fields,
+    action: redactEmails(new URL(form.getAttribute('action') ?? '', location.href).href),
+  }
+  for (const key of ['id', 'name']) {
+    const value = form.getAttribute(key)
+    if (value) props[key] = value
+  }
+  return { props, email }
+}
+
 /** `identify` defaults to the tracker's `identifyFromForms` option, itself true by default. */
 export function forms({ identify }: { identify?: boolean } = {}): Autotracker {
   return ({ tracker, options }) => {
@@ -17,23 +40,7 @@ export function forms({ identify }: { identify?: boolean } = {}): Autotracker {
     return on(document, 'submit', (event: SubmitEvent) => {
       const form = event.target as HTMLFormElement
       if (form.hasAttribute('data-wm-ignore')) return
-      const fields: string[] = []
-      let email: string | undefined
-      for (const el of form.elements as Iterable<HTMLInputElement>) {
-        const name = el.name || el.id
-        if (!name || el.disabled || el.hasAttribute('data-wm-ignore') || SKIPPED.test(el.type)) continue
-        if (!fields.includes(name)) fields.push(name)
-        if (el.type === 'email' || EMAIL_FIELD.test(name + el.autocomplete)) email ||= normalizeEmail(el.value)
-      }
-      // attributes, not form.id / form.action: a field named "id" or "action" would stand in for them
-      const props: Record<string, unknown> = {
-        fields,
-        action: redactEmails(new URL(form.getAttribute('action') ?? '', location.href).href),
-      }
-      for (const key of ['id', 'name']) {
-        const value = form.getAttribute(key)
-        if (value) props[key] = value
-      }
+      const { props, email } = formEvent(form)
       if (identifying && email) tracker.identify({ email })
       tracker.track('Form Submitted', props)
     })
