@@ -10,22 +10,28 @@ import { onClick } from './util'
 export const DOWNLOADS =
   /\.(pdf|zip|rar|7z|gz|tgz|dmg|exe|msi|pkg|deb|apk|iso|csv|txt|rtf|docx?|xlsx?|pptx?|od[tsp]|epub|mp3|wav|mp4|mov|avi)$/i
 
+/** The event of a click on `link`, if it records one. The link parses its own href (a malformed one has no host). */
+export function linkEvent(link: HTMLAnchorElement): [string, Record<string, string>] | undefined {
+  const { protocol, pathname } = link
+  const props: Record<string, string> = {
+    url: redactEmails(link.href),
+    text: redactEmails(link.textContent!.trim().slice(0, 100)), // an element's textContent is never null
+  }
+  if (protocol === 'mailto:') return ['Email Link Clicked', props]
+  if (protocol === 'tel:') return ['Phone Link Clicked', props]
+  if (!/^https?:$/.test(protocol)) return undefined
+  if (DOWNLOADS.test(pathname) || link.hasAttribute('download')) {
+    props.extension = /\.(\w+)$/.exec(pathname)?.[1].toLowerCase() ?? ''
+    return ['File Downloaded', props]
+  }
+  if (link.hostname !== location.hostname) return ['Outbound Link Clicked', props]
+  return undefined
+}
+
 export function links(): Autotracker {
   return ({ tracker }) =>
-    onClick('a[href]', (el) => {
-      // the link parses its own href: a malformed one has no host
-      const { protocol, pathname, hostname, href } = el as HTMLAnchorElement
-      const props: Record<string, string> = {
-        url: redactEmails(href),
-        text: redactEmails(el.textContent!.trim().slice(0, 100)), // an element's textContent is never null
-      }
-      let event = protocol === 'mailto:' ? 'Email Link Clicked' : protocol === 'tel:' ? 'Phone Link Clicked' : ''
-      if (/^https?:$/.test(protocol)) {
-        if (DOWNLOADS.test(pathname) || el.hasAttribute('download')) {
-          event = 'File Downloaded'
-          props.extension = /\.(\w+)$/.exec(pathname)?.[1].toLowerCase() ?? ''
-        } else if (hostname !== location.hostname) event = 'Outbound Link Clicked'
-      }
-      if (event) tracker.track(event, props)
+    onClick('a[href]', (link) => {
+      const found = linkEvent(link as HTMLAnchorElement)
+      if (found) tracker.track(...found)
     })
 }
