@@ -284,6 +284,7 @@ function startTracker(
           queue.wipe().catch(noop)
           stores.meta.clear().catch(noop)
           removeLocal(hintKey)
+          if (o.cookieDomain) writeCookie(COOKIE, '', o.cookieDomain) // an empty cookie is no id
           identity = { anonymousId: newId() }
         }
         say(state === 'granted' ? 'hello' : 'bye')

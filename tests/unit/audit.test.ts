@@ -154,3 +154,17 @@ describe('consent withdrawn while the sender is at work', () => {
     expect(collector.requests).toHaveLength(0)
   })
 })
+
+describe('denied forgets the anonymous id', () => {
+  it('with cookieDomain, a denial also forgets the cookie, so the next page does not bring the id back', async () => {
+    const first = start({ cookieDomain: location.hostname })
+    const { anonymousId } = await first.tracker.ready()
+    expect(document.cookie).toContain(`wm_aid=${anonymousId}`)
+    first.tracker.consent('denied')
+    await first.time.advance(0)
+    await first.tracker.shutdown()
+    const next = start({ cookieDomain: location.hostname }) // a later page, consent granted again
+    expect((await next.tracker.ready()).anonymousId).not.toBe(anonymousId)
+    document.cookie = 'wm_aid=; path=/; max-age=0'
+  })
+})
