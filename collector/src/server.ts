@@ -1,8 +1,9 @@
 // Assembles the collector: ingest (/v1), read API (/api), static files, health.
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
 import { openStore, type Store } from './db/connect.js'
 import { isUnavailable } from './db/errors.js'
+import { applyIpPolicy } from './ingest/normalize.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { readRoutes } from './routes/read.js'
 import { staticRoutes } from './routes/static.js'
@@ -15,7 +16,18 @@ export type { Store } from './db/connect.js'
 export function buildServer(config: Config, store: Store): FastifyInstance {
   const app = Fastify({
     // Logs go to stderr: stdout carries only the start-up lines ("listening on …").
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, stream: process.stderr },
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : {
+            level: config.logLevel,
+            stream: process.stderr,
+            // Request lines without their query string (a lookup or search may carry an email)
+            // and with the client address as WAYMARK_IP stores it.
+            serializers: {
+              req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0], host: req.host, remoteAddress: applyIpPolicy(req.ip, config.ip) ?? undefined }),
+            },
+          },
     trustProxy: trustedHops(config.trustProxy),
     bodyLimit: config.limits.requestBytes,
     // Closing is handled by the hooks below (503 with Retry-After); in-flight requests finish.

@@ -1,7 +1,7 @@
 // Security and bad-input audit: each case here failed before its fix (see the commit that added it).
 import { JSDOM } from 'jsdom'
 import { describe, expect, it } from 'vitest'
-import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, basic, collectorForSuite, identify, lookup, post, sendBatch, timelineOf, track, uid } from './helpers.js'
+import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, basic, collectorForSuite, identify, lookup, post, sendBatch, startTestCollector, timelineOf, track, uid } from './helpers.js'
 
 describe.each(BACKENDS)('read API edges on $name', ({ name, skip }) => {
   const c = collectorForSuite(name, skip)
@@ -191,5 +191,29 @@ describe.each(BACKENDS)('viewer privacy on $name', ({ name, skip }) => {
       const bad = await search(body)
       expect(bad.status, JSON.stringify(body)).toBe(400)
     }
+  })
+})
+
+describe.each(BACKENDS)('request logs on $name', ({ name, skip }) => {
+  it.skipIf(skip)('at info level, no email from a query string, no token and no full client IP reach the log', async () => {
+    const lines: string[] = []
+    const write = process.stderr.write
+    process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => (lines.push(String(chunk)), (write as any).call(process.stderr, chunk, ...rest))) as typeof write
+    const c = await startTestCollector(name, { WAYMARK_LOG_LEVEL: 'info' })
+    try {
+      await api(c.url, '/api/lookup?email=secret.person%40example.com')
+      await api(c.url, '/api/profiles?q=secret.person@example.com&limit=5')
+      await api(c.url, '/api/profiles', { token: 'wrong-token-xyz' })
+      await post(c.url, '/v1/batch', { batch: [track(uid('a'))] })
+    } finally {
+      process.stderr.write = write
+      await c.stop()
+    }
+    const log = lines.join('')
+    expect(log).toContain('/api/lookup') // the requests are logged, only without the query
+    expect(log).not.toMatch(/secret\.person/)
+    expect(log).not.toContain(ADMIN_TOKEN)
+    expect(log).not.toContain('wrong-token-xyz')
+    expect(log).not.toContain('127.0.0.1"')
   })
 })
