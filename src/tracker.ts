@@ -329,6 +329,8 @@ function startTracker(
       if (uninstall) cleanups.push(uninstall)
     })
   }
+  // Started denied: what earlier pages stored is wiped as on a denial (autotrackers' state too).
+  if (consent === 'denied') tracker.consent(consent)
   // Registered after the autotrackers, so what they record as the page hides (engaged time)
   // is part of what is handed over.
   cleanups.push(

@@ -155,7 +155,25 @@ describe('consent withdrawn while the sender is at work', () => {
   })
 })
 
-describe('denied forgets the anonymous id', () => {
+describe('denied wipes what earlier pages stored', () => {
+  it('a tracker started with consent denied wipes the stored events and identity; a later grant starts afresh', async () => {
+    const earlier = start()
+    earlier.collector.answer(() => new Error('offline'))
+    earlier.tracker.track('Before')
+    await earlier.time.advance(2000)
+    const { anonymousId } = await earlier.tracker.ready()
+    await earlier.tracker.shutdown()
+
+    const { tracker, time, collector } = start({ consent: 'denied' }) // the consent manager says: refused
+    await time.advance(0)
+    expect(await storedEvents()).toEqual([])
+    expect(localStorage.getItem('waymark:identity')).toBeNull()
+    tracker.consent('granted')
+    tracker.track('After grant')
+    await time.advance(5000)
+    expect(collector.delivered().map((e) => [e.event, e.anonymousId === anonymousId])).toEqual([['After grant', false]])
+  })
+
   it('with cookieDomain, a denial also forgets the cookie, so the next page does not bring the id back', async () => {
     const first = start({ cookieDomain: location.hostname })
     const { anonymousId } = await first.tracker.ready()
