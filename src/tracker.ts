@@ -228,7 +228,12 @@ function startTracker(
       beforeRecord?.(event)
       const wire = stamp(event, identity)
       const kept = o.beforeSend ? plain(o.beforeSend(wire)) : wire
-      if (kept) queue.push(kept)
+      if (kept) {
+        // Storage is keyed by it: a write without one would fail and move the queue to memory.
+        // (Throws, and is reported, when beforeSend returned no object.)
+        kept.messageId ||= wire.messageId
+        queue.push(kept)
+      }
     })
   }
 

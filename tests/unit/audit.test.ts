@@ -186,3 +186,37 @@ describe('denied wipes what earlier pages stored', () => {
     document.cookie = 'wm_aid=; path=/; max-age=0'
   })
 })
+
+describe('beforeSend returning something other than the event', () => {
+  it('an event without its messageId is stored under the one it was recorded with; the queue stays in IndexedDB', async () => {
+    const { tracker, time, collector, errors } = start({
+      flushInterval: 60_000,
+      beforeSend: ({ messageId, ...rest }) => (rest.event === 'Rebuilt' ? (rest as never) : { messageId, ...rest }),
+    })
+    await time.advance(0)
+    tracker.track('Rebuilt')
+    tracker.track('Same burst')
+    await time.advance(0)
+    tracker.track('Later')
+    await time.advance(0)
+    // before: the write failed on the missing key and the queue moved to memory for the page
+    expect((await storedEvents()).map((e) => [e.event, e.messageId])).toEqual([
+      ['Rebuilt', expect.stringMatching(/^[0-9A-Z]{26}$/)],
+      ['Same burst', expect.any(String)],
+      ['Later', expect.any(String)],
+    ])
+    expect(errors).toEqual([])
+    await tracker.flush()
+    expect(collector.names()).toEqual(['Rebuilt', 'Same burst', 'Later'])
+  })
+
+  it('a value that is no event is refused at that event (invalid_call); the others stay in IndexedDB', async () => {
+    const { tracker, time, errors } = start({ flushInterval: 60_000, beforeSend: (e) => (e.event === 'Odd' ? (true as never) : e) })
+    await time.advance(0)
+    tracker.track('Odd')
+    tracker.track('Fine')
+    await time.advance(0)
+    expect((await storedEvents()).map((e) => e.event)).toEqual(['Fine'])
+    expect(errors.map((e) => e.code)).toEqual(['invalid_call'])
+  })
+})
