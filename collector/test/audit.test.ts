@@ -128,6 +128,31 @@ describe.each(BACKENDS)('ingest edges on $name', ({ name, skip }) => {
   })
 })
 
+describe.each(BACKENDS)('event times on $name', ({ name, skip }) => {
+  const c = collectorForSuite(name, skip)
+
+  it.skipIf(skip)('an event dated far in the future is stored at its arrival, not years ahead (its client time is kept)', async () => {
+    const a = uid('a')
+    const before = Date.now()
+    // A server-side library with a wrong clock (no sentAt), and an event dated after its own sentAt.
+    expect((await post(c.url, '/v1/track', { anonymousId: a, event: 'Future', timestamp: '2999-01-01T00:00:00.000Z' })).status).toBe(200)
+    expect((await sendBatch(c.url, [track(a, 'Ahead', { timestamp: '2031-06-01T00:00:00.000Z' })])).status).toBe(200)
+    // A client a few minutes fast is left alone.
+    const soon = new Date(before + 5 * 60_000).toISOString()
+    expect((await post(c.url, '/v1/track', { anonymousId: a, event: 'Soon', timestamp: soon })).status).toBe(200)
+    const after = Date.now()
+    const events = await timelineOf(c.url, (await lookup(c.url, `anonymousId=${a}`)).id)
+    const byName = Object.fromEntries(events.map((e) => [e.event, e]))
+    for (const n of ['Future', 'Ahead']) {
+      expect(Date.parse(byName[n].timestamp), n).toBeGreaterThanOrEqual(before)
+      expect(Date.parse(byName[n].timestamp), n).toBeLessThanOrEqual(after)
+    }
+    expect(byName.Future.originalTimestamp).toBe('2999-01-01T00:00:00.000Z')
+    expect(byName.Soon.timestamp).toBe(soon)
+    expect(Date.parse((await lookup(c.url, `anonymousId=${a}`)).lastSeen)).toBeLessThanOrEqual(after + 5 * 60_000)
+  })
+})
+
 describe.each(BACKENDS)('viewer privacy on $name', ({ name, skip }) => {
   const c = collectorForSuite(name, skip)
 

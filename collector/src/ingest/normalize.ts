@@ -42,11 +42,19 @@ export interface RequestInfo {
   ipPolicy: IpPolicy
 }
 
-/** SPEC §4: timestamp + (receivedAt − sentAt); without both client times, trust the server. */
+/** Events cannot happen after they arrive: a time further ahead than this is a wrong clock. */
+export const MAX_FUTURE_MS = 24 * 3_600_000
+
+/**
+ * SPEC §4: timestamp + (receivedAt − sentAt); without both client times, trust the server. A
+ * time still over a day ahead of arrival (no sentAt, or a timestamp after its own sentAt) is
+ * stored at arrival, as PostHog does: a year-2999 event would otherwise head every timeline and
+ * keep its person "last seen" forever. originalTimestamp keeps what the client said.
+ */
 export function correctTimestamp(timestamp: number | null, sentAt: number | null, receivedAt: number): number {
   if (timestamp === null) return receivedAt
-  if (sentAt === null) return timestamp
-  return timestamp + (receivedAt - sentAt)
+  const corrected = sentAt === null ? timestamp : timestamp + (receivedAt - sentAt)
+  return corrected > receivedAt + MAX_FUTURE_MS ? receivedAt : corrected
 }
 
 /**
