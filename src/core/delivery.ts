@@ -168,7 +168,8 @@ export function createDelivery(o: DeliveryOptions) {
    */
   function drain(now: boolean): Promise<void> {
     if (!o.canSend()) return Promise.resolve()
-    if (running && !now) return running
+    // Once more after the run in progress: it may have read the store before these events arrived.
+    if (running && !now) return running.then(() => drain(false))
     const run = (running ?? Promise.resolve())
       .then(() => {
         if (now) retryAt = 0 // after the attempt before us, which may have set a backoff

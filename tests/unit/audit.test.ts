@@ -220,3 +220,35 @@ describe('beforeSend returning something other than the event', () => {
     expect(errors.map((e) => e.code)).toEqual(['invalid_call'])
   })
 })
+
+describe('a send timer that fires while the sender is finishing', () => {
+  it('is not swallowed: events saved during the sender’s last read leave within flushInterval', async () => {
+    const events = memoryEventStore()
+    let lastRead: (() => void) | undefined
+    const slowWhenEmpty = async (limit: number) => {
+      const read = await events.oldest(limit)
+      if (!read.length && lastRead) {
+        // The sender found nothing left; new events are saved and their timer fires before it is done.
+        lastRead()
+        lastRead = undefined
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      return read
+    }
+    const { tracker, time, collector } = start({ flushInterval: 1000, batchSize: 2 }, {}, { events: { ...events, oldest: slowWhenEmpty }, meta: memoryMetaStore() })
+    collector.answer((request) => {
+      if (request.events[0].event === 'A')
+        lastRead = () => {
+          tracker.track('B')
+          tracker.track('C') // a full batch: sent at once
+        }
+      return { status: 200 }
+    })
+    await time.advance(0)
+    tracker.track('A')
+    await time.advance(1000)
+    await new Promise((resolve) => setTimeout(resolve, 150)) // the slow last read ends
+    await time.advance(1000)
+    expect(collector.names()).toEqual(['A', 'B', 'C'])
+  })
+})
