@@ -10,7 +10,7 @@ interface Lease {
 }
 
 // Longer than one send with its retries; a tab that dies holding the lease frees it after this.
-const LEASE_MS = 60_000
+export const LEASE_MS = 60_000
 
 export function tabLock(name: string, meta: MetaStore, now: () => number, tab: string): Lock {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined

@@ -252,3 +252,32 @@ describe('a send timer that fires while the sender is finishing', () => {
     expect(collector.names()).toEqual(['A', 'B', 'C'])
   })
 })
+
+describe('the IndexedDB lease (no Web Locks) during a long run of requests', () => {
+  it('does not expire under a request still out: another tab never sends the same events', async () => {
+    const time = testClock()
+    const collector = testCollector(time.clock.now)
+    const answers: (() => void)[] = []
+    // A slow collector: each request is answered 25 s after it was sent (under the 30 s timeout).
+    const slow = {
+      ...collector,
+      transport: async (url: string, body: string, keepalive: boolean) => {
+        await new Promise<void>((resolve) => answers.push(resolve))
+        return collector.transport(url, body, keepalive)
+      },
+    }
+    const first = start({ flushInterval: 1000, batchSize: 5 }, { time, collector: slow })
+    start({ flushInterval: 1000, batchSize: 5 }, { time, collector: slow }) // a second tab, waiting for the lease
+    await time.advance(0)
+    for (let i = 0; i < 20; i++) first.tracker.track('E', { i })
+    await time.advance(0)
+    for (let round = 0; round < 12; round++) {
+      await time.advance(25_000)
+      answers.splice(0).forEach((answer) => answer())
+      await time.advance(0)
+    }
+    const ids = collector.delivered().map((e) => e.messageId)
+    expect(ids).toHaveLength(20)
+    expect(new Set(ids).size).toBe(20)
+  })
+})
