@@ -96,11 +96,14 @@ function startTracker(
   const o = { batchSize: 50, flushInterval: 2000, maxQueue: 10_000, storageName: 'waymark', ...options }
   const clock = platform.clock ?? systemClock
   const newId = ulidFactory()
+  // Set once storage failed: this tab's queue is then in its memory, where no other tab sees it.
+  let memoryOnly = false
   const stores =
     platform.stores ??
-    openStores(o.storageName, (reason) =>
-      report('storage_unavailable', `memory only: ${reason}`),
-    )
+    openStores(o.storageName, (reason) => {
+      memoryOnly = true
+      report('storage_unavailable', `memory only: ${reason}`)
+    })
   // Tabs of one site tell each other about identity changes and acknowledged events.
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`waymark:${o.storageName}`) : undefined
   const env = environment(VERSION)
@@ -348,10 +351,11 @@ function startTracker(
           if (consent === 'granted') remember()
         }
         if (consent !== 'granted') return
-        if (peers.size) {
+        if (peers.size && !memoryOnly) {
           // Another tab lives on and sends what is stored: one of them takes over what is not
           // stored yet, as its only writer (two writers would store the events twice, and a
-          // keepalive request here would race that tab the same way).
+          // keepalive request here would race that tab the same way). A queue in this tab's
+          // memory is seen by no other tab: it leaves here.
           channel!.postMessage({ adopt: queue.takeUnsaved(), heir: [...peers].sort()[0] })
         } else {
           queue.save()

@@ -1,5 +1,5 @@
 // Adversarial probes of the SDK core through the public API: each test failed before its fix.
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createTracker, memoryEventStore, memoryMetaStore, type Stores, type Tracker, type TrackerOptions, type WaymarkError } from '../../src/index'
 import { storedEvents, testClock, testCollector } from './helpers'
 
@@ -279,5 +279,27 @@ describe('the IndexedDB lease (no Web Locks) during a long run of requests', () 
     const ids = collector.delivered().map((e) => e.messageId)
     expect(ids).toHaveLength(20)
     expect(new Set(ids).size).toBe(20)
+  })
+})
+
+describe('a tab whose queue moved to memory (quota exceeded) closing while another tab lives on', () => {
+  it('sends its queue itself: the live tab cannot see it', async () => {
+    const time = testClock()
+    const collector = testCollector(time.clock.now)
+    const closing = start({ flushInterval: 60_000 }, { time, collector })
+    start({ flushInterval: 60_000 }, { time, collector })
+    await time.advance(0)
+    await channelRound() // hello / hello back
+    const put = vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(() => {
+      throw new DOMException('quota', 'QuotaExceededError')
+    })
+    closing.tracker.track('In memory')
+    await time.advance(0) // the write fails and is redone in memory
+    put.mockRestore()
+    dispatchEvent(new Event('pagehide'))
+    await time.advance(0)
+    await channelRound()
+    // before: only unsaved events were handed over, and this one was saved, in memory: lost with the tab
+    expect(collector.requests.filter((r) => r.keepalive).flatMap((r) => r.events.map((e) => e.event))).toEqual(['In memory'])
   })
 })
