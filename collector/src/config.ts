@@ -1,6 +1,7 @@
 // Collector configuration: flags first, then environment variables, then defaults (SPEC §7).
 // `loadConfig` is pure apart from the random demo admin token, so it is easy to test.
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { JourneyConfigError, loadJourneyConfig } from './journey/config.js'
@@ -118,6 +119,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
   if (adminToken && writeKeys.includes(adminToken)) throw new ConfigError('the admin token must differ from every write key')
   const trustRaw = env.WAYMARK_TRUST_PROXY?.trim() || '0'
   const trustProxy = trustRaw === 'true' ? 1 : trustRaw === 'false' ? 0 : /^\d+$/.test(trustRaw) ? int('WAYMARK_TRUST_PROXY', trustRaw, 0, 10) : list(trustRaw)
+  for (const proxy of Array.isArray(trustProxy) ? trustProxy : []) {
+    if (!['loopback', 'linklocal', 'uniquelocal'].includes(proxy) && !isIP(proxy.replace(/\/\d+$/, '')))
+      throw new ConfigError(`WAYMARK_TRUST_PROXY must be a number of proxies or their addresses/CIDRs, got "${proxy}"`)
+  }
   const journeyFile = env.WAYMARK_JOURNEY_CONFIG?.trim() ? resolve(env.WAYMARK_JOURNEY_CONFIG.trim()) : null
   let journey: JourneyConfig
   try {

@@ -1,6 +1,7 @@
 // Security and bad-input audit: each case here failed before its fix (see the commit that added it).
 import { JSDOM } from 'jsdom'
 import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
 import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, basic, collectorForSuite, identify, lookup, post, sendBatch, startTestCollector, timelineOf, track, uid } from './helpers.js'
 
 describe.each(BACKENDS)('read API edges on $name', ({ name, skip }) => {
@@ -78,6 +79,18 @@ describe.each(BACKENDS)('IP policy on $name', ({ name, skip }) => {
     // The client sent "X-Forwarded-For: 6.6.6.6"; the proxy appended the address it saw.
     await post(proxied.url, '/v1/batch', { batch: [track(a)] }, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7' } })
     expect((await stored(proxied.url, a)).ip).toBe('198.51.100.0')
+  })
+
+  it.skipIf(skip)('the proxies can be named by address instead of counted; a bad value stops the start', async () => {
+    const named = await startTestCollector(name, { WAYMARK_TRUST_PROXY: '127.0.0.0/8,10.0.0.1' })
+    try {
+      const a = uid('a')
+      await post(named.url, '/v1/batch', { batch: [track(a)] }, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.0.0.1' } })
+      expect((await stored(named.url, a)).ip).toBe('198.51.100.0')
+    } finally {
+      await named.stop()
+    }
+    expect(() => loadConfig([], { WAYMARK_TRUST_PROXY: 'my-proxy' })).toThrow(/WAYMARK_TRUST_PROXY/)
   })
 })
 
