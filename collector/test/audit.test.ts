@@ -166,6 +166,36 @@ describe.each(BACKENDS)('event times on $name', ({ name, skip }) => {
   })
 })
 
+describe.each(BACKENDS)('people with very many identifiers on $name', ({ name, skip }) => {
+  const c = collectorForSuite(name, skip)
+
+  it.skipIf(skip)('a person with 70,000 anonymous ids can still be read and erased (no bind-parameter limit reached)', async () => {
+    // Anyone holding the public write key can identify any number of fresh anonymous ids with
+    // someone's email; past 32,766 (SQLite) or 65,535 (PostgreSQL) ids, one IN list breaks.
+    const a = uid('a')
+    const email = `${a}@example.com`
+    await sendBatch(c.url, [track(a), identify(a, { email, plan: 'pro' })])
+    const profile = await lookup(c.url, `anonymousId=${a}`)
+    const now = Date.now()
+    for (let i = 0; i < 70_000; i += 2_000) {
+      const rows = Array.from({ length: 2_000 }, (_, j) => ({ key: `anonymousId:${a}-${i + j}`, kind: 'anonymousId' as const, value: `${a}-${i + j}`, profile_id: profile.id, created_at: now }))
+      // 5 columns per row: 10,000 parameters per statement
+      await c.store.db.insertInto('identifiers').values(rows).execute()
+    }
+    for (const path of [`/api/profiles/${profile.id}`, `/api/lookup?email=${encodeURIComponent(email)}`, `/api/profiles/${profile.id}/timeline?limit=10`]) {
+      const r = await api(c.url, path)
+      expect(r.status, path).toBe(200)
+    }
+    const detail = (await api(c.url, `/api/profiles/${profile.id}`)).body.profile
+    expect(detail.traits.plan.value).toBe('pro')
+    expect(detail.identifiers.length).toBe(70_002)
+    expect((await api(c.url, `/api/profiles/${profile.id}/timeline`)).body.events.map((e: any) => e.type)).toEqual(['identify', 'track'])
+    const erased = await api(c.url, `/api/profiles/${profile.id}`, { method: 'DELETE' })
+    expect(erased.status).toBe(200)
+    expect(erased.body.erased.identifiers).toBe(70_002)
+  }, 180_000)
+})
+
 describe.each(BACKENDS)('viewer privacy on $name', ({ name, skip }) => {
   const c = collectorForSuite(name, skip)
 

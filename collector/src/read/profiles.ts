@@ -11,6 +11,19 @@ type IdentifiersTable = Selectable<IdentifiersColumns>
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
+/**
+ * Identifier keys per IN list. Anyone with the (public) write key can give a person any number
+ * of anonymous ids; one IN list of them all breaks past the bind-parameter limits (SQLite
+ * 32,766, PostgreSQL 65,535).
+ */
+const IN_CHUNK = 500
+
+function chunks<T>(items: T[], size = IN_CHUNK): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
 export interface ProfileSummary {
   id: string
   email: string | null
@@ -104,7 +117,7 @@ export async function getProfile(db: Db, requestedId: string): Promise<ProfileDe
   const keys = summary!.identifiers.map((i) => `${i.kind}:${i.value}`)
   let traits: ProfileDetail['traits'] = {}
   if (keys.length) {
-    const rows = await db.selectFrom('traits').selectAll().where('identifier_key', 'in', keys).execute()
+    const rows = (await Promise.all(chunks(keys).map((chunk) => db.selectFrom('traits').selectAll().where('identifier_key', 'in', chunk).execute()))).flat()
     // Newest value of each trait across all of the person's identifiers. Trait names are the
     // sender's: built with fromEntries, a "__proto__" trait is an own key, not the prototype.
     const latest = new Map<string, ProfileDetail['traits'][string]>()
@@ -149,6 +162,9 @@ export async function lookupProfile(db: Db, by: { email?: string; anonymousId?: 
 
 export type { TimelineEvent }
 
+/** Up to this many identifiers, the timeline reads each with its own query. */
+const PER_KEY_QUERIES = 100
+
 interface TimelineCursor {
   t: number
   id: number
@@ -171,10 +187,12 @@ export async function timeline(
   const desc = opts.order === 'desc'
   const cmp = desc ? '<' : '>'
   // One index range scan per identifier, each limited, then merged: the cost depends on the
-  // page size and the number of identifiers, not on how many events the person has.
+  // page size and the number of identifiers, not on how many events the person has. A person
+  // with very many identifiers is read an IN list at a time, so the query count stays bounded.
+  const groups = keys.length <= PER_KEY_QUERIES ? keys.map((key) => [key]) : chunks(keys)
   const perKey = await Promise.all(
-    keys.map((key) => {
-      let q = db.selectFrom('events').selectAll().where('identity_key', '=', key)
+    groups.map((group) => {
+      let q = db.selectFrom('events').selectAll().where('identity_key', 'in', group)
       if (after) {
         q = q.where((eb) =>
           eb.or([eb('timestamp', cmp, after.t), eb.and([eb('timestamp', '=', after.t), eb('id', cmp, after.id)])]),
@@ -227,13 +245,17 @@ export async function timeline(
 
 /** The first event that identified the person at `at` (rule 7's tie-break). */
 async function identifyingMessageId(db: Db, keys: string[], at: number): Promise<string | null> {
-  if (!keys.length) return null
-  const row = await db
-    .selectFrom('events')
-    .select((eb) => eb.fn.min('message_id').as('id'))
-    .where('identity_key', 'in', keys)
-    .where('timestamp', '=', at)
-    .where((eb) => eb.or([eb('user_id', 'is not', null), eb('email', 'is not', null)]))
-    .executeTakeFirst()
-  return row?.id ?? null
+  const rows = await Promise.all(
+    chunks(keys).map((chunk) =>
+      db
+        .selectFrom('events')
+        .select((eb) => eb.fn.min('message_id').as('id'))
+        .where('identity_key', 'in', chunk)
+        .where('timestamp', '=', at)
+        .where((eb) => eb.or([eb('user_id', 'is not', null), eb('email', 'is not', null)]))
+        .executeTakeFirst(),
+    ),
+  )
+  const ids = rows.map((r) => r?.id).filter((id): id is string => typeof id === 'string')
+  return ids.length ? ids.reduce((a, b) => (b < a ? b : a)) : null
 }
