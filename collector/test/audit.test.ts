@@ -239,6 +239,10 @@ describe.each(BACKENDS)('viewer privacy on $name', ({ name, skip }) => {
       expect(found.querySelector<HTMLInputElement>('input[name=q]')!.value).toBe(email)
       expect(v.urls.length).toBeGreaterThan(0)
       for (const url of v.urls) expect(decodeURIComponent(url)).not.toContain(a)
+      // Signing out forgets the terms too.
+      const { token } = await import('../ui/api.js')
+      token.clear()
+      expect(Object.values(v.dom.window.sessionStorage)).toEqual([])
     } finally {
       v.restore()
     }

@@ -4,11 +4,30 @@
 import type { JourneyReport, TimelineEvent } from '../src/contract.js'
 
 const TOKEN_KEY = 'waymark.adminToken'
+const SEARCH_KEY = 'waymark.search.'
 
 export const token = {
   get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
   set: (t: string) => sessionStorage.setItem(TOKEN_KEY, t),
-  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+  /** Signing out also forgets the search terms (often emails) of this tab. */
+  clear: () => {
+    sessionStorage.removeItem(TOKEN_KEY)
+    for (const key of Object.keys(sessionStorage)) if (key.startsWith(SEARCH_KEY)) sessionStorage.removeItem(key)
+  },
+}
+
+/**
+ * Search terms, kept out of every URL (a term is often an email): the route holds an opaque id
+ * of the term, which lives in this tab's sessionStorage.
+ */
+export const searches = {
+  get: (id: string | null): string => (id && sessionStorage.getItem(SEARCH_KEY + id)) || '',
+  add: (q: string): string => {
+    if (!q) return ''
+    const id = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('')
+    sessionStorage.setItem(SEARCH_KEY + id, q)
+    return id
+  },
 }
 
 export class ApiError extends Error {

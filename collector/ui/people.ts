@@ -1,5 +1,5 @@
 // People: search, filters (stage, segment, identified), sort, counts, pagination, CSV export.
-import { api, apiPost, type JourneyReport, type PeoplePage, type Segment, type Summary } from './api.js'
+import { api, apiPost, searches, type JourneyReport, type PeoplePage, type Segment, type Summary } from './api.js'
 import { download, fmtNum, fmtTime, h, table, toCsv } from './dom.js'
 import { go, type Route } from './router.js'
 
@@ -10,24 +10,12 @@ const FILTERS = ['stage', 'segment', 'identified', 'sort'] as const
 
 // A search term is often an email: it never goes into a URL (the address bar, browser history,
 // bookmarks, the API request line and so server and proxy logs). The route carries an opaque
-// id (`s=`) of the term kept in this tab's sessionStorage, and the list is asked for by POST.
-const SEARCH_KEY = 'waymark.search.'
-
-function searchTerm(id: string | null): string {
-  return (id && sessionStorage.getItem(SEARCH_KEY + id)) || ''
-}
-
-function rememberSearch(q: string): string {
-  if (!q) return ''
-  const id = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('')
-  sessionStorage.setItem(SEARCH_KEY + id, q)
-  return id
-}
+// id (`s=`) of the term (see `searches`), and the list is asked for by POST.
 
 export async function peoplePage(route: Route): Promise<HTMLElement> {
   const f = Object.fromEntries(FILTERS.map((k) => [k, route.params.get(k) ?? ''])) as Record<(typeof FILTERS)[number], string>
   const searchId = route.params.get('s') ?? ''
-  const q = searchTerm(searchId)
+  const q = searches.get(searchId)
   const cursor = route.params.get('cursor') ?? ''
   const query = { q, stage: f.stage, segment: f.segment, identified: f.identified, sort: f.sort || 'lastSeen' }
   const [page, report, segs] = await Promise.all([
@@ -48,7 +36,7 @@ export async function peoplePage(route: Route): Promise<HTMLElement> {
         const data = new FormData(e.target as HTMLFormElement)
         const params: Record<string, string> = {}
         for (const k of FILTERS) params[k] = String(data.get(k) ?? '')
-        params.s = rememberSearch(String(data.get('q') ?? '').trim())
+        params.s = searches.add(String(data.get('q') ?? '').trim())
         go('people', params)
       },
     },
