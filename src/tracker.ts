@@ -174,16 +174,19 @@ function startTracker(
     }
   }
 
-  const loaded =
-    consent === 'granted'
-      ? stores.meta.update<Identity>('identity', adopt)
-      : stores.meta.get<Identity>('identity').then(adopt)
-  const ready = loaded
+  // Read after the calls made in the same tick (the loader stub's replay): a consent('pending')
+  // among them must find nothing written.
+  const ready = Promise.resolve()
+    .then(() =>
+      consentAsked === 'granted'
+        ? stores.meta.update<Identity>('identity', adopt)
+        : stores.meta.get<Identity>('identity').then(adopt),
+    )
     .then((stored) => {
       // Unless a call run early (the page hid first) or another tab changed it since we read it:
       // their change is on its way to storage too.
       if (identity === known) identity = stored
-      if (consent === 'granted') remember()
+      if (consentAsked === 'granted') remember()
     })
     .catch((reason) => report('storage_unavailable', `identity not loaded: ${reason}`))
     .then(() => {

@@ -303,3 +303,19 @@ describe('a tab whose queue moved to memory (quota exceeded) closing while anoth
     expect(collector.requests.filter((r) => r.keepalive).flatMap((r) => r.events.map((e) => e.event))).toEqual(['In memory'])
   })
 })
+
+describe('consent("pending") said right after createTracker, in the same tick', () => {
+  it('finds nothing written: not the anonymous id in IndexedDB, nor its copy in localStorage', async () => {
+    const { tracker, time, collector } = start() // consent option left at its default, granted
+    tracker.consent('pending')
+    tracker.page('Home')
+    await time.advance(5000)
+    const { createStore, keys } = await import('idb-keyval')
+    expect(await keys(createStore('waymark-meta', 'meta'))).toEqual([])
+    expect(localStorage.length).toBe(0)
+    expect(collector.requests).toHaveLength(0)
+    tracker.consent('granted')
+    await time.advance(2000)
+    expect(collector.names()).toEqual(['Home'])
+  })
+})
