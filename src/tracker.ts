@@ -94,6 +94,8 @@ function startTracker(
   report: Report,
 ): Tracker {
   const o = { batchSize: 50, flushInterval: 2000, maxQueue: 10_000, storageName: 'waymark', ...options }
+  // Batches of no event (0, or NaN from a mistyped data- attribute) would never send anything.
+  if (!(o.batchSize >= 1)) o.batchSize = 50
   const clock = platform.clock ?? systemClock
   const newId = ulidFactory()
   // Set once storage failed: this tab's queue is then in its memory, where no other tab sees it.

@@ -319,3 +319,16 @@ describe('consent("pending") said right after createTracker, in the same tick', 
     expect(collector.names()).toEqual(['Home'])
   })
 })
+
+describe('options that make no sense', () => {
+  it('a batchSize of 0 or NaN (data-batch-size="" or a typo) still delivers, in batches of the default size', async () => {
+    for (const batchSize of [0, Number('fifty')]) {
+      const { tracker, time, collector } = start({ batchSize })
+      tracker.track('E')
+      await time.advance(2000)
+      // before: every read of the store asked for no event, and nothing was ever sent
+      expect(collector.names()).toEqual(['E'])
+      await tracker.shutdown()
+    }
+  })
+})
