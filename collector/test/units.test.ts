@@ -5,6 +5,7 @@ import { ConfigError, DEMO_WRITE_KEY, loadConfig } from '../src/config.js'
 import { isPlaceholderId, normalizeEmail, eventIdentityKey } from '../src/identity/identifiers.js'
 import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp, withChannels } from '../src/ingest/normalize.js'
 import { RateLimiter } from '../src/ingest/ratelimit.js'
+import { safeEqual } from '../src/routes/ingest.js'
 import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
 import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
 
@@ -183,5 +184,15 @@ describe('rate limiter', () => {
     expect(limiter.take('other')).toBe(0)
     now += 1000
     expect(limiter.take('k')).toBe(0)
+  })
+})
+
+describe('safeEqual (admin token, write keys)', () => {
+  it('is true only for the same secret, whatever the lengths', () => {
+    expect(safeEqual('adm_secret', 'adm_secret')).toBe(true)
+    expect(safeEqual('adm_secreT', 'adm_secret')).toBe(false)
+    expect(safeEqual('adm_secret!', 'adm_secret')).toBe(false)
+    expect(safeEqual('', 'adm_secret')).toBe(false)
+    expect(safeEqual('ädm', 'adm')).toBe(false)
   })
 })

@@ -1,5 +1,5 @@
 // POST /v1/batch and the single-event endpoints (SPEC §4, Segment HTTP Tracking API shape).
-import { randomUUID, timingSafeEqual } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createGunzip, createInflate } from 'node:zlib'
 import type { Transform } from 'node:stream'
 import cors from '@fastify/cors'
@@ -47,10 +47,10 @@ export function basicAuthUser(header: string | undefined): string | null {
   return colon === -1 ? decoded : decoded.slice(0, colon)
 }
 
+/** Compares a presented secret with ours in constant time; digests first, so its length leaks neither. */
 export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
+  const digest = (value: string) => createHash('sha256').update(value).digest()
+  return timingSafeEqual(digest(a), digest(b))
 }
 
 export async function ingestRoutes(app: FastifyInstance, opts: { config: Config; store: Store }): Promise<void> {
