@@ -107,7 +107,7 @@ function startTracker(
       report('storage_unavailable', `memory only: ${reason}`)
     })
   // Tabs of one site tell each other about identity changes and acknowledged events.
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`waymark:${o.storageName}`) : undefined
+  let channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`waymark:${o.storageName}`) : undefined
   const env = environment(VERSION)
   const enrichers: ((event: EventDraft) => void)[] = []
   const consentListeners: ((state: ConsentState) => void)[] = []
@@ -324,6 +324,7 @@ function startTracker(
       cleanups.forEach((cleanup) => cleanup())
       say('bye')
       channel?.close()
+      channel = undefined // calls made after shutdown() still record; a closed channel would throw
     },
   }
 

@@ -332,3 +332,17 @@ describe('options that make no sense', () => {
     }
   })
 })
+
+describe('calls after shutdown()', () => {
+  it('an identify is applied in full and reports nothing (the tabs channel is closed by then)', async () => {
+    const { tracker, time, errors } = start()
+    await tracker.ready()
+    await tracker.shutdown()
+    tracker.identify('ada@example.com')
+    await time.advance(0)
+    // before: "InvalidStateError: BroadcastChannel is closed" as invalid_call, and the identity
+    // copy for the next page load (and the cookie, with cookieDomain) was not written
+    expect(errors).toEqual([])
+    expect(JSON.parse(localStorage.getItem('waymark:identity')!)).toMatchObject({ email: 'ada@example.com' })
+  })
+})
