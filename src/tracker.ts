@@ -290,6 +290,7 @@ function startTracker(
         if (state === 'granted') {
           setIdentity(identity)
           queue.release()
+          delivery.schedule(0) // what earlier pages left stored, even if nothing waited here
         } else if (state === 'pending') {
           queue.hold()
         } else {

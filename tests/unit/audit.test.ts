@@ -346,3 +346,19 @@ describe('calls after shutdown()', () => {
     expect(JSON.parse(localStorage.getItem('waymark:identity')!)).toMatchObject({ email: 'ada@example.com' })
   })
 })
+
+describe('consent granted after pending', () => {
+  it('sends what earlier pages left stored, even when nothing was recorded while pending', async () => {
+    const earlier = start()
+    earlier.collector.answer(() => new Error('offline'))
+    earlier.tracker.track('Before')
+    await earlier.time.advance(2000)
+    await earlier.tracker.shutdown()
+    const { tracker, time, collector } = start({ consent: 'pending' })
+    await time.advance(0)
+    tracker.consent('granted')
+    await time.advance(5000)
+    // before: it waited for the next event recorded, or the next page load
+    expect(collector.names()).toEqual(['Before'])
+  })
+})
