@@ -78,6 +78,7 @@ export function createDelivery(o: DeliveryOptions) {
   let cancelTimer: (() => void) | undefined
   let timerAt = Infinity
   let running: Promise<void> | undefined
+  let rerun: Promise<void> | undefined
 
   function schedule(ms: number) {
     // Nothing is sent inside a backoff, so no timer may fire before it ends.
@@ -172,8 +173,15 @@ export function createDelivery(o: DeliveryOptions) {
    */
   function drain(now: boolean): Promise<void> {
     if (!o.canSend()) return Promise.resolve()
-    // Once more after the run in progress: it may have read the store before these events arrived.
-    if (running && !now) return running.then(() => drain(false))
+    // Once more after the run in progress (it may have read the store before these events
+    // arrived), however many ask while it runs.
+    if (running && !now) {
+      rerun ??= running.then(() => {
+        rerun = undefined
+        return drain(false)
+      })
+      return rerun
+    }
     const run = (running ?? Promise.resolve())
       .then(() => {
         if (now) retryAt = 0 // after the attempt before us, which may have set a backoff
