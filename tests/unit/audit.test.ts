@@ -48,36 +48,32 @@ describe('consent called before the stored identity has loaded', () => {
 })
 
 describe('a closing tab hands its events to a tab that can keep them', () => {
-  it('a tab with consent pending is not chosen', async () => {
+  /** Two tabs (the second with `other` options); `prepare` runs once they know each other. */
+  async function closeBeside(other: Partial<TrackerOptions>, prepare: (other: ReturnType<typeof start>) => Promise<void> = async () => {}) {
     const time = testClock()
     const collector = testCollector(time.clock.now)
     const closing = start({ flushInterval: 60_000 }, { time, collector })
-    start({ flushInterval: 60_000, consent: 'pending' }, { time, collector })
+    const live = start({ flushInterval: 60_000, ...other }, { time, collector })
     await time.advance(0)
     await channelRound()
+    await prepare(live)
     closing.tracker.track('Last words')
     dispatchEvent(new Event('pagehide'))
     await time.advance(0)
     await channelRound()
     // the closing tab is gone: what it recorded is on its way or in storage
-    const kept = [...collector.requests.flatMap((r) => r.events), ...(await storedEvents())].map((e) => e.event)
-    expect(kept).toContain('Last words')
+    return [...collector.requests.flatMap((r) => r.events), ...(await storedEvents())].map((e) => e.event)
+  }
+
+  it('a tab with consent pending is not chosen', async () => {
+    expect(await closeBeside({ consent: 'pending' })).toContain('Last words')
   })
 
   it('a tab whose tracker was shut down is not chosen', async () => {
-    const time = testClock()
-    const collector = testCollector(time.clock.now)
-    const closing = start({ flushInterval: 60_000 }, { time, collector })
-    const other = start({ flushInterval: 60_000 }, { time, collector })
-    await time.advance(0)
-    await channelRound()
-    await other.tracker.shutdown()
-    await channelRound()
-    closing.tracker.track('Last words')
-    dispatchEvent(new Event('pagehide'))
-    await time.advance(0)
-    await channelRound()
-    const kept = [...collector.requests.flatMap((r) => r.events), ...(await storedEvents())].map((e) => e.event)
+    const kept = await closeBeside({}, async (other) => {
+      await other.tracker.shutdown()
+      await channelRound()
+    })
     expect(kept).toContain('Last words')
   })
 })
