@@ -48,6 +48,11 @@ export function createQueue(o: QueueOptions) {
       if (!held && !scheduled) {
         scheduled = true
         o.clock.later(save, 0)
+      } else if (held && unsaved.length > 2 * o.maxQueue) {
+        // Consent pending for long: the queue lives here alone, and is bounded like the store
+        // (trimmed by the half, so the cost is spread over many calls).
+        const dropped = unsaved.splice(0, unsaved.length - o.maxQueue).length
+        o.report('queue_overflow', `${dropped} oldest dropped`)
       }
     },
     save,

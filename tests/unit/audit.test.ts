@@ -358,3 +358,17 @@ describe('consent granted after pending', () => {
     expect(collector.names()).toEqual(['Before'])
   })
 })
+
+describe('consent pending for long', () => {
+  it('keeps at most about maxQueue events in memory, reports the drop, and sends the newest on a grant', async () => {
+    const { tracker, time, collector, errors } = start({ consent: 'pending', maxQueue: 5 })
+    await time.advance(0)
+    for (let i = 0; i < 40; i++) tracker.track(`E${i}`)
+    // while pending, flush() counts what waits in this tab's memory: before, all 40 stayed there
+    expect((await tracker.flush()).pending).toBeLessThanOrEqual(10)
+    expect(errors.filter((e) => e.code === 'queue_overflow').length).toBeGreaterThan(0)
+    tracker.consent('granted')
+    await time.advance(5000)
+    expect(collector.names()).toEqual(['E35', 'E36', 'E37', 'E38', 'E39'])
+  })
+})
