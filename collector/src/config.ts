@@ -92,6 +92,21 @@ function parseFlags(argv: string[]): Record<string, string> {
 const list = (v: string | undefined) =>
   (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
+/**
+ * A browser's Origin header is scheme://host[:port], lower-case, no path: a configured
+ * "https://Shop.example.com/" must match it, and a value that is no origin must stop the start
+ * rather than quietly refuse every browser.
+ */
+function origin(value: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {}
+  if (!url || url.origin === 'null' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash)
+    throw new ConfigError(`WAYMARK_ALLOWED_ORIGINS takes origins like https://shop.example.com, got "${value}"`)
+  return url.origin
+}
+
 function int(name: string, v: string, min: number, max: number): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${v}"`)
@@ -109,7 +124,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
   const poolSize = int('WAYMARK_PG_POOL_SIZE', env.WAYMARK_PG_POOL_SIZE ?? '10', 1, 200)
   const writeKeys = list(env.WAYMARK_WRITE_KEYS)
   const adminToken = env.WAYMARK_ADMIN_TOKEN?.trim() || ''
-  const origins = list(env.WAYMARK_ALLOWED_ORIGINS)
+  const origins = list(env.WAYMARK_ALLOWED_ORIGINS).map(origin)
   const rate = int('WAYMARK_RATE_LIMIT', env.WAYMARK_RATE_LIMIT ?? '5000', 1, 10_000_000)
   const ip = (env.WAYMARK_IP ?? 'truncate') as IpPolicy
   if (!['truncate', 'full', 'none'].includes(ip)) throw new ConfigError(`WAYMARK_IP must be truncate, full or none`)

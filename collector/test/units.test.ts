@@ -20,6 +20,13 @@ describe('config', () => {
     expect(configured).toMatchObject({ writeKeys: ['a', 'b'], adminToken: 't', demo: { writeKey: false, adminToken: false }, allowedOrigins: ['https://x.io'] })
   })
 
+  it('reads allowed origins as browsers send them: case and a trailing slash do not matter; a non-origin stops the start', () => {
+    const c = loadConfig([], { WAYMARK_ALLOWED_ORIGINS: 'https://Shop.Example.com/, http://localhost:3000' })
+    expect(c.allowedOrigins).toEqual(['https://shop.example.com', 'http://localhost:3000'])
+    for (const bad of ['*', 'shop.example.com', 'https://shop.example.com/path', 'https://x.io/?a=1'])
+      expect(() => loadConfig([], { WAYMARK_ALLOWED_ORIGINS: bad }), bad).toThrow(ConfigError)
+  })
+
   it('flags win over environment variables', () => {
     const env = { PORT: '9000', WAYMARK_DATABASE_URL: 'postgres://env/db', WAYMARK_HOST: '0.0.0.0' }
     expect(loadConfig([], env)).toMatchObject({ port: 9000, host: '0.0.0.0', database: { kind: 'postgres', url: 'postgres://env/db' } })
