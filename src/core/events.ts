@@ -42,8 +42,9 @@ export interface EncodedBatch {
 }
 
 /**
- * Splits events, oldest first, into request bodies of at most `maxBytes` (UTF-16 length, a
- * safe bound for small ASCII-heavy JSON) and hands back those too large to ever be accepted.
+ * Splits events, oldest first, into request bodies of at most `maxBytes` and hands back those too
+ * large to ever be accepted. Bytes as sent (UTF-8): a page in Japanese has three per character,
+ * and a keepalive body counted in characters would be over the browser's quota.
  */
 export function encodeBatches(
   events: WireEvent[],
@@ -51,6 +52,7 @@ export function encodeBatches(
   sentAt: string,
   maxBytes: number,
 ): { batches: EncodedBatch[]; oversized: WireEvent[] } {
+  const encoder = new TextEncoder()
   const tail = `],"sentAt":"${sentAt}","writeKey":${JSON.stringify(writeKey)}}`
   const batches: EncodedBatch[] = []
   const oversized: WireEvent[] = []
@@ -65,14 +67,15 @@ export function encodeBatches(
   }
   for (const event of events) {
     const json = JSON.stringify(event)
-    if (json.length > MAX_EVENT_BYTES) {
+    const bytes = encoder.encode(json).length
+    if (bytes > MAX_EVENT_BYTES) {
       oversized.push(event)
       continue
     }
-    if (size + json.length + 1 > maxBytes) close()
+    if (size + bytes + 1 > maxBytes) close()
     parts.push(json)
     members.push(event)
-    size += json.length + 1
+    size += bytes + 1
   }
   close()
   return { batches, oversized }

@@ -69,6 +69,19 @@ describe('wire encoding', () => {
     expect(batches.flatMap((b) => b.events.map((e) => e.properties!.i))).toEqual([...Array(30).keys()])
   })
 
+  it('counts the bytes a request really carries (UTF-8): non-Latin text stays within the keepalive quota', () => {
+    const utf8 = (text: string) => new TextEncoder().encode(text).length
+    const titled = (i: number, text: string) => ({ ...event(i), properties: { title: text } })
+    // 3 bytes a character in UTF-8, 1 unit in a JS string: 20 events of 3,000 characters
+    const events = Array.from({ length: 20 }, (_, i) => titled(i, '日本語のページ'.repeat(430)))
+    const { batches } = encodeBatches(events, 'k', 'now', MAX_BEACON_BYTES)
+    for (const batch of batches) expect(utf8(batch.body)).toBeLessThanOrEqual(MAX_BEACON_BYTES)
+    expect(batches.flatMap((b) => b.events)).toHaveLength(20)
+    // and the 32 KB event limit is the collector's, in bytes too
+    const { oversized } = encodeBatches([titled(1, 'é'.repeat(20_000))], 'k', 'now', 500_000)
+    expect(oversized).toHaveLength(1)
+  })
+
   it('sets aside events over 32 KB', () => {
     const { batches, oversized } = encodeBatches([event(1), event(2, 40_000), event(3)], 'k', 'now', 500_000)
     expect(oversized.map((e) => e.messageId)).toEqual(['ID2'])
