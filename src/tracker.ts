@@ -77,7 +77,7 @@ export function createTracker(options: TrackerOptions, platform: Partial<Platfor
       return inertTracker()
     }
     if (options.respectDoNotTrack && doNotTrack()) {
-      log('Do Not Track: off')
+      log('Do Not Track: nothing recorded')
       return inertTracker()
     }
     return startTracker(options, platform, log, report)
