@@ -3,7 +3,7 @@ import type { EventStore } from '../platform/storage'
 import type { Reply, Transport } from '../platform/network'
 import type { WireEvent } from '../types'
 import { encodeBatches, idsOf, MAX_BATCH_BYTES, MAX_BEACON_BYTES, type EncodedBatch } from './events'
-import { LEASE_MS, type Lock } from './lock'
+import type { Lock } from './lock'
 import type { Report } from './report'
 
 export interface Clock {
@@ -134,15 +134,12 @@ export function createDelivery(o: DeliveryOptions) {
     return result
   }
 
-  async function sendStored() {
+  async function sendStored(startBefore: number) {
     let limit = o.batchSize
     let cleared = false
-    // A lease is not renewed: no request starts in its second half (a request gives up after 30 s),
-    // so no other tab takes the lease over while ours is out.
-    const until = clock.now() + LEASE_MS / 2
     while (!halted && o.canSend()) {
-      // Woken inside a backoff, or the run is long: a timer goes on (after the backoff).
-      if (clock.now() < retryAt || clock.now() > until) return schedule(0)
+      // Woken inside a backoff, or the lock's time is up: a timer goes on (after the backoff).
+      if (clock.now() < retryAt || clock.now() >= startBefore) return schedule(0)
       const read = await store.oldest(limit)
       const stale = idsOf(read.filter((e) => settled.has(e.messageId)))
       if (stale.length) await store.remove(stale)

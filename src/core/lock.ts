@@ -1,8 +1,12 @@
 // Only one tab of a site sends at a time, so no event goes out twice (SPEC §3).
 import type { MetaStore } from '../platform/storage'
 
-/** Runs `work` while holding the send lock; resolves false when another tab holds it. */
-export type Lock = (work: () => Promise<void>, wait: boolean) => Promise<boolean>
+/**
+ * Runs `work` while holding the send lock; resolves false when another tab holds it. `work` is
+ * told until when it may start requests: a lease is not renewed, so no request may start in its
+ * second half (a request gives up after 30 s) lest another tab take it over mid-request.
+ */
+export type Lock = (work: (startBefore: number) => Promise<void>, wait: boolean) => Promise<boolean>
 
 interface Lease {
   tab: string
@@ -10,7 +14,7 @@ interface Lease {
 }
 
 // Longer than one send with its retries; a tab that dies holding the lease frees it after this.
-export const LEASE_MS = 60_000
+const LEASE_MS = 60_000
 
 export function tabLock(name: string, meta: MetaStore, now: () => number, tab: string): Lock {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
@@ -19,7 +23,7 @@ export function tabLock(name: string, meta: MetaStore, now: () => number, tab: s
     return async (work, wait) => {
       let held = false
       await locks.request(name, { ifAvailable: !wait }, async (lock) => {
-        if ((held = !!lock)) await work()
+        if ((held = !!lock)) await work(Infinity)
       })
       return held
     }
@@ -32,7 +36,7 @@ export function tabLock(name: string, meta: MetaStore, now: () => number, tab: s
     })
     if (lease.tab !== tab) return false
     try {
-      await work()
+      await work(lease.until - LEASE_MS / 2)
     } finally {
       await meta.update<Lease | undefined>('lease', (held) => (held?.tab === tab ? { tab, until: 0 } : held))
     }

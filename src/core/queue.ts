@@ -21,6 +21,7 @@ export function createQueue(o: QueueOptions) {
   let held = false
   let scheduled = false
   let saving: Promise<void> = Promise.resolve()
+  const overflowed = (dropped: number) => o.report('queue_overflow', `${dropped} oldest dropped`)
 
   function save(): Promise<void> {
     scheduled = false
@@ -31,7 +32,7 @@ export function createQueue(o: QueueOptions) {
       .then(() => o.store.add(events, o.maxQueue))
       .then(
         (dropped) => {
-          if (dropped) o.report('queue_overflow', `${dropped} oldest dropped`)
+          if (dropped) overflowed(dropped)
           o.saved(events.length)
         },
         (reason) => o.report('storage_unavailable', `not stored: ${reason}`),
@@ -51,8 +52,7 @@ export function createQueue(o: QueueOptions) {
       } else if (held && unsaved.length > 2 * o.maxQueue) {
         // Consent pending for long: the queue lives here alone, and is bounded like the store
         // (trimmed by the half, so the cost is spread over many calls).
-        const dropped = unsaved.splice(0, unsaved.length - o.maxQueue).length
-        o.report('queue_overflow', `${dropped} oldest dropped`)
+        overflowed(unsaved.splice(0, unsaved.length - o.maxQueue).length)
       }
     },
     save,
