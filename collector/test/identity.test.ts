@@ -77,6 +77,7 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     const email = `${uid('multi')}@example.com`
     const devices = [uid('phone'), uid('laptop'), uid('tablet')]
     for (const d of devices) await ok([page(d), track(d, `On ${d}`)])
+    const laptop = await lookup(c.url, `anonymousId=${devices[1]}`)
     // Same email, written differently on each device: normalized to one identifier.
     await ok([identify(devices[0]!, { email })])
     await ok([identify(devices[1]!, { email: `  ${email.toUpperCase()} ` })])
@@ -86,6 +87,11 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     const events = await timelineOf(c.url, person.id)
     expect(events.filter((e) => e.type === 'track').map((e) => e.event).sort()).toEqual(devices.map((d) => `On ${d}`).sort())
     expect(person.eventCount).toBe(9)
+    // The laptop's own profile was merged away; its id still opens the whole person's timeline.
+    expect(laptop.id).not.toBe(person.id)
+    const viaLaptop = await api(c.url, `/api/profiles/${laptop.id}/timeline`)
+    expect(viaLaptop.body.profileId).toBe(person.id)
+    expect(viaLaptop.body.events.map((e: { messageId: string }) => e.messageId)).toEqual(events.map((e) => e.messageId))
   })
 
   it.skipIf(skip)('rule 4: two different emails are never merged; the conflict is recorded', async () => {
