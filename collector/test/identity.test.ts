@@ -92,6 +92,8 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     const viaLaptop = await api(c.url, `/api/profiles/${laptop.id}/timeline`)
     expect(viaLaptop.body.profileId).toBe(person.id)
     expect(viaLaptop.body.events.map((e: { messageId: string }) => e.messageId)).toEqual(events.map((e) => e.messageId))
+    const laptopProfile = (await api(c.url, `/api/profiles/${laptop.id}`)).body.profile
+    expect(laptopProfile).toMatchObject({ id: person.id, email, mergedFrom: laptop.id, eventCount: 9 })
   })
 
   it.skipIf(skip)('rule 4: two different emails are never merged; the conflict is recorded', async () => {

@@ -3,7 +3,7 @@
 import type { Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
 import { parseJson } from '../db/schema.js'
-import { beforeIdentification, liveProfileId } from '../identity/graph.js'
+import { beforeIdentification } from '../identity/graph.js'
 import { identifierKey, normalizeEmail } from '../identity/identifiers.js'
 import type { TimelineEvent } from '../contract.js'
 
@@ -108,29 +108,38 @@ export interface ProfileDetail extends ProfileSummary {
   mergedFrom: string | null
 }
 
+/**
+ * The profile an id names: itself, or the live profile a merged-away id points to (as
+ * liveProfileId follows it), found in the same query: on PostgreSQL every query is a round trip.
+ */
+const liveProfile = (db: Db, requestedId: string) =>
+  db
+    .selectFrom('profiles as asked')
+    .innerJoin('profiles as live', (join) => join.on((eb) => eb('live.id', '=', eb.fn.coalesce('asked.merged_into', 'asked.id'))))
+    .where('asked.id', '=', requestedId)
+
 export async function getProfile(db: Db, requestedId: string): Promise<ProfileDetail | null> {
-  const id = await liveProfileId(db, requestedId)
-  if (!id) return null
-  const p = await db.selectFrom('profiles').selectAll().where('id', '=', id).executeTakeFirst()
+  const p = await liveProfile(db, requestedId).selectAll('live').executeTakeFirst()
   if (!p) return null
+  const id = p.id
   const [summary] = await summaries(db, [p])
   const keys = summary!.identifiers.map((i) => `${i.kind}:${i.value}`)
-  let traits: ProfileDetail['traits'] = {}
-  if (keys.length) {
-    const rows = (await Promise.all(chunks(keys).map((chunk) => db.selectFrom('traits').selectAll().where('identifier_key', 'in', chunk).execute()))).flat()
-    // Newest value of each trait across all of the person's identifiers. Trait names are the
-    // sender's: built with fromEntries, a "__proto__" trait is an own key, not the prototype.
-    const latest = new Map<string, ProfileDetail['traits'][string]>()
-    for (const r of rows.sort((a, b) => a.updated_at - b.updated_at)) latest.set(r.name, { value: JSON.parse(r.value), updatedAt: iso(r.updated_at)! })
-    traits = Object.fromEntries(latest)
-  }
-  const conflicts = await db
-    .selectFrom('identity_conflicts')
-    .selectAll()
-    .where((eb) => eb.or([eb('profile_id', '=', id), eb('other_profile_id', '=', id)]))
-    .orderBy('id')
-    .limit(100)
-    .execute()
+  // Independent of each other: asked together.
+  const [traitRows, conflicts] = await Promise.all([
+    Promise.all(chunks(keys).map((chunk) => db.selectFrom('traits').selectAll().where('identifier_key', 'in', chunk).execute())),
+    db
+      .selectFrom('identity_conflicts')
+      .selectAll()
+      .where((eb) => eb.or([eb('profile_id', '=', id), eb('other_profile_id', '=', id)]))
+      .orderBy('id')
+      .limit(100)
+      .execute(),
+  ])
+  // Newest value of each trait across all of the person's identifiers. Trait names are the
+  // sender's: built with fromEntries, a "__proto__" trait is an own key, not the prototype.
+  const latest = new Map<string, ProfileDetail['traits'][string]>()
+  for (const r of traitRows.flat().sort((a, b) => a.updated_at - b.updated_at)) latest.set(r.name, { value: JSON.parse(r.value), updatedAt: iso(r.updated_at)! })
+  const traits: ProfileDetail['traits'] = Object.fromEntries(latest)
   return {
     ...summary!,
     traits,
@@ -241,18 +250,11 @@ export async function timeline(
   }
 }
 
-/**
- * The live profile behind an id (a merged one's tombstone followed, as liveProfileId does) and
- * its identifier keys, in one query: on PostgreSQL each query is a round trip, and the timeline
- * asked three in a row before reading any event.
- */
+/** The live profile behind an id and its identifier keys, in one query (the timeline asked three in a row). */
 async function liveProfileKeys(db: Db, requestedId: string): Promise<{ id: string; identified_at: number | null; keys: string[] } | null> {
-  const rows = await db
-    .selectFrom('profiles as asked')
-    .innerJoin('profiles as live', (join) => join.on((eb) => eb('live.id', '=', eb.fn.coalesce('asked.merged_into', 'asked.id'))))
+  const rows = await liveProfile(db, requestedId)
     .leftJoin('identifiers', 'identifiers.profile_id', 'live.id')
     .select(['live.id as id', 'live.identified_at as identified_at', 'identifiers.key as key'])
-    .where('asked.id', '=', requestedId)
     .execute()
   const first = rows[0]
   if (!first) return null
