@@ -79,9 +79,13 @@ function uniqueIds(events: WireEvent[]) {
   return new Set(events.map((e) => e.messageId))
 }
 
-/** Every messageId the receiver accepted was accepted exactly once. */
-function expectExactlyOnce(rx: Receiver) {
-  const dups = rx.duplicates()
+/**
+ * Every messageId the receiver accepted was accepted exactly once, but those `mayRepeat`
+ * allows: events a closing tab may have had in a request when it died (README, "The two cases of
+ * a second copy").
+ */
+function expectExactlyOnce(rx: Receiver, mayRepeat: (e: WireEvent | undefined) => boolean = () => false) {
+  const dups = rx.duplicates().filter(([id]: [string, number]) => !mayRepeat(rx.events().find((x: WireEvent) => x.messageId === id)))
   const describe = ([id, n]: [string, number]) => {
     const e = rx.events().find((x: WireEvent) => x.messageId === id)
     const carriers = rx.batches().filter((b: any) => b.body.includes(id))
@@ -428,7 +432,9 @@ describe('Waymark SDK in Chromium', () => {
     })
     await waitFor(() => uniqueIds(rx.named('Last Tab')).size === 10, { timeout: 10_000, message: "10 'Last Tab' events after two tabs closed" })
     await sleep(500)
-    expectExactlyOnce(rx)
+    // What the closing tabs recorded as they closed (engaged time) may have been out in a request
+    // of a tab closed right after; every other event arrives once.
+    expectExactlyOnce(rx, (e) => e?.event === 'Page Engaged')
   })
 
   it('same anonymousId across tabs and reloads; identify() trims and lower-cases the email', async () => {
