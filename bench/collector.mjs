@@ -18,8 +18,8 @@
 //   in flight together (up to 8 × batch here), and on SQLite it parses on one core while its
 //   writer thread inserts on the other;
 // - database alone: the floor's rows and method in transactions of 2,000 (the collector's
-//   largest commit). It is the most this database takes these rows on this machine, the
-//   ceiling for any ingest figure; a target above it is a target for the machine;
+//   largest commit): the ceiling of any ingest figure, so a target above it is a target for
+//   the machine;
 // - CPU µs/event: CPU time of the collector process (all threads; Linux /proc) during an ingest
 //   run ÷ events stored. On a machine shared with other work it varies far less than events/s.
 // - timeline: first-page latency (50 events) for a person with 10,000 events;
@@ -48,8 +48,8 @@ const SECONDS = Number(process.env.WAYMARK_BENCH_SECONDS ?? 8)
 const CONNECTIONS = Number(process.env.WAYMARK_BENCH_CONNECTIONS ?? 32)
 /**
  * The "database alone" figure: the floor's rows and method in transactions this large, the
- * collector's own upper bound per commit (GroupCommit maxEvents). Nothing inserts these rows
- * into this database faster on this machine, so no ingest figure can exceed it for long.
+ * collector's own upper bound per commit (GroupCommit maxEvents). Its writer inserts the same
+ * way and commits no more at once, so no ingest figure can stay above this one.
  */
 const CEILING_ROWS = 2000
 const WRITE_KEY = 'wk_bench'

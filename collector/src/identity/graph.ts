@@ -339,11 +339,19 @@ export function beforeIdentification(
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 
+/**
+ * The profile an id names: itself, or the live profile a merged-away id's tombstone points to,
+ * as `live`. A query to build on, so readers fetch what they need in the same round trip.
+ */
+export const liveProfile = (db: Db, id: string) =>
+  db
+    .selectFrom('profiles as asked')
+    .innerJoin('profiles as live', (join) => join.on((eb) => eb('live.id', '=', eb.fn.coalesce('asked.merged_into', 'asked.id'))))
+    .where('asked.id', '=', id)
+
 /** Follows a merged profile's tombstone to the live profile. */
 export async function liveProfileId(db: Db, id: string): Promise<string | null> {
-  const row = await db.selectFrom('profiles').select(['id', 'merged_into']).where('id', '=', id).executeTakeFirst()
-  if (!row) return null
-  return row.merged_into ?? row.id
+  return (await liveProfile(db, id).select('live.id').executeTakeFirst())?.id ?? null
 }
 
 export interface Erased {

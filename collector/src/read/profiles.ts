@@ -3,7 +3,7 @@
 import type { Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
 import { parseJson } from '../db/schema.js'
-import { beforeIdentification } from '../identity/graph.js'
+import { beforeIdentification, liveProfile } from '../identity/graph.js'
 import { identifierKey, normalizeEmail } from '../identity/identifiers.js'
 import type { TimelineEvent } from '../contract.js'
 
@@ -108,17 +108,8 @@ export interface ProfileDetail extends ProfileSummary {
   mergedFrom: string | null
 }
 
-/**
- * The profile an id names: itself, or the live profile a merged-away id points to (as
- * liveProfileId follows it), found in the same query: on PostgreSQL every query is a round trip.
- */
-const liveProfile = (db: Db, requestedId: string) =>
-  db
-    .selectFrom('profiles as asked')
-    .innerJoin('profiles as live', (join) => join.on((eb) => eb('live.id', '=', eb.fn.coalesce('asked.merged_into', 'asked.id'))))
-    .where('asked.id', '=', requestedId)
-
 export async function getProfile(db: Db, requestedId: string): Promise<ProfileDetail | null> {
+  // one round trip for the profile, whichever id of it was asked for (PostgreSQL: each query is one)
   const p = await liveProfile(db, requestedId).selectAll('live').executeTakeFirst()
   if (!p) return null
   const id = p.id
