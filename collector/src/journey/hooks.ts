@@ -1,0 +1,69 @@
+// What the journey worker offers to other modules (webhooks, extra analytics tables): it reads
+// every stored event exactly once, in id order, and re-evaluates the people those events touch.
+// Each step runs inside the worker's transaction, the same one that moves its watermark, so an
+// extension's rows are written exactly once per event and never for an event that is not stored.
+import type { Db, Dialect } from '../db/schema.js'
+
+/** A stored event as the worker read it (JSON columns parsed). */
+export interface StoredEvent {
+  id: number
+  messageId: string
+  type: string
+  event: string | null
+  identityKey: string
+  anonymousId: string | null
+  userId: string | null
+  email: string | null
+  sessionId: string | null
+  /** Corrected event time, epoch ms. */
+  timestamp: number
+  receivedAt: number
+  properties: Record<string, unknown>
+  context: Record<string, unknown>
+  traits: Record<string, unknown>
+}
+
+/** Keeps facts of its own from events (for example revenue per campaign and day). */
+export interface EventKeeper {
+  /** Stable name; a keeper added to an existing database is backfilled from the first event. */
+  name: string
+  apply(trx: Db, dialect: Dialect, events: StoredEvent[]): Promise<void>
+}
+
+/** The person as evaluated after a change. */
+export interface PersonState {
+  profileId: string
+  email: string | null
+  userId: string | null
+  identifiedAt: number | null
+  stage: string
+  score: number
+  segments: string[]
+  channel: string | null
+  source: string | null
+  firstSeen: number | null
+  lastSeen: number | null
+}
+
+export type PersonChangeKind = 'stage.entered' | 'segment.entered' | 'segment.left' | 'person.identified'
+
+export interface PersonChange {
+  kind: PersonChangeKind
+  /** The stage entered (`stage.entered`) or the segment entered or left. */
+  stage?: string
+  segment?: string
+  person: PersonState
+  /**
+   * What moved the person: the newest of their events read in this step, or null when the
+   * change came from time passing (a window closing, a score decaying) or a config change.
+   */
+  cause: { messageId: string; event: string | null; type: string; at: number } | null
+}
+
+/** Called with the changes of one step, in the worker's transaction, in the order they happened per person. */
+export type ChangeListener = (trx: Db, dialect: Dialect, changes: PersonChange[]) => Promise<void>
+
+export interface JourneyHooks {
+  keepers?: EventKeeper[]
+  listeners?: ChangeListener[]
+}
