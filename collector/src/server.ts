@@ -4,6 +4,8 @@ import type { Config } from './config.js'
 import { openStore, type Store } from './db/connect.js'
 import { isUnavailable } from './db/errors.js'
 import { applyIpPolicy } from './ingest/normalize.js'
+import { JourneyWorker } from './journey/worker.js'
+import type { JourneyHooks } from './journey/hooks.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { readRoutes } from './routes/read.js'
 import { staticRoutes } from './routes/static.js'
@@ -13,7 +15,7 @@ export type { Config } from './config.js'
 export { loadConfig, DEMO_WRITE_KEY } from './config.js'
 export type { Store } from './db/connect.js'
 
-export function buildServer(config: Config, store: Store): FastifyInstance {
+export function buildServer(config: Config, store: Store, journey = new JourneyWorker(store, config.journey)): FastifyInstance {
   const app = Fastify({
     // Logs go to stderr: stdout carries only the start-up lines ("listening on …").
     logger:
@@ -49,7 +51,7 @@ export function buildServer(config: Config, store: Store): FastifyInstance {
   })
 
   app.register(ingestRoutes, { config, store })
-  app.register(readRoutes, { config, store })
+  app.register(readRoutes, { config, store, journey })
   app.register(staticRoutes, { config })
 
   // The timeline viewer (SPEC §6, issue 5): reads only /api/*.
@@ -98,13 +100,17 @@ export interface RunningCollector {
 export async function startCollector(config: Config): Promise<RunningCollector> {
   let app: FastifyInstance | null = null
   const store = await openStore(config.database, (err) => app?.log.warn({ err }, 'idle database connection lost'))
-  app = buildServer(config, store)
+  const hooks: JourneyHooks = {}
+  // Journey analytics are kept in the background, in bounded steps (journey/worker.ts).
+  const journey = new JourneyWorker(store, config.journey, hooks)
+  app = buildServer(config, store, journey)
   try {
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await store.close()
     throw err
   }
+  journey.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -116,6 +122,7 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
     close: () =>
       (closing ??= (async () => {
         await app!.close()
+        await journey.stop()
         await store.close()
       })()),
   }

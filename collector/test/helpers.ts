@@ -88,7 +88,7 @@ export function testConfig(database: DatabaseConfig, env: Record<string, string>
   const config = loadConfig(['--port', '0'], {
     WAYMARK_WRITE_KEYS: WRITE_KEY,
     WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN,
-    WAYMARK_LOG_LEVEL: 'silent',
+    WAYMARK_LOG_LEVEL: process.env.WAYMARK_TEST_LOG_LEVEL ?? 'silent',
     ...env,
   })
   return { ...config, database }

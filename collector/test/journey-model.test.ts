@@ -1,9 +1,9 @@
-// Pure journey rules (issue 5): matching, score with decay and caps, stages, segment conditions,
-// config checking, event → signal.
+// Pure journey rules: matching, score with decay and caps, stages, segment conditions, config
+// checking and its limits, event → signal.
 import { describe, expect, it } from 'vitest'
 import { checkJourneyConfig, JourneyConfigError } from '../src/journey/config.js'
-import { signalOf } from '../src/journey/index.js'
-import { DEFAULT_CONFIG, evaluate, glob, holds, matches, scoreOf, stageOf, type Person, type Signal } from '../src/journey/model.js'
+import { signalOf } from '../src/journey/signal.js'
+import { DEFAULT_CONFIG, evaluate, factsOf, glob, holds, matches, matchersOf, scoreOf, stageOf, type Facts, type JourneyConfig, type Signal } from '../src/journey/model.js'
 
 const DAY = 86_400_000
 const NOW = Date.UTC(2026, 10, 22, 12)
@@ -11,7 +11,15 @@ const sig = (over: Partial<Signal>): Signal => ({
   t: NOW, type: 'track', event: null, path: null, content: null, form: null, url: null,
   channel: null, source: null, sessionId: null, identified: false, ...over,
 })
-const person = (signals: Signal[], identifiedAt: number | null = null): Person => ({ id: 'p', identifiedAt, signals })
+/** A history's facts for every matcher the default config and these tests use. */
+const TEST_MATCHERS = matchersOf({
+  ...DEFAULT_CONFIG,
+  score: { halfLifeDays: null, rules: [...DEFAULT_CONFIG.score.rules, { id: 'f', label: 'F', points: 1, match: { event: 'Form Submitted' } }] },
+  segments: [...DEFAULT_CONFIG.segments, { id: 'p', name: 'P', when: { did: { path: '/pricing' } } }],
+})
+const person = (signals: Signal[], identifiedAt: number | null = null): Facts => factsOf({ id: 'p', identifiedAt, signals }, TEST_MATCHERS)
+const scoreFor = (signals: Signal[], score: JourneyConfig['score'], now: number) =>
+  scoreOf(factsOf({ id: 'p', identifiedAt: null, signals }, matchersOf({ ...DEFAULT_CONFIG, score })), score, now)
 const ctx = { now: NOW, score: 0, stageIndex: 0, stageIds: ['anonymous', 'known'], channel: null, source: null }
 
 describe('matching', () => {
@@ -28,6 +36,25 @@ describe('matching', () => {
   })
 })
 
+describe('matching untrusted text', () => {
+  it('runs in linear time: a value built to make a regular expression backtrack returns at once', () => {
+    const path = `${'pricing'.repeat(4_600)}\n`
+    const started = performance.now()
+    for (let i = 0; i < 100; i++) glob('*pricing*x').test(path)
+    expect(glob('*a*a*a*a*a*a*a*a*b').test('a'.repeat(30_000))).toBe(false)
+    // Generous: the regular expression took seconds for the first loop alone.
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+  it('stars match any run, parts in order, anchored at both ends', () => {
+    expect(glob('*a*b*').test('xxaxxbxx')).toBe(true)
+    expect(glob('*b*a*').test('xxaxxbxx')).toBe(false)
+    expect(glob('ab*ab').test('ab')).toBe(false)
+    expect(glob('ab*ab').test('abab')).toBe(true)
+    expect(glob('*').test('')).toBe(true)
+    expect(glob('a**b').test('ab')).toBe(true)
+  })
+})
+
 describe('lead score', () => {
   const rules = [
     { id: 'page', label: 'Page', points: 1, match: { type: 'page' }, max: 2 },
@@ -35,7 +62,7 @@ describe('lead score', () => {
   ]
   it('sums points per rule with reasons, caps counted events at max', () => {
     const signals = [sig({ type: 'page' }), sig({ type: 'page' }), sig({ type: 'page' }), sig({ event: 'Form Submitted' })]
-    expect(scoreOf(signals, { rules, halfLifeDays: null }, NOW)).toEqual({
+    expect(scoreFor(signals, { rules, halfLifeDays: null }, NOW)).toEqual({
       score: 12,
       reasons: [
         { rule: 'form', label: 'Form', count: 1, points: 10 },
@@ -45,12 +72,12 @@ describe('lead score', () => {
   })
   it('decays: points halve every half-life', () => {
     const old = [sig({ event: 'Form Submitted', t: NOW - 30 * DAY })]
-    expect(scoreOf(old, { rules, halfLifeDays: 30 }, NOW).score).toBe(5)
-    expect(scoreOf(old, { rules, halfLifeDays: 15 }, NOW).reasons[0]!.points).toBe(2.5)
+    expect(scoreFor(old, { rules, halfLifeDays: 30 }, NOW).score).toBe(5)
+    expect(scoreFor(old, { rules, halfLifeDays: 15 }, NOW).reasons[0]!.points).toBe(2.5)
   })
   it('the cap keeps the most recent events', () => {
     const signals = [sig({ type: 'page', t: NOW - 60 * DAY }), sig({ type: 'page', t: NOW }), sig({ type: 'page', t: NOW })]
-    expect(scoreOf(signals, { rules, halfLifeDays: 30 }, NOW).reasons[0]!.points).toBe(2)
+    expect(scoreFor(signals, { rules, halfLifeDays: 30 }, NOW).reasons[0]!.points).toBe(2)
   })
 })
 
@@ -79,7 +106,7 @@ describe('conditions and stages', () => {
   })
   it('evaluate: first-touch channel is that of the earliest event with a campaign', () => {
     const e = evaluate(
-      person([sig({ t: NOW - 5, channel: 'email', source: 'nl' }), sig({ t: NOW - 10, channel: 'paid search', source: 'google' }), sig({ t: NOW - 20 })]),
+      { id: 'p', identifiedAt: null, signals: [sig({ t: NOW - 5, channel: 'email', source: 'nl' }), sig({ t: NOW - 10, channel: 'paid search', source: 'google' }), sig({ t: NOW - 20 })] },
       DEFAULT_CONFIG,
       NOW,
     )
@@ -109,6 +136,15 @@ describe('journey config', () => {
     expect(bad({ segments: [{ id: 'x', name: 'X', when: { did: { evnt: 'E' } } }] })).toThrow(/segments\[0\]\.when\.did\.evnt: unknown field/)
     expect(bad({ segments: [{ id: 'x', name: 'X', when: {} }, { id: 'x', name: 'Y', when: {} }] })).toThrow(JourneyConfigError)
     expect(bad({ segmentz: [] })).toThrow(/unexpected field/)
+  })
+  it('limits wildcards, conditions and depth', () => {
+    const seg = (when: unknown) => () => checkJourneyConfig({ segments: [{ id: 'x', name: 'X', when }] })
+    expect(seg({ did: { path: '*a*a*a*a*a*a*a*a*a*a*b' } })).toThrow(/at most 8 wildcards/)
+    expect(seg({ any: Array.from({ length: 70 }, () => ({ identified: true })) })).toThrow(/at most 64 conditions/)
+    let deep: unknown = { identified: true }
+    for (let i = 0; i < 10; i++) deep = { not: deep }
+    expect(seg(deep)).toThrow(/nested more than 8 deep/)
+    expect(seg({ did: { path: '*a*b*' } })).not.toThrow()
   })
 })
 

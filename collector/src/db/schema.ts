@@ -100,7 +100,109 @@ export interface SchemaMigrationsTable {
   applied_at: number
 }
 
+export interface JourneyStateTable {
+  id: number
+  scanned_to: number
+  /** JSON: [[id, seenAt, xmax], …] (PostgreSQL). */
+  holes: string
+  epoch: number
+  epoch_day: number
+  config_hash: string
+  /** JSON: names of the event keepers whose facts are complete. */
+  keepers: string
+}
+
+export interface JourneyMatchersTable {
+  id: Generated<number>
+  /** The matcher's key (model.ts matcherKey). */
+  definition: string
+  active: number
+}
+
+export interface JourneyBackfillsTable {
+  id: Generated<number>
+  /** JSON: matcher ids to fill in. */
+  matchers: string
+  /** JSON: keeper names to feed. */
+  keepers: string
+  /** Events with ids in (cursor, upto] are still to read. */
+  cursor: number
+  upto: number
+}
+
+export interface JourneyHitsTable {
+  key: string
+  matcher: number
+  day: number
+  n: number
+}
+
+export interface JourneyTouchTable {
+  key: string
+  channel: string
+  source: string | null
+  at: number
+}
+
+export interface JourneyItemsTable {
+  key: string
+  kind: string
+  item: string
+  first_at: number
+  first_identified: number
+  n: number
+}
+
+export interface JourneyPeopleTable {
+  profile_id: string
+  stage_index: number
+  score: number
+  identified: number
+  channel: string | null
+  source: string | null
+  first_seen: number
+  last_seen: number
+  /** JSON ScoreReason[]. */
+  reasons: string
+  /** JSON segment ids. */
+  segments: string
+  /** JSON Contribution: what this person adds to the rollup, taken back when they change. */
+  contribution: string
+  /** The state's epoch when evaluated. */
+  stamp: number
+}
+
+export interface JourneyMembersTable {
+  segment: string
+  profile_id: string
+  last_seen: number
+}
+
+export interface JourneyRollupTable {
+  day: number
+  dim: string
+  item: string
+  a: number
+  b: number
+  c: number
+}
+
+export interface JourneyCountsTable {
+  name: string
+  n: number
+}
+
 export interface DB {
+  journey_state: JourneyStateTable
+  journey_matchers: JourneyMatchersTable
+  journey_backfills: JourneyBackfillsTable
+  journey_hits: JourneyHitsTable
+  journey_touch: JourneyTouchTable
+  journey_items: JourneyItemsTable
+  journey_people: JourneyPeopleTable
+  journey_members: JourneyMembersTable
+  journey_rollup: JourneyRollupTable
+  journey_counts: JourneyCountsTable
   profiles: ProfilesTable
   identifiers: IdentifiersTable
   traits: TraitsTable

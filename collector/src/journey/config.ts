@@ -15,10 +15,32 @@ const fail = (path: string, msg: string): never => {
   throw new JourneyConfigError(`${path}: ${msg}`)
 }
 
+/** Limits on what one definition may ask, so no definition (anyone with the admin token can add one) costs much to evaluate. */
+export const LIMITS = { patternLength: 500, patternsPerField: 50, wildcardsPerPattern: 8, conditions: 64, depth: 8 }
+
 function strOrList(v: Json, path: string): string | string[] {
-  if (typeof v === 'string' && v.length > 0 && v.length <= 500) return v
-  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 500)) return v as string[]
-  return fail(path, 'must be a non-empty string or list of strings')
+  const ok = (x: Json) => typeof x === 'string' && x.length > 0 && x.length <= LIMITS.patternLength
+  const list = Array.isArray(v) ? v : [v]
+  if (!list.length || list.length > LIMITS.patternsPerField || !list.every(ok)) {
+    return fail(path, `must be a non-empty string (≤ ${LIMITS.patternLength}) or a list of 1–${LIMITS.patternsPerField} such strings`)
+  }
+  for (const x of list as string[]) {
+    if (x.split('*').length - 1 > LIMITS.wildcardsPerPattern) fail(path, `a pattern may hold at most ${LIMITS.wildcardsPerPattern} wildcards (*)`)
+  }
+  return v as string | string[]
+}
+
+function conditionCount(c: Condition): number {
+  if ('all' in c) return 1 + c.all.reduce((n, x) => n + conditionCount(x), 0)
+  if ('any' in c) return 1 + c.any.reduce((n, x) => n + conditionCount(x), 0)
+  if ('not' in c) return 1 + conditionCount(c.not)
+  return 1
+}
+
+function checkTopCondition(v: Json, path: string, stageIds: string[] | null): Condition {
+  const c = checkCondition(v, path, stageIds)
+  if (conditionCount(c) > LIMITS.conditions) fail(path, `at most ${LIMITS.conditions} conditions in one definition`)
+  return c
 }
 
 function num(v: Json, path: string, min = -1e9, max = 1e9): number {
@@ -39,7 +61,7 @@ export function checkMatcher(v: Json, path: string): Matcher {
 
 /** `stageIds` is null while checking stage conditions: a stage cannot depend on stages. */
 export function checkCondition(v: Json, path: string, stageIds: string[] | null, depth = 0): Condition {
-  if (depth > 16) fail(path, 'nested too deeply')
+  if (depth > LIMITS.depth) fail(path, `nested more than ${LIMITS.depth} deep`)
   if (!isObj(v)) return fail(path, 'must be an object')
   const keys = Object.keys(v)
   const only = (...allowed: string[]) => {
@@ -111,7 +133,7 @@ export function checkSegment(v: Json, path: string, stageIds: string[], seen: Se
   const seg: SegmentDef = {
     id: checkId(v.id, `${path}.id`, seen),
     name: checkName(v.name, `${path}.name`),
-    when: checkCondition(v.when, `${path}.when`, stageIds),
+    when: checkTopCondition(v.when, `${path}.when`, stageIds),
   }
   if (v.description !== undefined) seg.description = checkName(v.description, `${path}.description`)
   return seg
@@ -130,7 +152,7 @@ export function checkJourneyConfig(v: Json): JourneyConfig {
       if (!isObj(s)) return fail(p, 'must be an object')
       const def: StageDef = { id: checkId(s.id, `${p}.id`, seen), name: checkName(s.name, `${p}.name`) }
       if (i === 0 && s.when !== undefined) fail(`${p}.when`, 'the first stage has no condition: everyone starts there')
-      if (i > 0) def.when = checkCondition(s.when, `${p}.when`, null)
+      if (i > 0) def.when = checkTopCondition(s.when, `${p}.when`, null)
       return def
     })
   }

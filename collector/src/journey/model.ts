@@ -1,6 +1,8 @@
-// The journey model (issue 5): stages, lead score and segments as data, and the pure functions
-// that evaluate them over one person's activity. No I/O here: ./index.ts gathers the activity,
-// ./config.ts loads and checks the JSON the marketer edits.
+// The journey model: stages, lead score and segments as data, and the pure functions that
+// evaluate them. A person is evaluated from Facts (hits per rule and day, first touch, items
+// reached), which the worker keeps in the database per identifier; `evaluate` folds a whole
+// history of Signals into the same Facts, the oracle the database path is tested against.
+// No I/O here: ./config.ts loads and checks the JSON the marketer edits.
 
 /** One event reduced to what rules can look at. */
 export interface Signal {
@@ -115,20 +117,48 @@ export interface Evaluation {
   lastSeen: number | null
 }
 
-const DAY = 86_400_000
+export const DAY = 86_400_000
+/** UTC day number of an epoch-ms time: the granularity of score decay and "within N days". */
+export const dayOf = (t: number): number => Math.floor(t / DAY)
 
-const globCache = new Map<string, RegExp>()
-export function glob(pattern: string): RegExp {
-  let re = globCache.get(pattern)
-  if (!re) {
-    const body = pattern
-      .split('*')
-      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')
-    re = new RegExp(`^${body}$`, 'i')
-    if (globCache.size < 10_000) globCache.set(pattern, re)
+/** Rules look at the first this-many characters of a value (a path, a content name…). */
+export const VALUE_CAP = 512
+
+/**
+ * A case-insensitive glob where `*` is any run of characters, matched in linear time: the parts
+ * between stars are found left to right with indexOf (greedy leftmost is exact for star-only
+ * globs), so no pattern or value can make it backtrack. Values come from anyone holding the
+ * public write key; a regular expression `^.*a.*a.*…$` on a long value took seconds.
+ */
+export interface Glob {
+  test(value: string): boolean
+}
+
+const globCache = new Map<string, Glob>()
+export function glob(pattern: string): Glob {
+  let g = globCache.get(pattern)
+  if (g) return g
+  const parts = pattern.toLowerCase().split('*')
+  const head = parts[0]!
+  const tail = parts.length > 1 ? parts[parts.length - 1]! : ''
+  const middle = parts.slice(1, -1).filter((p) => p.length > 0)
+  g = {
+    test(value: string): boolean {
+      const v = value.length > VALUE_CAP ? value.slice(0, VALUE_CAP).toLowerCase() : value.toLowerCase()
+      if (parts.length === 1) return v === head
+      if (v.length < head.length + tail.length || !v.startsWith(head) || !v.endsWith(tail)) return false
+      let at = head.length
+      const end = v.length - tail.length
+      for (const part of middle) {
+        const found = v.indexOf(part, at)
+        if (found < 0 || found + part.length > end) return false
+        at = found + part.length
+      }
+      return true
+    },
   }
-  return re
+  if (globCache.size < 10_000) globCache.set(pattern, g)
+  return g
 }
 
 function fieldMatches(pattern: string | string[] | undefined, value: string | null): boolean {
@@ -148,26 +178,169 @@ export function matches(m: Matcher, s: Signal): boolean {
   )
 }
 
-/** Lead score with its reasons: points per matching event, decayed by age, capped per rule. */
-export function scoreOf(
-  signals: Signal[],
-  score: JourneyConfig['score'],
-  now: number,
-): { score: number; reasons: ScoreReason[] } {
+const MATCHER_FIELDS = ['type', 'event', 'path', 'content', 'form', 'url'] as const
+
+/** One string per distinct matcher, whatever the order of its fields: the name its facts are kept under. */
+export function matcherKey(m: Matcher): string {
+  return JSON.stringify(MATCHER_FIELDS.filter((f) => m[f] !== undefined).map((f) => [f, m[f]]))
+}
+
+function conditionMatchers(c: Condition, out: Matcher[]): void {
+  if ('all' in c) for (const x of c.all) conditionMatchers(x, out)
+  else if ('any' in c) for (const x of c.any) conditionMatchers(x, out)
+  else if ('not' in c) conditionMatchers(c.not, out)
+  else if ('did' in c) out.push(c.did)
+}
+
+/** Every distinct matcher the config's rules, stages and segments use, by key. */
+export function matchersOf(config: JourneyConfig): Map<string, Matcher> {
+  const all: Matcher[] = config.score.rules.map((r) => r.match)
+  for (const s of config.stages) if (s.when) conditionMatchers(s.when, all)
+  for (const s of config.segments) conditionMatchers(s.when, all)
+  return new Map(all.map((m) => [matcherKey(m), m]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts: what rules need of a person, small enough to keep in the database per identifier and
+// add up across a person's identifiers. Evaluation reads only facts, never events.
+
+/** A content piece, page or call to action a person reached: when first, and how often. */
+export interface ItemFact {
+  at: number
+  /** The first occurrence carried a userId or email (the tie-break at the identifying instant). */
+  identified: boolean
+  n: number
+}
+
+export type ItemKind = 'content' | 'page' | 'cta:content' | 'cta:track'
+
+export interface Facts {
+  identifiedAt: number | null
+  /** Per matcher key: matching events per UTC day. */
+  hits: Map<string, Map<number, number>>
+  /** First touch: the channel and source of the earliest event that carries a channel. */
+  channel: string | null
+  source: string | null
+  channelAt: number | null
+  firstSeen: number | null
+  lastSeen: number | null
+  /** Per `kind\0label`. */
+  items: Map<string, ItemFact>
+}
+
+export const emptyFacts = (identifiedAt: number | null): Facts => ({
+  identifiedAt,
+  hits: new Map(),
+  channel: null,
+  source: null,
+  channelAt: null,
+  firstSeen: null,
+  lastSeen: null,
+  items: new Map(),
+})
+
+/** Autotrack events that are not calls to action (the CTA table has content clicks and custom tracks). */
+export const NOT_CTA = new Set([
+  'Content Impression',
+  'Content Clicked',
+  'Page Engaged',
+  'Scroll Depth',
+  'Form Submitted',
+  'Outbound Link Clicked',
+  'File Downloaded',
+  'Email Link Clicked',
+  'Phone Link Clicked',
+])
+
+/** The items one event counts toward. */
+export function itemsOfSignal(s: Signal): Array<[ItemKind, string]> {
+  const out: Array<[ItemKind, string]> = []
+  if (s.content !== null) out.push(['content', s.content])
+  if (s.type === 'page' && s.path !== null) out.push(['page', s.path])
+  if (s.event === 'Content Clicked' && s.content !== null) out.push(['cta:content', s.content])
+  else if (s.type === 'track' && s.event !== null && !NOT_CTA.has(s.event)) out.push(['cta:track', s.event])
+  return out
+}
+
+/** Earlier first; at the same millisecond the occurrence without identity first (it counts as before). */
+export const itemEarlier = (a: { at: number; identified: boolean }, b: { at: number; identified: boolean }): boolean =>
+  a.at < b.at || (a.at === b.at && !a.identified && b.identified)
+
+/** Earlier touch first; at the same millisecond the smaller channel, then source, so every path agrees. */
+export function touchEarlier(a: { at: number; channel: string; source: string | null }, b: { at: number; channel: string; source: string | null }): boolean {
+  if (a.at !== b.at) return a.at < b.at
+  if (a.channel !== b.channel) return a.channel < b.channel
+  return (a.source ?? '') < (b.source ?? '')
+}
+
+/** Adds one event's facts (the oracle folds a whole history this way; the worker, a batch per identifier). */
+export function addSignal(f: Facts, s: Signal, matchers: Map<string, Matcher>): void {
+  if (f.firstSeen === null || s.t < f.firstSeen) f.firstSeen = s.t
+  if (f.lastSeen === null || s.t > f.lastSeen) f.lastSeen = s.t
+  const day = dayOf(s.t)
+  for (const [key, m] of matchers) {
+    if (!matches(m, s)) continue
+    let days = f.hits.get(key)
+    if (!days) f.hits.set(key, (days = new Map()))
+    days.set(day, (days.get(day) ?? 0) + 1)
+  }
+  if (s.channel !== null) {
+    const touch = { at: s.t, channel: s.channel, source: s.source }
+    if (f.channelAt === null || touchEarlier(touch, { at: f.channelAt, channel: f.channel!, source: f.source })) {
+      f.channel = s.channel
+      f.source = s.source
+      f.channelAt = s.t
+    }
+  }
+  for (const [kind, label] of itemsOfSignal(s)) addItem(f.items, `${kind}\u0000${label}`, { at: s.t, identified: s.identified, n: 1 })
+}
+
+export function addItem(items: Map<string, ItemFact>, key: string, x: ItemFact): void {
+  const prev = items.get(key)
+  if (!prev) items.set(key, { ...x })
+  else {
+    if (itemEarlier(x, prev)) (prev.at = x.at), (prev.identified = x.identified)
+    prev.n += x.n
+  }
+}
+
+/** The oracle's facts: a whole history folded at once. */
+export function factsOf(p: Person, matchers: Map<string, Matcher>): Facts {
+  const f = emptyFacts(p.identifiedAt)
+  for (const s of p.signals) addSignal(f, s, matchers)
+  return f
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation over facts
+
+const noDays = new Map<number, number>()
+const hitsOf = (f: Facts, m: Matcher) => f.hits.get(matcherKey(m)) ?? noDays
+
+/**
+ * Lead score with its reasons: points per matching event, halved every `halfLifeDays` of age in
+ * whole UTC days, capped per rule at the `max` most recent events.
+ */
+export function scoreOf(f: Facts, score: JourneyConfig['score'], now: number): { score: number; reasons: ScoreReason[] } {
+  const today = dayOf(now)
   const reasons: ScoreReason[] = []
   let total = 0
   for (const rule of score.rules) {
-    // Newest events first, so a cap keeps the most recent (least decayed) ones.
-    const hits = signals.filter((s) => matches(rule.match, s)).sort((a, b) => b.t - a.t)
-    const counted = rule.max === undefined ? hits : hits.slice(0, rule.max)
-    if (counted.length === 0) continue
+    const days = [...hitsOf(f, rule.match)].sort((a, b) => b[0] - a[0])
+    let left = rule.max ?? Infinity
+    let count = 0
     let points = 0
-    for (const s of counted) {
-      const age = Math.max(0, now - s.t) / DAY
-      points += score.halfLifeDays ? rule.points * Math.pow(0.5, age / score.halfLifeDays) : rule.points
+    for (const [day, n] of days) {
+      if (left <= 0) break
+      const taken = Math.min(n, left)
+      left -= taken
+      count += taken
+      const age = Math.max(0, today - day)
+      points += taken * (score.halfLifeDays ? rule.points * Math.pow(0.5, age / score.halfLifeDays) : rule.points)
     }
+    if (count === 0) continue
     total += points
-    reasons.push({ rule: rule.id, label: rule.label, count: counted.length, points: Math.round(points * 10) / 10 })
+    reasons.push({ rule: rule.id, label: rule.label, count, points: Math.round(points * 10) / 10 })
   }
   reasons.sort((a, b) => b.points - a.points || a.rule.localeCompare(b.rule))
   return { score: Math.round(total), reasons }
@@ -182,11 +355,11 @@ export interface ConditionContext {
   source: string | null
 }
 
-export function holds(c: Condition, p: Person, ctx: ConditionContext): boolean {
-  if ('all' in c) return c.all.every((x) => holds(x, p, ctx))
-  if ('any' in c) return c.any.some((x) => holds(x, p, ctx))
-  if ('not' in c) return !holds(c.not, p, ctx)
-  if ('identified' in c) return (p.identifiedAt !== null) === c.identified
+export function holds(c: Condition, f: Facts, ctx: ConditionContext): boolean {
+  if ('all' in c) return c.all.every((x) => holds(x, f, ctx))
+  if ('any' in c) return c.any.some((x) => holds(x, f, ctx))
+  if ('not' in c) return !holds(c.not, f, ctx)
+  if ('identified' in c) return (f.identifiedAt !== null) === c.identified
   if ('stage' in c) {
     const ids = Array.isArray(c.stage) ? c.stage : [c.stage]
     return ids.includes(ctx.stageIds[ctx.stageIndex]!)
@@ -194,10 +367,11 @@ export function holds(c: Condition, p: Person, ctx: ConditionContext): boolean {
   if ('stageAtLeast' in c) return ctx.stageIndex >= ctx.stageIds.indexOf(c.stageAtLeast)
   if ('score' in c) return (c.score.gte === undefined || ctx.score >= c.score.gte) && (c.score.lte === undefined || ctx.score <= c.score.lte)
   if ('did' in c) {
-    const since = c.withinDays === undefined ? -Infinity : ctx.now - c.withinDays * DAY
+    // "Within N days": events of the last N whole UTC days and of today.
+    const since = c.withinDays === undefined ? -Infinity : dayOf(ctx.now) - c.withinDays
     const need = c.atLeast ?? 1
     let n = 0
-    for (const s of p.signals) if (s.t >= since && matches(c.did, s) && ++n >= need) return true
+    for (const [day, count] of hitsOf(f, c.did)) if (day >= since && (n += count) >= need) return true
     return false
   }
   if ('channel' in c) return fieldMatches(c.channel, ctx.channel)
@@ -206,44 +380,41 @@ export function holds(c: Condition, p: Person, ctx: ConditionContext): boolean {
 }
 
 /** The person's stage: the last stage in order whose condition holds (the first always does). */
-export function stageOf(p: Person, stages: StageDef[], ctx: Omit<ConditionContext, 'stageIndex'>): number {
+export function stageOf(f: Facts, stages: StageDef[], ctx: Omit<ConditionContext, 'stageIndex'>): number {
   let index = 0
   for (let i = 1; i < stages.length; i++) {
     const when = stages[i]!.when
-    if (when && holds(when, p, { ...ctx, stageIndex: 0 })) index = i
+    if (when && holds(when, f, { ...ctx, stageIndex: 0 })) index = i
   }
   return index
 }
 
-export function evaluate(p: Person, config: JourneyConfig, now: number): Evaluation {
-  let first: Signal | null = null
-  let firstSeen: number | null = null
-  let lastSeen: number | null = null
-  for (const s of p.signals) {
-    if (firstSeen === null || s.t < firstSeen) firstSeen = s.t
-    if (lastSeen === null || s.t > lastSeen) lastSeen = s.t
-    if (s.channel !== null && (first === null || s.t < first.t)) first = s
-  }
-  const { score, reasons } = scoreOf(p.signals, config.score, now)
+export function evaluateFacts(f: Facts, config: JourneyConfig, now: number): Evaluation {
+  const { score, reasons } = scoreOf(f, config.score, now)
   const stageIds = config.stages.map((s) => s.id)
-  const base = { now, score, stageIds, channel: first?.channel ?? null, source: first?.source ?? null }
-  const stageIndex = stageOf(p, config.stages, base)
+  const base = { now, score, stageIds, channel: f.channel, source: f.source }
+  const stageIndex = stageOf(f, config.stages, base)
   const ctx = { ...base, stageIndex }
   return {
     stage: stageIds[stageIndex]!,
     stageIndex,
     score,
     reasons,
-    segments: config.segments.filter((s) => holds(s.when, p, ctx)).map((s) => s.id),
-    channel: ctx.channel,
-    source: ctx.source,
-    firstSeen,
-    lastSeen,
+    segments: config.segments.filter((s) => holds(s.when, f, ctx)).map((s) => s.id),
+    channel: f.channel,
+    source: f.source,
+    firstSeen: f.firstSeen,
+    lastSeen: f.lastSeen,
   }
 }
 
-/** Rule 7, as in identity/graph.ts: happened before the person was identified. */
-export function before(s: Signal, identifiedAt: number | null): boolean {
+/** The oracle: a person's whole history evaluated at once. */
+export function evaluate(p: Person, config: JourneyConfig, now: number): Evaluation {
+  return evaluateFacts(factsOf(p, matchersOf(config)), config, now)
+}
+
+/** Rule 7: happened before the person was identified (at the identifying millisecond, without identity). */
+export function before(s: { t: number; identified: boolean }, identifiedAt: number | null): boolean {
   if (identifiedAt === null || s.t < identifiedAt) return true
   return s.t === identifiedAt && !s.identified
 }
@@ -289,18 +460,8 @@ export const DEFAULT_CONFIG: JourneyConfig = {
 // ---------------------------------------------------------------------------------------------
 // A person's share of the journey tables, kept with their evaluation so the tables are sums.
 
-/** Autotrack events that are not calls to action (the CTA table has content clicks and custom tracks). */
-export const NOT_CTA = new Set([
-  'Content Impression',
-  'Content Clicked',
-  'Page Engaged',
-  'Scroll Depth',
-  'Form Submitted',
-  'Outbound Link Clicked',
-  'File Downloaded',
-  'Email Link Clicked',
-  'Phone Link Clicked',
-])
+/** A person counts toward at most this many items of each kind: the first ones they reached. */
+export const ITEM_CAP = 200
 
 export interface Contribution {
   /** Each content piece / page seen, and whether first seen before identification. */
@@ -309,37 +470,23 @@ export interface Contribution {
   ctas: Array<{ kind: 'content' | 'track'; label: string; clicks: number; before: boolean }>
 }
 
-export function contributions(p: Person): Contribution {
-  const content = new Map<string, Signal>()
-  const pages = new Map<string, Signal>()
-  const ctas = new Map<string, { kind: 'content' | 'track'; label: string; clicks: number; first: Signal }>()
-  const earliest = (map: Map<string, Signal>, key: string, s: Signal) => {
-    const prev = map.get(key)
-    if (!prev || s.t < prev.t) map.set(key, s)
+export function contributionOf(f: Facts): Contribution {
+  const known = f.identifiedAt !== null
+  const byKind = new Map<ItemKind, Array<[string, ItemFact]>>()
+  for (const [key, fact] of f.items) {
+    const sep = key.indexOf('\u0000')
+    const kind = key.slice(0, sep) as ItemKind
+    let list = byKind.get(kind)
+    if (!list) byKind.set(kind, (list = []))
+    list.push([key.slice(sep + 1), fact])
   }
-  for (const s of p.signals) {
-    if (s.content !== null) earliest(content, s.content, s)
-    if (s.type === 'page' && s.path !== null) earliest(pages, s.path, s)
-    const cta =
-      s.event === 'Content Clicked' && s.content !== null
-        ? { kind: 'content' as const, label: s.content }
-        : s.type === 'track' && s.event !== null && !NOT_CTA.has(s.event)
-          ? { kind: 'track' as const, label: s.event }
-          : null
-    if (!cta) continue
-    const key = `${cta.kind}\u0000${cta.label}`
-    const prev = ctas.get(key)
-    if (!prev) ctas.set(key, { ...cta, clicks: 1, first: s })
-    else {
-      prev.clicks++
-      if (s.t < prev.first.t) prev.first = s
-    }
-  }
-  const known = p.identifiedAt !== null
-  const wasBefore = (s: Signal) => known && before(s, p.identifiedAt)
+  const first = (kind: ItemKind) =>
+    (byKind.get(kind) ?? []).sort((a, b) => a[1].at - b[1].at || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, ITEM_CAP)
+  const wasBefore = (x: ItemFact) => known && before({ t: x.at, identified: x.identified }, f.identifiedAt)
+  const ctas = [...first('cta:content').map((x) => ['content', x] as const), ...first('cta:track').map((x) => ['track', x] as const)]
   return {
-    content: [...content].map(([k, s]) => [k, wasBefore(s)]),
-    pages: [...pages].map(([k, s]) => [k, wasBefore(s)]),
-    ctas: [...ctas.values()].map((c) => ({ kind: c.kind, label: c.label, clicks: c.clicks, before: wasBefore(c.first) })),
+    content: first('content').map(([name, x]) => [name, wasBefore(x)]),
+    pages: first('page').map(([path, x]) => [path, wasBefore(x)]),
+    ctas: ctas.map(([kind, [label, x]]) => ({ kind, label, clicks: x.n, before: wasBefore(x) })),
   }
 }

@@ -1,11 +1,12 @@
-// Journey read queries: people lists filtered by stage/segment, a person's journey facts, the
-// funnel and its tables, segment definitions. Selection and aggregation are pure over the
-// index; only the page of profiles shown is read from the database.
-import type { Db } from '../db/schema.js'
+// Journey read queries over the tables the worker keeps: people lists filtered by stage,
+// segment and identity, searched and sorted (indexed queries that read one page), a person's
+// journey facts, the funnel and its tables (sums kept per day), segment counts (counters).
+import { sql } from 'kysely'
+import type { Db, Dialect } from '../db/schema.js'
 import { BadRequest, decodeCursor, encodeCursor, summaries, type ProfileSummary } from '../read/profiles.js'
-import type { JourneyIndex, PersonRow } from './index.js'
-import { before, type Evaluation, type ScoreReason } from './model.js'
 import type { JourneyReport } from '../contract.js'
+import { DAY, type ScoreReason } from './model.js'
+import type { JourneyStatus, JourneyWorker } from './worker.js'
 
 export interface PeopleQuery {
   q?: string
@@ -28,81 +29,101 @@ export interface PersonSummary extends ProfileSummary {
 
 type Cursor = { id: string; ls?: number }
 
-function matchesQuery(p: PersonRow, term: string): boolean {
-  if (p.id === term) return true
-  const lower = term.toLowerCase()
-  for (const key of p.keys) {
-    const colon = key.indexOf(':')
-    const kind = key.slice(0, colon)
-    const value = key.slice(colon + 1)
-    if (value.startsWith(term) || (kind === 'email' && value.startsWith(lower))) return true
-  }
-  return false
-}
+/** Counting the people a search or a combination of filters selects stops here. */
+export const COUNT_CAP = 10_000
 
-/** Pure over the index: which people a query selects, in order, and the page asked for. */
-export function selectPeople(index: JourneyIndex, query: PeopleQuery, now = Date.now()): { page: PersonRow[]; total: number; nextCursor: string | null } {
-  const stageIds = index.config.stages.map((s) => s.id)
-  if (query.stage && !stageIds.includes(query.stage)) throw new BadRequest(`unknown stage "${query.stage}"; stages are ${stageIds.join(', ')}`)
-  const segmentIds = index.segments().map((s) => s.id)
-  if (query.segment && !segmentIds.includes(query.segment)) throw new BadRequest(`unknown segment "${query.segment}"; segments are ${segmentIds.join(', ')}`)
-  if (query.identified !== undefined && query.identified !== 'true' && query.identified !== 'false') throw new BadRequest('identified must be true or false')
-  const sort = query.sort ?? 'created'
-  if (sort !== 'created' && sort !== 'lastSeen') throw new BadRequest('sort must be created or lastSeen')
-  const after = decodeCursor(query.cursor, (v): v is Cursor => typeof (v as Cursor)?.id === 'string')
-  const needEvals = !!query.stage || !!query.segment || sort === 'lastSeen'
-  const evals = needEvals ? index.evaluations(now) : null
-  const term = query.q?.trim()
-  const picked: Array<{ p: PersonRow; ls: number }> = []
-  for (const p of index.allPeople()) {
-    if (query.identified === 'true' && p.identifiedAt === null) continue
-    if (query.identified === 'false' && p.identifiedAt !== null) continue
-    if (term && !matchesQuery(p, term)) continue
-    const e = evals?.get(p.id)?.e
-    if (query.stage && e?.stage !== query.stage) continue
-    if (query.segment && !e?.segments.includes(query.segment)) continue
-    picked.push({ p, ls: e?.lastSeen ?? -1 })
+/** `column` starts with `prefix`, as a range the index serves (no pattern is matched on stored text). */
+function startsWith(dialect: Dialect, column: string, prefix: string) {
+  if (dialect === 'postgres') {
+    const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`)
+    return sql<boolean>`${sql.ref(column)} LIKE ${`${escaped}%`}`
   }
-  const byId = (a: { p: PersonRow }, b: { p: PersonRow }) => (a.p.id < b.p.id ? 1 : a.p.id > b.p.id ? -1 : 0)
-  picked.sort(sort === 'lastSeen' ? (a, b) => b.ls - a.ls || byId(a, b) : byId)
-  let start = 0
-  if (after) {
-    const ls = after.ls ?? -1
-    start = picked.findIndex((x) => (sort === 'lastSeen' ? x.ls < ls || (x.ls === ls && x.p.id < after.id) : x.p.id < after.id))
-    if (start < 0) start = picked.length
-  }
-  const page = picked.slice(start, start + query.limit)
-  const last = page[page.length - 1]
-  const more = start + query.limit < picked.length
-  return {
-    page: page.map((x) => x.p),
-    total: picked.length,
-    nextCursor: more && last ? encodeCursor(sort === 'lastSeen' ? { id: last.p.id, ls: last.ls } : { id: last.p.id }) : null,
-  }
-}
-
-function withJourney(index: JourneyIndex, s: ProfileSummary, e: Evaluation): PersonSummary {
-  const stage = index.config.stages[e.stageIndex]!
-  return { ...s, stage: stage.id, stageName: stage.name, score: e.score, channel: e.channel, segments: e.segments }
+  // SQLite compares text bytewise: every string that starts with `prefix` sorts in [prefix, prefix + U+10FFFF).
+  return sql<boolean>`(${sql.ref(column)} >= ${prefix} AND ${sql.ref(column)} < ${`${prefix}\u{10FFFF}`})`
 }
 
 export async function listPeople(
   db: Db,
-  index: JourneyIndex,
+  dialect: Dialect,
+  worker: JourneyWorker,
   query: PeopleQuery,
-): Promise<{ profiles: PersonSummary[]; total: number; nextCursor: string | null }> {
-  await index.refresh()
-  const { page, total, nextCursor } = selectPeople(index, query)
-  if (page.length === 0) return { profiles: [], total, nextCursor }
-  const rows = await db.selectFrom('profiles').selectAll().where('id', 'in', page.map((p) => p.id)).execute()
-  const byId = new Map((await summaries(db, rows)).map((s) => [s.id, s]))
-  const profiles: PersonSummary[] = []
-  for (const p of page) {
-    const s = byId.get(p.id)
-    // Erased between the index refresh and this read: left out of the page.
-    if (s) profiles.push(withJourney(index, s, index.evaluate(p)))
+): Promise<{ profiles: PersonSummary[]; total: number; totalCapped?: true; nextCursor: string | null }> {
+  const config = worker.modelConfig()
+  const stageIds = config.stages.map((s) => s.id)
+  if (query.stage && !stageIds.includes(query.stage)) throw new BadRequest(`unknown stage "${query.stage}"; stages are ${stageIds.join(', ')}`)
+  const segmentIds = config.segments.map((s) => s.id)
+  if (query.segment && !segmentIds.includes(query.segment)) throw new BadRequest(`unknown segment "${query.segment}"; segments are ${segmentIds.join(', ')}`)
+  if (query.identified !== undefined && query.identified !== 'true' && query.identified !== 'false') throw new BadRequest('identified must be true or false')
+  const sort = query.sort ?? 'created'
+  if (sort !== 'created' && sort !== 'lastSeen') throw new BadRequest('sort must be created or lastSeen')
+  const after = decodeCursor(query.cursor, (v): v is Cursor => typeof (v as Cursor)?.id === 'string' && ((v as Cursor).ls === undefined || typeof (v as Cursor).ls === 'number'))
+  const term = query.q?.trim() || undefined
+
+  // The driving table: a segment's members (with their last-seen copy, for the sort) or everyone.
+  const seen = query.segment ? 'm.last_seen' : 'jp.last_seen'
+  let q = db.selectFrom('journey_people as jp')
+  if (query.segment) q = q.innerJoin('journey_members as m', (j) => j.onRef('m.profile_id', '=', 'jp.profile_id').on('m.segment', '=', query.segment!))
+  if (query.stage) q = q.where('jp.stage_index', '=', stageIds.indexOf(query.stage))
+  if (query.identified) q = q.where('jp.identified', '=', query.identified === 'true' ? 1 : 0)
+  if (term) {
+    const lower = term.toLowerCase()
+    q = q.where((eb) =>
+      eb.or([
+        eb('jp.profile_id', '=', term),
+        eb(
+          'jp.profile_id',
+          'in',
+          eb
+            .selectFrom('identifiers')
+            .select('profile_id')
+            .where((w) => w.or([startsWith(dialect, 'value', term), w.and([w('kind', '=', 'email'), startsWith(dialect, 'value', lower)])])),
+        ),
+      ]),
+    )
   }
-  return { profiles, total, nextCursor }
+  const filtered = q
+  let page = q.select(['jp.profile_id', 'jp.stage_index', 'jp.score', 'jp.channel', 'jp.segments', sql<number>`${sql.ref(seen)}`.as('ls')])
+  if (after) {
+    page =
+      sort === 'lastSeen'
+        ? page.where((eb) => eb.or([eb(sql.ref(seen), '<', after.ls ?? -1), eb.and([eb(sql.ref(seen), '=', after.ls ?? -1), eb('jp.profile_id', '<', after.id)])]))
+        : page.where('jp.profile_id', '<', after.id)
+  }
+  if (sort === 'lastSeen') page = page.orderBy(sql.ref(seen), 'desc')
+  const rows = await page.orderBy('jp.profile_id', 'desc').limit(query.limit + 1).execute()
+
+  const filters = [query.stage, query.segment, query.identified].filter(Boolean).length
+  let total: number
+  let capped = false
+  if (!term && filters <= 1) {
+    const name = query.stage ? `stage:${query.stage}` : query.segment ? `segment:${query.segment}` : query.identified === 'true' ? 'identified' : 'people'
+    const counts = await db.selectFrom('journey_counts').select(['name', 'n']).where('name', 'in', [name, 'people', 'identified']).execute()
+    const n = (k: string) => Number(counts.find((c) => c.name === k)?.n ?? 0)
+    total = query.identified === 'false' ? n('people') - n('identified') : n(name)
+  } else {
+    const counted = await db
+      .selectFrom(filtered.select('jp.profile_id').limit(COUNT_CAP + 1).as('x'))
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst()
+    total = Number(counted?.n ?? 0)
+    if (total > COUNT_CAP) (total = COUNT_CAP), (capped = true)
+  }
+
+  const shown = rows.slice(0, query.limit)
+  const last = shown[shown.length - 1]
+  const nextCursor = rows.length > query.limit && last ? encodeCursor(sort === 'lastSeen' ? { id: last.profile_id, ls: Number(last.ls) } : { id: last.profile_id }) : null
+  if (shown.length === 0) return { profiles: [], total, ...(capped ? { totalCapped: true as const } : {}), nextCursor }
+  const profiles = await db.selectFrom('profiles').selectAll().where('id', 'in', shown.map((r) => r.profile_id)).execute()
+  const byId = new Map((await summaries(db, profiles)).map((s) => [s.id, s]))
+  const out: PersonSummary[] = []
+  for (const r of shown) {
+    const s = byId.get(r.profile_id)
+    // Erased between the list and this read: left out of the page.
+    if (!s) continue
+    const stage = config.stages[Number(r.stage_index)] ?? config.stages[0]!
+    out.push({ ...s, stage: stage.id, stageName: stage.name, score: Number(r.score), channel: r.channel, segments: JSON.parse(r.segments) })
+  }
+  return { profiles: out, total, ...(capped ? { totalCapped: true as const } : {}), nextCursor }
 }
 
 export interface PersonJourney {
@@ -120,52 +141,75 @@ export interface PersonJourney {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
-export async function personJourney(index: JourneyIndex, profileId: string): Promise<PersonJourney | null> {
-  await index.refresh()
-  const p = index.person(profileId)
-  if (!p) return null
-  const e = index.evaluate(p)
-  const stage = index.config.stages[e.stageIndex]!
-  const segmentNames = new Map(index.segments().map((s) => [s.id, s.name]))
-  const devices: PersonJourney['devices'] = []
-  let earlier = 0
-  const earlierDevices = new Set<string>()
-  for (const key of p.keys) {
-    const info = index.keyInfo(key)
-    const signals = info?.signals ?? []
-    const n = signals.filter((s) => before(s, p.identifiedAt)).length
-    earlier += n
-    if (!key.startsWith('anonymousId:')) continue
-    if (n > 0) earlierDevices.add(key)
-    let first: number | null = null
-    let last: number | null = null
-    for (const s of signals) {
-      if (first === null || s.t < first) first = s.t
-      if (last === null || s.t > last) last = s.t
+/** Devices listed on a person's journey: the most recently seen. */
+const DEVICES_SHOWN = 100
+
+export async function personJourney(db: Db, worker: JourneyWorker, profileId: string): Promise<PersonJourney | null> {
+  const config = worker.modelConfig()
+  const [row, profile, idents] = await Promise.all([
+    db.selectFrom('journey_people').selectAll().where('profile_id', '=', profileId).executeTakeFirst(),
+    db.selectFrom('profiles').select(['email', 'user_id', 'identified_at']).where('id', '=', profileId).executeTakeFirst(),
+    db.selectFrom('identifiers').select(['key', 'kind', 'value', 'event_count', 'first_seen', 'last_seen']).where('profile_id', '=', profileId).execute(),
+  ])
+  if (!row || !profile) return null
+  const stage = config.stages[Number(row.stage_index)] ?? config.stages[0]!
+  const identifiedAt = profile.identified_at === null ? null : Number(profile.identified_at)
+  const segmentNames = new Map(config.segments.map((s) => [s.id, s.name]))
+  const anonymous = idents
+    .filter((i) => i.kind === 'anonymousId')
+    .sort((a, b) => Number(b.last_seen ?? 0) - Number(a.last_seen ?? 0))
+    .slice(0, DEVICES_SHOWN)
+  // Events before identification per identifier: an index range per key, never the person's whole history in memory.
+  const earlier = new Map<string, number>()
+  if (identifiedAt !== null) {
+    const keys = idents.map((i) => i.key)
+    for (let i = 0; i < keys.length; i += 500) {
+      const rows = await db
+        .selectFrom('events')
+        .select(['identity_key', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('identity_key', 'in', keys.slice(i, i + 500))
+        .where((eb) =>
+          eb.or([eb('timestamp', '<', identifiedAt), eb.and([eb('timestamp', '=', identifiedAt), eb('user_id', 'is', null), eb('email', 'is', null)])]),
+        )
+        .groupBy('identity_key')
+        .execute()
+      for (const r of rows) earlier.set(r.identity_key, Number(r.n))
     }
-    devices.push({
-      anonymousId: key.slice('anonymousId:'.length),
-      browser: info?.browser ?? null,
-      os: info?.os ?? null,
-      device: info?.device ?? null,
-      events: signals.length,
-      firstSeen: iso(first),
-      lastSeen: iso(last),
-    })
   }
+  const devices = await Promise.all(
+    anonymous.map(async (i) => {
+      const agent = await db
+        .selectFrom('events')
+        .select(['browser', 'os', 'device'])
+        .where('identity_key', '=', i.key)
+        .orderBy('timestamp', 'desc')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst()
+      return {
+        anonymousId: i.value,
+        browser: agent?.browser ?? null,
+        os: agent?.os ?? null,
+        device: agent?.device ?? null,
+        events: Number(i.event_count),
+        firstSeen: iso(i.first_seen === null ? null : Number(i.first_seen)),
+        lastSeen: iso(i.last_seen === null ? null : Number(i.last_seen)),
+      }
+    }),
+  )
+  const earlierEvents = [...earlier.values()].reduce((a, b) => a + b, 0)
+  const earlierDevices = idents.filter((i) => i.kind === 'anonymousId' && (earlier.get(i.key) ?? 0) > 0).length
   return {
     stage: stage.id,
     stageName: stage.name,
-    score: e.score,
-    reasons: e.reasons,
-    segments: e.segments.map((id) => ({ id, name: segmentNames.get(id) ?? id })),
-    channel: e.channel,
-    source: e.source,
+    score: Number(row.score),
+    reasons: JSON.parse(row.reasons),
+    segments: (JSON.parse(row.segments) as string[]).map((id) => ({ id, name: segmentNames.get(id) ?? id })),
+    channel: row.channel,
+    source: row.source,
     devices,
     identification:
-      p.identifiedAt === null
-        ? null
-        : { at: iso(p.identifiedAt)!, as: p.email ?? p.userId ?? '', earlierEvents: earlier, devices: earlierDevices.size },
+      identifiedAt === null ? null : { at: iso(identifiedAt)!, as: profile.email ?? profile.user_id ?? '', earlierEvents, devices: earlierDevices },
   }
 }
 
@@ -174,77 +218,85 @@ export async function personJourney(index: JourneyIndex, profileId: string): Pro
 
 export type { JourneyReport }
 
-
 const TABLE_ROWS = 50
 const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000)
 
-/** Pure over the index: the funnel of the people first seen in [from, to), and its tables. */
-export function journeyReport(index: JourneyIndex, period: { from: number | null; to: number | null }, now = Date.now()): JourneyReport {
-  const stages = index.config.stages
-  const evals = index.evaluations(now)
-  const counts = stages.map(() => 0)
-  // "Customers" in the channel table: the stage with id `customer`, else the last stage.
-  const ci = stages.findIndex((s) => s.id === 'customer')
-  const customerIndex = ci > 0 ? ci : stages.length - 1
-  const content = new Map<string, { consumers: number; known: number; becameKnown: number }>()
-  const pages = new Map<string, { visitors: number; known: number; becameKnown: number }>()
-  const channels = new Map<string, { visitors: number; leads: number; customers: number }>()
-  const ctas = new Map<string, { kind: 'content' | 'track'; label: string; clicks: number; people: number; beforeIdentification: number }>()
-  let people = 0
-  const tally = <T extends object>(map: Map<string, T>, key: string, init: () => T) => {
-    let row = map.get(key)
-    if (!row) map.set(key, (row = init()))
-    return row
+type Sums = Map<string, [dim: string, item: string, a: number, b: number, c: number]>
+
+function addSum(sums: Sums, dim: string, item: string, a: number, b: number, c: number): void {
+  const k = `${dim}\u0000${item}`
+  const r = sums.get(k)
+  if (r) (r[2] += a), (r[3] += b), (r[4] += c)
+  else sums.set(k, [dim, item, a, b, c])
+}
+
+/**
+ * The tables' sums for people first seen in [from, to): whole UTC days from the daily sums
+ * (day -1 holds all days), the partial days at either end from those people's own rows.
+ */
+async function sumsFor(db: Db, period: { from: number | null; to: number | null }): Promise<Sums> {
+  const sums: Sums = new Map()
+  const addRows = (rows: Array<{ dim: string; item: string; a: number; b: number; c: number }>) => {
+    for (const r of rows) addSum(sums, r.dim, r.item, Number(r.a), Number(r.b), Number(r.c))
   }
-  for (const p of index.allPeople()) {
-    const entry = evals.get(p.id)
-    if (!entry || entry.e.firstSeen === null) continue
-    const { e, c } = entry
-    if (period.from !== null && e.firstSeen! < period.from) continue
-    if (period.to !== null && e.firstSeen! >= period.to) continue
-    people++
-    counts[e.stageIndex]!++
-    const ch = tally(channels, e.channel ?? '(none)', () => ({ visitors: 0, leads: 0, customers: 0 }))
-    ch.visitors++
-    if (e.stageIndex >= 1) ch.leads++
-    if (e.stageIndex >= customerIndex) ch.customers++
-    const known = p.identifiedAt !== null
-    for (const [name, wasBefore] of c.content) {
-      const row = tally(content, name, () => ({ consumers: 0, known: 0, becameKnown: 0 }))
-      row.consumers++
-      if (known) row.known++
-      if (wasBefore) row.becameKnown++
-    }
-    for (const [path, wasBefore] of c.pages) {
-      const row = tally(pages, path, () => ({ visitors: 0, known: 0, becameKnown: 0 }))
-      row.visitors++
-      if (known) row.known++
-      if (wasBefore) row.becameKnown++
-    }
-    for (const cta of c.ctas) {
-      const row = tally(ctas, `${cta.kind}\u0000${cta.label}`, () => ({ kind: cta.kind, label: cta.label, clicks: 0, people: 0, beforeIdentification: 0 }))
-      row.clicks += cta.clicks
-      row.people++
-      if (cta.before) row.beforeIdentification++
-    }
+  if (period.from === null && period.to === null) {
+    addRows(await db.selectFrom('journey_rollup').select(['dim', 'item', 'a', 'b', 'c']).where('day', '=', -1).execute())
+    return sums
   }
+  const first = period.from === null ? 0 : Math.ceil(period.from / DAY)
+  const last = period.to === null ? Number.MAX_SAFE_INTEGER : Math.floor(period.to / DAY) - 1
+  const edges: Array<[number, number]> = []
+  if (first <= last) {
+    addRows(
+      await db
+        .selectFrom('journey_rollup')
+        .select(['dim', 'item', (eb) => eb.fn.sum<number>('a').as('a'), (eb) => eb.fn.sum<number>('b').as('b'), (eb) => eb.fn.sum<number>('c').as('c')])
+        .where('day', '>=', first)
+        .where('day', '<=', last)
+        .groupBy(['dim', 'item'])
+        .execute(),
+    )
+    if (period.from !== null && period.from < first * DAY) edges.push([period.from, first * DAY])
+    if (period.to !== null && (last + 1) * DAY < period.to) edges.push([(last + 1) * DAY, period.to])
+  } else edges.push([period.from ?? 0, period.to ?? Number.MAX_SAFE_INTEGER])
+  for (const [from, to] of edges) {
+    const people = await db.selectFrom('journey_people').select('contribution').where('first_seen', '>=', from).where('first_seen', '<', to).execute()
+    for (const p of people) for (const [dim, item, a, b, c] of JSON.parse(p.contribution) as Array<[string, string, number, number, number]>) addSum(sums, dim, item, a, b, c)
+  }
+  return sums
+}
+
+export async function journeyReport(db: Db, worker: JourneyWorker, period: { from: number | null; to: number | null }): Promise<JourneyReport & { status: JourneyStatus }> {
+  const stages = worker.modelConfig().stages
+  const [sums, status] = await Promise.all([sumsFor(db, period), worker.status(db)])
+  const rows = (dim: string) => [...sums.values()].filter((r) => r[0] === dim && (r[2] !== 0 || r[3] !== 0 || r[4] !== 0))
+  const counts = new Map(rows('stage').map((r) => [r[1], r[2]]))
+  const stageCounts = stages.map((s) => counts.get(s.id) ?? 0)
   let reachedPrev = 0
   const stageRows = stages.map((s, i) => {
-    const reached = counts.slice(i).reduce((a, b) => a + b, 0)
-    const row = { stage: s.id, name: s.name, count: counts[i]!, reached, conversion: i === 0 ? null : ratio(reached, reachedPrev) }
+    const reached = stageCounts.slice(i).reduce((a, b) => a + b, 0)
+    const row = { stage: s.id, name: s.name, count: stageCounts[i]!, reached, conversion: i === 0 ? null : ratio(reached, reachedPrev) }
     reachedPrev = reached
     return row
   })
-  const top = <T>(rows: T[], by: (r: T) => number) => rows.sort((a, b) => by(b) - by(a)).slice(0, TABLE_ROWS)
+  const top = <T extends { key: string }>(list: T[], by: (r: T) => number) =>
+    list.sort((a, b) => by(b) - by(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, TABLE_ROWS).map(({ key: _, ...r }) => r)
   return {
     model: 'journey',
     period: { from: iso(period.from), to: iso(period.to) },
-    people,
+    people: stageCounts.reduce((a, b) => a + b, 0),
     stages: stageRows,
-    content: top([...content].map(([name, r]) => ({ name, ...r })), (r) => r.consumers),
-    pages: top([...pages].map(([path, r]) => ({ path, ...r })), (r) => r.visitors),
-    channels: top([...channels].map(([channel, r]) => ({ channel, ...r })), (r) => r.visitors),
-    ctas: top([...ctas.values()], (r) => r.clicks),
+    content: top(rows('content').map(([, name, a, b, c]) => ({ key: name, name, consumers: a, known: b, becameKnown: c })), (r) => r.consumers),
+    pages: top(rows('page').map(([, path, a, b, c]) => ({ key: path, path, visitors: a, known: b, becameKnown: c })), (r) => r.visitors),
+    channels: top(rows('channel').map(([, channel, a, b, c]) => ({ key: channel, channel, visitors: a, leads: b, customers: c })), (r) => r.visitors),
+    ctas: top(
+      rows('cta').map(([, item, a, b, c]) => {
+        const sep = item.indexOf('\u001f')
+        return { key: item, kind: item.slice(0, sep) as 'content' | 'track', label: item.slice(sep + 1), clicks: a, people: b, beforeIdentification: c }
+      }),
+      (r) => r.clicks,
+    ),
+    status,
   }
 }
 
@@ -261,11 +313,11 @@ export function parsePeriod(from: string | undefined, to: string | undefined): {
 }
 
 /** Segment list with member counts. */
-export function segmentList(index: JourneyIndex, now = Date.now()) {
-  const evals = index.evaluations(now)
-  const counts = new Map<string, number>()
-  for (const { e } of evals.values()) for (const s of e.segments) counts.set(s, (counts.get(s) ?? 0) + 1)
-  return index.segments().map((s) => ({
+export async function segmentList(db: Db, worker: JourneyWorker) {
+  const counts = new Map(
+    (await db.selectFrom('journey_counts').select(['name', 'n']).where('name', 'like', 'segment:%').execute()).map((r) => [r.name.slice('segment:'.length), Number(r.n)]),
+  )
+  return worker.segments().map((s) => ({
     id: s.id,
     name: s.name,
     description: s.description ?? null,
@@ -274,3 +326,4 @@ export function segmentList(index: JourneyIndex, now = Date.now()) {
     count: counts.get(s.id) ?? 0,
   }))
 }
+

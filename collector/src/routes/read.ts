@@ -4,10 +4,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Store } from '../db/connect.js'
 import { isUnavailable } from '../db/errors.js'
-import { eraseProfile } from '../identity/graph.js'
+import { eraseProfile, liveProfileId } from '../identity/graph.js'
 import { checkSegment } from '../journey/config.js'
-import { JourneyIndex } from '../journey/index.js'
 import { journeyReport, listPeople, parsePeriod, personJourney, segmentList } from '../journey/queries.js'
+import type { JourneyWorker } from '../journey/worker.js'
 import { BadRequest, getProfile, lookupProfile, type ProfileDetail } from '../read/profiles.js'
 import { timeline } from '../read/profiles.js'
 import { basicAuthUser, safeEqual, UNAVAILABLE_RETRY_AFTER } from './ingest.js'
@@ -37,16 +37,19 @@ function searchBody(body: unknown): Query {
   return query
 }
 
-export async function readRoutes(app: FastifyInstance, opts: { config: Config; store: Store }): Promise<void> {
-  const { config, store } = opts
+/** API segments at most: each one is evaluated for every person the journey worker touches. */
+const MAX_API_SEGMENTS = 100
+
+export async function readRoutes(app: FastifyInstance, opts: { config: Config; store: Store; journey: JourneyWorker }): Promise<void> {
+  const { config, store, journey } = opts
   const db = store.db
   const writeKeys = new Set(config.writeKeys)
-  const journey = new JourneyIndex(store, config.journey)
 
   // A profile with its journey facts (stage, score and reasons, segments, devices).
   const withJourney = async (profile: ProfileDetail | null) => {
     if (!profile) return null
-    const j = await personJourney(journey, profile.id)
+    await journey.sync()
+    const j = await personJourney(db, journey, profile.id)
     return j ? { ...profile, stage: j.stage, journey: j } : { ...profile, journey: null }
   }
 
@@ -95,11 +98,16 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
     limit: limitOf(q.limit, 50, 200),
   })
 
-  app.get('/api/profiles', async (request) => listPeople(db, journey, peopleQuery(request.query as Query)))
+  const people = async (q: ReturnType<typeof peopleQuery>) => {
+    await journey.sync()
+    return listPeople(db, store.dialect, journey, q)
+  }
+
+  app.get('/api/profiles', async (request) => people(peopleQuery(request.query as Query)))
 
   // The same list, the query in a JSON body: a search term is often an email, and the viewer
   // keeps it out of request URLs (server and proxy logs, browser history).
-  app.post('/api/profiles/search', async (request) => listPeople(db, journey, peopleQuery(searchBody(request.body))))
+  app.post('/api/profiles/search', async (request) => people(peopleQuery(searchBody(request.body))))
 
   app.get('/api/profiles/:id', async (request, reply) => {
     const profile = await withJourney(await getProfile(db, (request.params as { id: string }).id))
@@ -122,28 +130,34 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
 
   app.delete('/api/profiles/:id', async (request, reply) => {
     const id = (request.params as { id: string }).id
-    const keys = (await db.selectFrom('identifiers').select('key').where('profile_id', '=', id).execute()).map((r) => r.key)
-    const erased = await store.transaction((trx) => eraseProfile(trx, store.dialect, id))
-    journey.invalidate(keys)
+    const erased = await store.transaction(async (trx) => {
+      const live = await liveProfileId(trx, id)
+      const keys = live ? (await trx.selectFrom('identifiers').select('key').where('profile_id', '=', live).execute()).map((r) => r.key) : []
+      const done = await eraseProfile(trx, store.dialect, id)
+      // The person leaves the journey tables in the same transaction.
+      if (done) await journey.forget(trx, done.profileId, keys)
+      return done
+    })
     return erased ? { erased } : reply.code(404).send({ error: 'profile not found' })
   })
 
-  // Journey model (issue 5): stages with anonymous visitors first, conversion, tables.
+  // The journey: stages with anonymous visitors first, conversion, tables; `status` says how
+  // far the analytics are behind the events.
   app.get('/api/journey', async (request) => {
     const q = request.query as Query
     const period = parsePeriod(q.from, q.to)
-    await journey.refresh()
-    return journey.memo(`journey|${period.from}|${period.to}`, () => journeyReport(journey, period))
+    await journey.sync()
+    return journeyReport(db, journey, period)
   })
 
   app.get('/api/segments', async () => {
-    await journey.refresh()
-    return { segments: journey.memo('segments', () => segmentList(journey)) }
+    await journey.sync()
+    return { segments: await segmentList(db, journey) }
   })
 
   // Segments defined through the API are stored; config-file segments are read-only here.
   app.post('/api/segments', async (request, reply) => {
-    await journey.refresh()
+    await journey.sync()
     const body = request.body
     const taken = new Set(journey.segments().map((s) => s.id))
     let seg
@@ -153,32 +167,35 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
       throw new BadRequest((err as Error).message)
     }
     if (taken.has(seg.id)) return reply.code(409).send({ error: `segment "${seg.id}" already exists` })
+    if (journey.segments().filter((s) => s.origin === 'api').length >= MAX_API_SEGMENTS) {
+      throw new BadRequest(`at most ${MAX_API_SEGMENTS} segments can be created through the API; delete one first`)
+    }
     const inserted = await db
       .insertInto('segments')
       .values({ id: seg.id, name: seg.name, description: seg.description ?? null, definition: JSON.stringify(seg.when), created_at: Date.now() })
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst()
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return reply.code(409).send({ error: `segment "${seg.id}" already exists` })
-    journey.invalidate()
-    await journey.refresh()
-    return reply.code(201).send({ segment: segmentList(journey).find((s) => s.id === seg.id) })
+    // The next step takes the new segment in (and fills in its facts when it needs new ones).
+    await journey.sync()
+    return reply.code(201).send({ segment: (await segmentList(db, journey)).find((s) => s.id === seg.id) })
   })
 
   app.delete('/api/segments/:id', async (request, reply) => {
     const id = (request.params as { id: string }).id
-    await journey.refresh()
+    await journey.sync()
     const seg = journey.segments().find((s) => s.id === id)
     if (!seg) return reply.code(404).send({ error: `unknown segment "${id}"` })
     if (seg.origin !== 'api') return reply.code(409).send({ error: `segment "${id}" is defined in the journey config file; change it there` })
     await db.deleteFrom('segments').where('id', '=', id).execute()
-    journey.invalidate()
+    await journey.sync()
     return { deleted: id }
   })
 
   app.get('/api/segments/:id/profiles', async (request, reply) => {
     const id = (request.params as { id: string }).id
-    await journey.refresh()
+    await journey.sync()
     if (!journey.segments().some((s) => s.id === id)) return reply.code(404).send({ error: `unknown segment "${id}"` })
-    return listPeople(db, journey, { ...peopleQuery(request.query as Query), segment: id })
+    return people({ ...peopleQuery(request.query as Query), segment: id })
   })
 }

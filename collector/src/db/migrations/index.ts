@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import type { Db, Dialect } from '../schema.js'
 import { initial } from './001_initial.js'
 import { segments } from './002_segments.js'
+import { journey } from './003_journey.js'
 
 export interface DialectTypes {
   autoId: string
@@ -18,7 +19,7 @@ export interface Migration {
   sql: (t: DialectTypes) => string[]
 }
 
-export const migrations: Migration[] = [initial, segments]
+export const migrations: Migration[] = [initial, segments, journey]
 
 const TYPES: Record<Dialect, DialectTypes> = {
   sqlite: { autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT', json: 'TEXT', patternOps: '' },

@@ -1,0 +1,407 @@
+// The journey worker: reads every stored event once, in id order, following a watermark kept in
+// the database, and keeps the journey facts, people's evaluations and the tables' sums up to
+// date — in bounded steps, each one transaction, so no step holds the event loop or the write
+// lock for long and a crash loses nothing (the watermark moves with the facts it covers).
+//
+// Several collector processes may share one PostgreSQL database: one step runs at a time
+// (an advisory lock), whichever process takes it; they all read the same answer.
+import { createHash } from 'node:crypto'
+import { sql } from 'kysely'
+import type { Store } from '../db/connect.js'
+import { parseJson, type Db, type JourneyStateTable } from '../db/schema.js'
+import { checkSegment } from './config.js'
+import { factRows, writeFacts, type KeyedSignal } from './facts.js'
+import type { JourneyHooks, PersonChange, StoredEvent } from './hooks.js'
+import { dayOf, matchersOf, type JourneyConfig, type Matcher, type SegmentDef } from './model.js'
+import { chunks, forgetPerson, reevaluate, type Cause } from './people.js'
+import { signalOfParsed } from './signal.js'
+
+/** Arbitrary constant naming the journey advisory lock on PostgreSQL. */
+const JOURNEY_LOCK = 72_617_003
+/**
+ * PostgreSQL hands out event ids before commit: an id missing below the highest one read may
+ * still commit. It is looked for again until every transaction that was running when it was
+ * seen has ended, and at least this long (an id is drawn a moment before its transaction id).
+ */
+const HOLE_MIN_MS = 2_000
+const MAX_HOLES = 20_000
+
+const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
+
+export interface WorkerOptions {
+  /** Events read per step. */
+  batch?: number
+  /** People re-evaluated per step when the day or the config changed. */
+  sweep?: number
+  /** Pause between steps while nothing is left to do. */
+  idleMs?: number
+  now?: () => number
+}
+
+export interface JourneyStatus {
+  /** Highest event id stored, and the highest read. */
+  lastEventId: number
+  readTo: number
+  /** Rebuilds of facts under way (a rule or segment added to a database that has events). */
+  backfills: Array<{ done: number; total: number }>
+  /** People whose evaluation predates the current day or config, still to redo. */
+  stale: number
+}
+
+interface StepResult {
+  /** More work is waiting (events, a backfill, stale people). */
+  more: boolean
+}
+
+type Hole = [id: number, seenAt: number, xmax: string]
+
+export class JourneyWorker {
+  private readonly batch: number
+  private readonly sweepSize: number
+  private readonly idleMs: number
+  private readonly now: () => number
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<StepResult> | null = null
+  private stopped = false
+  private apiSegments: SegmentDef[] = []
+  private segmentsFingerprint = ''
+  /** Active matcher id → key, and key → matcher, as of the last step. */
+  private matcherKeys = new Map<number, string>()
+  private active: Array<[number, Matcher]> = []
+  private reconciledHash = ''
+
+  constructor(
+    private readonly store: Store,
+    readonly config: JourneyConfig,
+    private readonly hooks: JourneyHooks = {},
+    opts: WorkerOptions = {},
+  ) {
+    this.batch = opts.batch ?? (store.dialect === 'sqlite' ? 500 : 2_000)
+    this.sweepSize = opts.sweep ?? 200
+    this.idleMs = opts.idleMs ?? 250
+    this.now = opts.now ?? Date.now
+  }
+
+  /** Config segments first, then the ones created through the API (as of the last step). */
+  segments(): SegmentDef[] {
+    return [...this.config.segments, ...this.apiSegments]
+  }
+
+  modelConfig(): JourneyConfig {
+    return { ...this.config, segments: this.segments() }
+  }
+
+  /** Steps in the background until stopped. */
+  start(): void {
+    this.stopped = false
+    const loop = async () => {
+      this.timer = null
+      if (this.stopped) return
+      let more = false
+      try {
+        more = (await this.step(false)).more
+      } catch {
+        // The database is away or busy: try again after the pause.
+      }
+      if (!this.stopped) this.timer = setTimeout(loop, more ? 0 : this.idleMs)
+    }
+    this.timer = setTimeout(loop, 0)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    await this.running?.catch(() => undefined)
+  }
+
+  /**
+   * Brings the journey up to date before a read, within a time budget: a read that follows a
+   * write sees it, and a read under heavy ingest answers from what is read so far.
+   */
+  async sync(budgetMs = 250): Promise<void> {
+    const until = this.now() + budgetMs
+    for (;;) {
+      const { more } = await this.step(true)
+      if (!more || this.now() >= until) return
+    }
+  }
+
+  /** One step; concurrent callers in this process share it. */
+  step(wait: boolean): Promise<StepResult> {
+    return (this.running ??= this.runStep(wait).finally(() => (this.running = null)))
+  }
+
+  private async runStep(wait: boolean): Promise<StepResult> {
+    const { store } = this
+    const result = await store.transaction(async (trx) => {
+      if (store.dialect === 'postgres') {
+        if (wait) {
+          // A read waits for another process's step, then sees its result.
+          await sql`SET LOCAL lock_timeout = '5s'`.execute(trx)
+          await sql`SELECT pg_advisory_xact_lock(${JOURNEY_LOCK})`.execute(trx)
+        } else {
+          const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${JOURNEY_LOCK}) AS ok`.execute(trx)
+          if (!got.rows[0]?.ok) return null
+        }
+      }
+      return this.stepIn(trx)
+    })
+    return result ?? { more: false }
+  }
+
+  private async stepIn(trx: Db): Promise<StepResult> {
+    const now = this.now()
+    const state = await this.loadState(trx, now)
+    const changes: PersonChange[] = []
+    const config = this.modelConfig()
+
+    // 1. New events: facts for every active matcher, keepers, and the people they touch.
+    const fresh = await this.readNew(trx, state, now)
+    const dirty = new Set<string>()
+    const causes = new Map<string, Cause>()
+    if (fresh.length) {
+      const keyed = fresh.map(toKeyed)
+      await writeFacts(trx, this.store.dialect, factRows(keyed, this.active))
+      for (const k of this.hooks.keepers ?? []) await k.apply(trx, this.store.dialect, fresh)
+      const latest = new Map<string, StoredEvent>()
+      for (const e of fresh) {
+        const prev = latest.get(e.identityKey)
+        if (!prev || e.timestamp >= prev.timestamp) latest.set(e.identityKey, e)
+      }
+      for (const chunk of chunks([...latest.keys()])) {
+        const owners = await trx.selectFrom('identifiers').select(['key', 'profile_id']).where('key', 'in', chunk).execute()
+        for (const o of owners) {
+          dirty.add(o.profile_id)
+          const e = latest.get(o.key)!
+          const prev = causes.get(o.profile_id)
+          if (!prev || e.timestamp >= prev.at) causes.set(o.profile_id, { messageId: e.messageId, event: e.event, type: e.type, at: e.timestamp })
+        }
+      }
+    }
+
+    // 2. A rebuild under way: a share of the step's events, for the matchers and keepers it fills.
+    const backfilled = await this.backfillChunk(trx, state)
+
+    // 3. People: those the new events touched, then a share of those evaluated before the
+    // current day or config (decay and windows move with the day).
+    const ctx = { config, matchers: this.matcherKeys, now, stamp: state.epoch }
+    changes.push(...(await reevaluate(trx, this.store.dialect, [...dirty], { ...ctx, causes })))
+    let stale: string[] = []
+    if (!backfilled.pending) {
+      stale = (
+        await trx.selectFrom('journey_people').select('profile_id').where('stamp', '<', state.epoch).orderBy('stamp').limit(this.sweepSize).execute()
+      ).map((r) => r.profile_id)
+      changes.push(...(await reevaluate(trx, this.store.dialect, stale.filter((id) => !dirty.has(id)), ctx)))
+    }
+    for (const listen of this.hooks.listeners ?? []) if (changes.length) await listen(trx, this.store.dialect, changes)
+
+    await trx
+      .updateTable('journey_state')
+      .set({ scanned_to: state.scanned_to, holes: state.holes, epoch: state.epoch, epoch_day: state.epoch_day, config_hash: state.config_hash, keepers: state.keepers })
+      .where('id', '=', 1)
+      .execute()
+    return { more: fresh.length >= this.batch || backfilled.more || stale.length >= this.sweepSize }
+  }
+
+  /** The state row, after taking in any change of day, config, API segments or keepers. */
+  private async loadState(trx: Db, now: number): Promise<JourneyStateTable> {
+    const segments = await trx.selectFrom('segments').selectAll().orderBy('created_at').orderBy('id').execute()
+    const fingerprint = JSON.stringify(segments.map((s) => [s.id, s.name, s.description, parseJson(s.definition as string)]))
+    if (fingerprint !== this.segmentsFingerprint) {
+      const stageIds = this.config.stages.map((s) => s.id)
+      const api: SegmentDef[] = []
+      for (const s of segments) {
+        try {
+          const raw = { id: s.id, name: s.name, when: parseJson(s.definition as string), ...(s.description ? { description: s.description } : {}) }
+          api.push({ ...checkSegment(raw, `segment ${s.id}`, stageIds, new Set()), origin: 'api' })
+        } catch {
+          // A stored segment naming a stage the config no longer has is skipped, not fatal.
+        }
+      }
+      this.apiSegments = api
+      this.segmentsFingerprint = fingerprint
+    }
+    const config = this.modelConfig()
+    const hash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32)
+    let state = await trx.selectFrom('journey_state').selectAll().where('id', '=', 1).executeTakeFirst()
+    if (!state) {
+      state = { id: 1, scanned_to: 0, holes: '[]', epoch: 1, epoch_day: dayOf(now), config_hash: '', keepers: '[]' }
+      await trx.insertInto('journey_state').values(state).execute()
+    }
+    state = { ...state, scanned_to: Number(state.scanned_to), epoch: Number(state.epoch), epoch_day: Number(state.epoch_day) }
+    const keepers = (this.hooks.keepers ?? []).map((k) => k.name)
+    const knownKeepers = new Set<string>(JSON.parse(state.keepers))
+    const newKeepers = keepers.filter((k) => !knownKeepers.has(k))
+    let newMatchers: number[] = []
+    // Each process reconciles once per config it sees (another process may have added the rows).
+    if (hash !== this.reconciledHash) {
+      newMatchers = await this.reconcileMatchers(trx, config)
+      this.reconciledHash = hash
+    }
+    if (state.config_hash !== hash) {
+      state.config_hash = hash
+      state.epoch++
+    }
+    if ((newMatchers.length || newKeepers.length) && state.scanned_to > 0) {
+      await trx
+        .insertInto('journey_backfills')
+        .values({ matchers: JSON.stringify(newMatchers), keepers: JSON.stringify(newKeepers), cursor: 0, upto: state.scanned_to })
+        .execute()
+    }
+    if (newKeepers.length) state.keepers = JSON.stringify([...knownKeepers, ...newKeepers])
+    if (dayOf(now) !== state.epoch_day) {
+      state.epoch_day = dayOf(now)
+      state.epoch++
+    }
+    return state
+  }
+
+  /** Active matchers for `config`; returns the ids of matchers that were not active before. */
+  private async reconcileMatchers(trx: Db, config: JourneyConfig): Promise<number[]> {
+    const wanted = matchersOf(config)
+    const rows = await trx.selectFrom('journey_matchers').select(['id', 'definition']).where('active', '=', 1).execute()
+    const have = new Map(rows.map((r) => [r.definition, Number(r.id)]))
+    const added: number[] = []
+    for (const key of wanted.keys()) {
+      if (have.has(key)) continue
+      // A matcher dropped and added again gets a new id: the rows of its old id are stale.
+      const row = await trx.insertInto('journey_matchers').values({ definition: key, active: 1 }).returning('id').executeTakeFirstOrThrow()
+      have.set(key, Number(row.id))
+      added.push(Number(row.id))
+    }
+    const retired = [...have].filter(([key]) => !wanted.has(key)).map(([, id]) => id)
+    if (retired.length) await trx.updateTable('journey_matchers').set({ active: 0 }).where('id', 'in', retired).execute()
+    this.matcherKeys = new Map([...have].filter(([key]) => wanted.has(key)).map(([key, id]) => [id, key]))
+    this.active = [...this.matcherKeys].map(([id, key]) => [id, wanted.get(key)!])
+    return added
+  }
+
+  /** Events past the watermark (and, on PostgreSQL, in its holes), at most one batch. */
+  private async readNew(trx: Db, state: JourneyStateTable, now: number): Promise<StoredEvent[]> {
+    const pg = this.store.dialect === 'postgres'
+    let holes: Hole[] = JSON.parse(state.holes)
+    const holeIds = holes.map((h) => h[0])
+    const rows = await trx
+      .selectFrom('events')
+      .select(EVENT_COLUMNS)
+      .where((eb) => (holeIds.length ? eb.or([eb('id', '>', state.scanned_to), eb('id', 'in', holeIds)]) : eb('id', '>', state.scanned_to)))
+      .orderBy('id')
+      .limit(this.batch)
+      .execute()
+    if (pg) {
+      const snap = (await sql<{ xmin: string; xmax: string }>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`.execute(trx)).rows[0]!
+      const found = new Set(rows.map((r) => Number(r.id)))
+      holes = holes.filter((h) => !found.has(h[0]) && !(BigInt(snap.xmin) > BigInt(h[2]) && now - h[1] >= HOLE_MIN_MS))
+      let prev = state.scanned_to
+      for (const r of rows) {
+        const id = Number(r.id)
+        if (id <= state.scanned_to) continue
+        for (let g = Math.max(prev + 1, id - MAX_HOLES); g < id; g++) holes.push([g, now, snap.xmax])
+        prev = id
+      }
+      if (holes.length > MAX_HOLES) holes = holes.slice(holes.length - MAX_HOLES)
+      state.holes = JSON.stringify(holes)
+    }
+    for (const r of rows) state.scanned_to = Math.max(state.scanned_to, Number(r.id))
+    return rows.map(toStored)
+  }
+
+  /** One chunk of the oldest rebuild under way. */
+  private async backfillChunk(trx: Db, state: JourneyStateTable): Promise<{ more: boolean; pending: boolean }> {
+    const job = await trx.selectFrom('journey_backfills').selectAll().orderBy('id').limit(1).executeTakeFirst()
+    if (!job) return { more: false, pending: false }
+    const cursor = Number(job.cursor)
+    const upto = Number(job.upto)
+    const holeIds = new Set((JSON.parse(state.holes) as Hole[]).map((h) => h[0]))
+    const rows = (
+      await trx.selectFrom('events').select(EVENT_COLUMNS).where('id', '>', cursor).where('id', '<=', upto).orderBy('id').limit(this.batch).execute()
+    ).filter((r) => !holeIds.has(Number(r.id)))
+    const ids = new Set<number>(JSON.parse(job.matchers))
+    const matchers = this.active.filter(([id]) => ids.has(id))
+    const events = rows.map(toStored)
+    if (matchers.length) await writeFacts(trx, this.store.dialect, factRows(events.map(toKeyed), matchers, false))
+    const keepers = new Set<string>(JSON.parse(job.keepers))
+    for (const k of this.hooks.keepers ?? []) if (keepers.has(k.name)) await k.apply(trx, this.store.dialect, events)
+    const next = rows.length < this.batch ? upto : Number(rows[rows.length - 1]!.id)
+    if (next >= upto) {
+      await trx.deleteFrom('journey_backfills').where('id', '=', job.id).execute()
+      // Everyone is evaluated again with the complete facts.
+      state.epoch++
+      return { more: true, pending: false }
+    }
+    await trx.updateTable('journey_backfills').set({ cursor: next }).where('id', '=', job.id).execute()
+    return { more: true, pending: true }
+  }
+
+  /** An erased person leaves the journey, in the erasing transaction. */
+  async forget(trx: Db, profileId: string, keys: string[]): Promise<void> {
+    if (this.store.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${JOURNEY_LOCK})`.execute(trx)
+    await forgetPerson(trx, this.store.dialect, profileId, keys)
+  }
+
+  /** How far the journey is behind the events, for readers. */
+  async status(db: Db = this.store.db): Promise<JourneyStatus> {
+    const [last, state, jobs, stale] = await Promise.all([
+      db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst(),
+      db.selectFrom('journey_state').select(['scanned_to', 'epoch']).where('id', '=', 1).executeTakeFirst(),
+      db.selectFrom('journey_backfills').select(['cursor', 'upto']).orderBy('id').execute(),
+      // Counted up to a bound: the figure is for a progress line, not worth a scan.
+      db
+        .selectFrom((eb) =>
+          eb.selectFrom('journey_people').select('profile_id').where('stamp', '<', (eb2) => eb2.selectFrom('journey_state').select('epoch').where('id', '=', 1)).limit(10_001).as('s'),
+        )
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirst(),
+    ])
+    return {
+      lastEventId: Number(last?.id ?? 0),
+      readTo: Number(state?.scanned_to ?? 0),
+      backfills: jobs.map((j) => ({ done: Number(j.cursor), total: Number(j.upto) })),
+      stale: Number(stale?.n ?? 0),
+    }
+  }
+}
+
+const EVENT_COLUMNS = ['id', 'message_id', 'type', 'event', 'identity_key', 'anonymous_id', 'user_id', 'email', 'session_id', 'timestamp', 'received_at', 'properties', 'context', 'traits'] as const
+
+function toStored(r: {
+  id: number
+  message_id: string
+  type: string
+  event: string | null
+  identity_key: string
+  anonymous_id: string | null
+  user_id: string | null
+  email: string | null
+  session_id: string | null
+  timestamp: number
+  received_at: number
+  properties: unknown
+  context: unknown
+  traits: unknown
+}): StoredEvent {
+  return {
+    id: Number(r.id),
+    messageId: r.message_id,
+    type: r.type,
+    event: r.event,
+    identityKey: r.identity_key,
+    anonymousId: r.anonymous_id,
+    userId: r.user_id,
+    email: r.email,
+    sessionId: r.session_id,
+    timestamp: Number(r.timestamp),
+    receivedAt: Number(r.received_at),
+    properties: obj(parseJson(r.properties as string)),
+    context: obj(parseJson(r.context as string)),
+    traits: obj(parseJson(r.traits as string)),
+  }
+}
+
+function toKeyed(e: StoredEvent): KeyedSignal {
+  return {
+    key: e.identityKey,
+    signal: signalOfParsed({ type: e.type, event: e.event, timestamp: e.timestamp, session_id: e.sessionId, user_id: e.userId, email: e.email }, e.properties, e.context),
+  }
+}
