@@ -21,9 +21,12 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
   let from = ''
   let to = ''
   if (days === 'custom') {
-    if (isDate(fromDate)) from = new Date(`${fromDate}T00:00:00`).toISOString()
-    if (isDate(toDate)) to = new Date(new Date(`${toDate}T00:00:00`).getTime() + DAY).toISOString()
-  } else if (/^\d+$/.test(days)) from = new Date(Date.now() - Number(days) * DAY).toISOString()
+    if (isDate(fromDate)) from = new Date(`${fromDate}T00:00:00Z`).toISOString()
+    if (isDate(toDate)) to = new Date(new Date(`${toDate}T00:00:00Z`).getTime() + DAY).toISOString()
+  } else if (/^\d+$/.test(days)) {
+    // Whole UTC days (today and the N − 1 before it): the collector answers them from daily sums.
+    from = new Date((Math.floor(Date.now() / DAY) - Number(days) + 1) * DAY).toISOString()
+  }
   const [report, segs] = await Promise.all([api<JourneyReport>(`/api/journey${qs({ from, to })}`), api<{ segments: Segment[] }>('/api/segments')])
   const periodText = days === 'custom' ? `first seen ${isDate(fromDate) ? `from ${fromDate}` : ''} ${isDate(toDate) ? `to ${toDate}` : ''}`.trim() : days ? `first seen in the last ${days} days` : 'in total'
   const max = Math.max(1, ...report.stages.map((s) => s.reached))

@@ -25,6 +25,9 @@ const JOURNEY_LOCK = 72_617_003
  */
 const HOLE_MIN_MS = 2_000
 const MAX_HOLES = 20_000
+/** A step's target time: on SQLite the queries run on the event loop's thread, on PostgreSQL they do not. */
+const STEP_MS = { sqlite: 25, postgres: 250 }
+const MIN_BATCH = 20
 
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
 
@@ -56,7 +59,9 @@ interface StepResult {
 type Hole = [id: number, seenAt: number, xmax: string]
 
 export class JourneyWorker {
-  private readonly batch: number
+  /** Events read per step: adapts so a step takes about STEP_MS (events differ a thousandfold in size). */
+  private batch: number
+  private readonly maxBatch: number
   private readonly sweepSize: number
   private readonly idleMs: number
   private readonly now: () => number
@@ -76,7 +81,8 @@ export class JourneyWorker {
     private readonly hooks: JourneyHooks = {},
     opts: WorkerOptions = {},
   ) {
-    this.batch = opts.batch ?? (store.dialect === 'sqlite' ? 500 : 2_000)
+    this.maxBatch = opts.batch ?? 2_000
+    this.batch = Math.min(this.maxBatch, 200)
     this.sweepSize = opts.sweep ?? 200
     this.idleMs = opts.idleMs ?? 250
     this.now = opts.now ?? Date.now
@@ -119,11 +125,16 @@ export class JourneyWorker {
    * Brings the journey up to date before a read, within a time budget: a read that follows a
    * write sees it, and a read under heavy ingest answers from what is read so far.
    */
-  async sync(budgetMs = 250): Promise<void> {
+  async sync(budgetMs = 1_000): Promise<void> {
     const until = this.now() + budgetMs
+    // A step already under way may have read before the caller's write: let it end, then step
+    // again, so the read sees everything committed before it was asked.
+    if (this.running) await this.running.catch(() => undefined)
     for (;;) {
       const { more } = await this.step(true)
       if (!more || this.now() >= until) return
+      // SQLite answers on this thread: let other requests in between steps.
+      await new Promise((resolve) => setImmediate(resolve))
     }
   }
 
@@ -134,6 +145,7 @@ export class JourneyWorker {
 
   private async runStep(wait: boolean): Promise<StepResult> {
     const { store } = this
+    const started = performance.now()
     const result = await store.transaction(async (trx) => {
       if (store.dialect === 'postgres') {
         if (wait) {
@@ -147,6 +159,11 @@ export class JourneyWorker {
       }
       return this.stepIn(trx)
     })
+    // SQLite runs on this thread: a step's time is time the event loop waits.
+    const took = performance.now() - started
+    const target = STEP_MS[store.dialect]
+    if (took > target * 2) this.batch = Math.max(MIN_BATCH, Math.floor(this.batch / 2))
+    else if (took < target / 2) this.batch = Math.min(this.maxBatch, this.batch * 2)
     return result ?? { more: false }
   }
 
@@ -314,16 +331,15 @@ export class JourneyWorker {
     const cursor = Number(job.cursor)
     const upto = Number(job.upto)
     const holeIds = new Set((JSON.parse(state.holes) as Hole[]).map((h) => h[0]))
-    const rows = (
-      await trx.selectFrom('events').select(EVENT_COLUMNS).where('id', '>', cursor).where('id', '<=', upto).orderBy('id').limit(this.batch).execute()
-    ).filter((r) => !holeIds.has(Number(r.id)))
+    const read = await trx.selectFrom('events').select(EVENT_COLUMNS).where('id', '>', cursor).where('id', '<=', upto).orderBy('id').limit(this.batch).execute()
+    const rows = read.filter((r) => !holeIds.has(Number(r.id)))
     const ids = new Set<number>(JSON.parse(job.matchers))
     const matchers = this.active.filter(([id]) => ids.has(id))
     const events = rows.map(toStored)
     if (matchers.length) await writeFacts(trx, this.store.dialect, factRows(events.map(toKeyed), matchers, false))
     const keepers = new Set<string>(JSON.parse(job.keepers))
     for (const k of this.hooks.keepers ?? []) if (keepers.has(k.name)) await k.apply(trx, this.store.dialect, events)
-    const next = rows.length < this.batch ? upto : Number(rows[rows.length - 1]!.id)
+    const next = read.length < this.batch ? upto : Number(read[read.length - 1]!.id)
     if (next >= upto) {
       await trx.deleteFrom('journey_backfills').where('id', '=', job.id).execute()
       // Everyone is evaluated again with the complete facts.
