@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADMIN_TOKEN,
   BACKENDS,
+  api,
   PG_AVAILABLE,
   WRITE_KEY,
   basic,
@@ -218,6 +219,43 @@ describe.skipIf(!PG_AVAILABLE)('two collector processes on one PostgreSQL databa
       }
     })
     expect({ known: Number(counts.known), anonymous: Number(counts.anonymous) }).toEqual({ known: people.length, anonymous: 0 })
+  })
+
+  it('both processes, ingesting at once, give the same journey, People list and segment counts', async () => {
+    const tag = uid('j')
+    const browsers = Array.from({ length: 40 }, (_, i) => `${tag}-b${i}`)
+    const pricing = (b: string) => page(b, { properties: { path: '/pricing' } })
+    // Each browser's events go through both processes; every third views pricing twice, every fourth identifies.
+    await Promise.all(
+      browsers.map(async (b, i) => {
+        const [a, z] = i % 2 ? [one, two] : [two, one]
+        await Promise.all([sendBatch(a.url, [page(b), ...(i % 3 === 0 ? [pricing(b)] : [])]), sendBatch(z.url, [track(b), ...(i % 3 === 0 ? [pricing(b)] : [])])])
+        if (i % 4 === 0) await sendBatch(z.url, [identify(b, { email: `${b}@example.com` })])
+      }),
+    )
+    const read = async (c: Child) => {
+      const get = async (path: string) => {
+        const r = await api(c.url, path)
+        expect(r.status).toBe(200)
+        return r.body
+      }
+      const journey = await get('/api/journey')
+      return {
+        stages: journey.stages,
+        people: journey.people,
+        channels: journey.channels,
+        list: (await get('/api/profiles?limit=200')).profiles.map((p: { id: string; stage: string; score: number }) => [p.id, p.stage, p.score]),
+        anonymous: (await get('/api/profiles?identified=false&limit=1')).total,
+        segments: (await get('/api/segments')).segments.map((s: { id: string; count: number }) => [s.id, s.count]),
+      }
+    }
+    const [a, b] = await Promise.all([read(one), read(two)])
+    expect(a).toEqual(b)
+    // The first test's people are all identified; here 30 browsers stay anonymous.
+    expect(a.anonymous).toBe(30)
+    expect(a.people).toBe(6 + 40)
+    expect(Object.fromEntries(a.segments)['pricing-twice-7d']).toBe(14)
+    expect(Object.fromEntries(a.segments).known).toBe(6 + 10)
   })
 })
 
