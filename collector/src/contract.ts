@@ -36,4 +36,16 @@ export interface JourneyReport {
   pages: Array<{ path: string; visitors: number; known: number; becameKnown: number }>
   channels: Array<{ channel: string; visitors: number; leads: number; customers: number }>
   ctas: Array<{ label: string; kind: 'content' | 'track'; clicks: number; people: number; beforeIdentification: number }>
+  status: JourneyStatus
+}
+
+/** How far the journey analytics are behind the stored events. */
+export interface JourneyStatus {
+  /** Highest event id stored, and the highest read. */
+  lastEventId: number
+  readTo: number
+  /** Rebuilds of facts under way (a rule or segment added to a database that has events): event ids read of those to read. */
+  backfills: Array<{ done: number; total: number }>
+  /** People whose evaluation predates the current day or config, still to redo (counted up to 10,001). */
+  stale: number
 }

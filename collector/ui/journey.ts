@@ -70,6 +70,7 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
     { 'aria-labelledby': 'journey-title' },
     h('div', { class: 'title-row' }, h('h2', { id: 'journey-title' }, 'Journey'), period),
     h('p', { class: 'count' }, `${fmtNum(report.people)} ${report.people === 1 ? 'person' : 'people'} ${periodText}`),
+    catchingUp(report.status),
     h('section', { class: 'card' }, h('h3', {}, 'Funnel'), funnel),
     table(
       'Segments',
@@ -98,4 +99,13 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
       report.ctas.map((r) => [r.label, r.kind, fmtNum(r.clicks), fmtNum(r.people), `${fmtNum(r.beforeIdentification)} (${pct(r.people ? r.beforeIdentification / r.people : null)})`]),
     ),
   )
+}
+
+/** A line while the analytics are behind the events: a new rule's history being read, or people being re-evaluated. */
+function catchingUp(s: JourneyReport['status']): HTMLElement | string {
+  const parts: string[] = []
+  if (s.readTo < s.lastEventId) parts.push(`${fmtNum(s.lastEventId - s.readTo)} new events still to read`)
+  for (const b of s.backfills) parts.push(`history for a new rule or segment ${pct(b.total ? b.done / b.total : 1)} read`)
+  if (s.stale > 0) parts.push(`${fmtNum(s.stale)}${s.stale > 10_000 ? '+' : ''} people being re-evaluated`)
+  return parts.length ? h('p', { class: 'count', role: 'status' }, `Updating: ${parts.join('; ')}. Figures may move until it is done.`) : ''
 }

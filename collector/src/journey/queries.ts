@@ -6,7 +6,7 @@ import type { Db, Dialect } from '../db/schema.js'
 import { BadRequest, decodeCursor, encodeCursor, summaries, type ProfileSummary } from '../read/profiles.js'
 import type { JourneyReport } from '../contract.js'
 import { DAY, type ScoreReason } from './model.js'
-import type { JourneyStatus, JourneyWorker } from './worker.js'
+import type { JourneyWorker } from './worker.js'
 
 export interface PeopleQuery {
   q?: string
@@ -266,7 +266,7 @@ async function sumsFor(db: Db, period: { from: number | null; to: number | null 
   return sums
 }
 
-export async function journeyReport(db: Db, worker: JourneyWorker, period: { from: number | null; to: number | null }): Promise<JourneyReport & { status: JourneyStatus }> {
+export async function journeyReport(db: Db, worker: JourneyWorker, period: { from: number | null; to: number | null }): Promise<JourneyReport> {
   const stages = worker.modelConfig().stages
   const [sums, status] = await Promise.all([sumsFor(db, period), worker.status(db)])
   const rows = (dim: string) => [...sums.values()].filter((r) => r[0] === dim && (r[2] !== 0 || r[3] !== 0 || r[4] !== 0))

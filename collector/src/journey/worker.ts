@@ -7,6 +7,7 @@
 // (an advisory lock), whichever process takes it; they all read the same answer.
 import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
+import type { JourneyStatus } from '../contract.js'
 import type { Store } from '../db/connect.js'
 import { parseJson, type Db, type JourneyStateTable } from '../db/schema.js'
 import { checkSegment } from './config.js'
@@ -41,15 +42,6 @@ export interface WorkerOptions {
   now?: () => number
 }
 
-export interface JourneyStatus {
-  /** Highest event id stored, and the highest read. */
-  lastEventId: number
-  readTo: number
-  /** Rebuilds of facts under way (a rule or segment added to a database that has events). */
-  backfills: Array<{ done: number; total: number }>
-  /** People whose evaluation predates the current day or config, still to redo. */
-  stale: number
-}
 
 interface StepResult {
   /** More work is waiting (events, a backfill, stale people). */
