@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import pg from 'pg'
+import { pgAnswers } from './lib/pg.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const DIST = resolve(ROOT, process.env.WAYMARK_BENCH_DIST ?? join('collector', 'dist'))
@@ -345,23 +346,13 @@ async function benchBackend(kind) {
   }
 }
 
-async function pgAnswers() {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 })
-  try {
-    await c.connect()
-    await c.end()
-    return true
-  } catch {
-    return false
-  }
-}
 
 const started = Date.now()
 const results = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, secondsPerIngestRun: SECONDS, connections: CONNECTIONS, backends: [] }
 const ONLY = process.env.WAYMARK_BENCH_ONLY // 'sqlite' or 'postgres' to run one backend
 if (ONLY !== 'postgres') results.backends.push(await benchBackend('sqlite'))
 if (ONLY === 'sqlite') process.stderr.write('WAYMARK_BENCH_ONLY=sqlite: PostgreSQL skipped.\n')
-else if (await pgAnswers()) results.backends.push(await benchBackend('postgres'))
+else if (await pgAnswers(PG_ADMIN_URL)) results.backends.push(await benchBackend('postgres'))
 else process.stderr.write(`NOTICE: PostgreSQL does not answer at ${PG_ADMIN_URL}; PostgreSQL figures skipped.\n`)
 results.totalSeconds = Math.round((Date.now() - started) / 1000)
 

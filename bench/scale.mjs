@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { pgAnswers } from './lib/pg.mjs'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -35,6 +36,11 @@ const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
 const argSizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = { sqlite: argSizes.length ? argSizes : [100_000, 1_000_000, 5_000_000], postgres: argSizes.length ? argSizes : [100_000, 1_000_000, 10_000_000] }
 
+/** Collector children still running: ended with the bench, whatever way it ends. */
+const children = new Set()
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 function pct(xs, p) {
@@ -45,9 +51,11 @@ function pct(xs, p) {
 function startCollector(database) {
   const started = performance.now()
   const child = spawn(process.execPath, [CLI, '--port', '0'], {
-    env: { PATH: process.env.PATH, WAYMARK_DATABASE_URL: database, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_LOG_LEVEL: 'error' },
+    env: { PATH: process.env.PATH, WAYMARK_DATABASE_URL: database, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   return new Promise((res, rej) => {
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (d) => {
@@ -66,11 +74,19 @@ function memoryMb(pid) {
   return { rss: round(kb('VmRSS') / 1024), peak: round(kb('VmHWM') / 1024) }
 }
 
+/** Answers other than 200, by status: the SDK retries a 503 or 429 later, so the bench does too and counts them. */
+const refused = new Map()
+
 async function send(url, batch) {
   const body = JSON.stringify({ batch, sentAt: new Date().toISOString() })
-  const r = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body })
-  const text = await r.text()
-  if (r.status !== 200) throw new Error(`batch: ${r.status} ${text}`)
+  for (;;) {
+    const r = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body })
+    const text = await r.text()
+    if (r.status === 200) return
+    refused.set(r.status, (refused.get(r.status) ?? 0) + 1)
+    if (r.status !== 503 && r.status !== 429) throw new Error(`batch: ${r.status} ${text}`)
+    await sleep(500)
+  }
 }
 
 async function api(url, path, init = {}) {
@@ -111,13 +127,16 @@ async function caughtUp(url) {
 /** The reads a marketer's pages make, with ids taken from the data. */
 async function readSet(url) {
   const list = await api(url, '/api/profiles?limit=25&identified=true')
-  const person = list.profiles[0]?.id ?? (await api(url, '/api/profiles?limit=1')).profiles[0].id
+  const known = list.profiles[0] ?? (await api(url, '/api/profiles?limit=1')).profiles[0]
+  const person = known.id
+  // A marketer searches for someone they know: a whole email (or its start), not a common prefix.
+  const term = known.email ?? person
   return {
     journey: () => api(url, '/api/journey'),
     profiles: () => api(url, '/api/profiles?limit=25'),
     'profiles?stage=known': () => api(url, '/api/profiles?limit=25&stage=known'),
     'profiles?segment=pricing-twice-7d': () => api(url, '/api/profiles?limit=25&segment=pricing-twice-7d'),
-    'profiles/search': () => api(url, '/api/profiles/search', { method: 'POST', body: JSON.stringify({ q: 'person-1-1', limit: 25 }) }),
+    'profiles/search': () => api(url, '/api/profiles/search', { method: 'POST', body: JSON.stringify({ q: term, limit: 25 }) }),
     profile: () => api(url, `/api/profiles/${encodeURIComponent(person)}`),
     timeline: () => api(url, `/api/profiles/${encodeURIComponent(person)}/timeline?limit=50`),
     'segments/known/profiles': () => api(url, '/api/segments/known/profiles?limit=25'),
@@ -226,7 +245,9 @@ async function benchBackend(kind) {
         warm,
         live: { quietEventsPerSecond: quiet.eventsPerSecond, withReadsEventsPerSecond: busy.eventsPerSecond, ratio: round(busy.eventsPerSecond / quiet.eventsPerSecond, 2), reads: underLoad },
         load1: round(loadavg()[0], 2),
+        refused: Object.fromEntries(refused),
       }
+      refused.clear()
       rows.push(row)
       print(kind, row)
     }
@@ -262,25 +283,16 @@ function print(kind, r) {
     const l = r.live.reads[name]
     console.log(`  ${name.padEnd(36)} warm p50 ${String(w.p50).padStart(6)} p95 ${String(w.p95).padStart(6)} ms   live p50 ${String(l?.p50).padStart(6)} p95 ${String(l?.p95).padStart(6)} ms`)
   }
+  if (Object.keys(r.refused).length) console.log(`  answers other than 200 (retried): ${JSON.stringify(r.refused)}`)
   console.log(`  live ${LIVE_RATE}/s asked: ${r.live.quietEventsPerSecond} ev/s without reads, ${r.live.withReadsEventsPerSecond} with (${r.live.ratio}×)`)
 }
 
-async function pgAnswers() {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 })
-  try {
-    await c.connect()
-    await c.end()
-    return true
-  } catch {
-    return false
-  }
-}
 
 const results = { date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, seed: SEED, backends: [] }
 const ONLY = process.env.WAYMARK_BENCH_ONLY
 if (ONLY !== 'postgres') results.backends.push(await benchBackend('sqlite'))
 if (ONLY !== 'sqlite') {
-  if (await pgAnswers()) results.backends.push(await benchBackend('postgres'))
+  if (await pgAnswers(PG_ADMIN_URL)) results.backends.push(await benchBackend('postgres'))
   else console.log('PostgreSQL does not answer: skipped')
 }
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })

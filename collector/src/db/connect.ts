@@ -18,8 +18,12 @@ export interface Store {
   dialect: Dialect
   /** SQLite: where event groups are written (a thread of their own, see ingest/sqlite-writer.ts). */
   writer: JobWriter | null
-  /** Runs `fn` in one transaction on one connection. SQLite takes the write lock up front. */
-  transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T>
+  /**
+   * Runs `fn` in one transaction on one connection. SQLite takes the write lock up front; with
+   * `nowait` it does not wait for it (SQLite's wait blocks this thread) and fails at once with
+   * SQLITE_BUSY when the writer thread holds it (see isBusy), for the caller to retry later.
+   */
+  transaction<T>(fn: (trx: Db) => Promise<T>, opts?: { nowait?: boolean }): Promise<T>
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -33,7 +37,8 @@ const INT8_OID = 20
  * usual trade for an event store. The auto-checkpoint is only a bound on the WAL size (~40 MB):
  * checkpoints run in a worker thread (see startCheckpointer).
  */
-export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'busy_timeout = 5000', 'foreign_keys = ON', 'wal_autocheckpoint = 10000']
+const SQLITE_BUSY_TIMEOUT = 'busy_timeout = 5000'
+export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', SQLITE_BUSY_TIMEOUT, 'foreign_keys = ON', 'wal_autocheckpoint = 10000']
 
 export async function openStore(config: DatabaseConfig, onPoolError?: (err: Error) => void): Promise<Store> {
   let db: Db
@@ -98,9 +103,16 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     db,
     dialect,
     writer,
-    transaction: (fn) =>
+    transaction: (fn, opts) =>
       db.connection().execute(async (conn) => {
-        await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn)
+        if (dialect === 'sqlite' && opts?.nowait) {
+          await sql.raw('PRAGMA busy_timeout = 0').execute(conn)
+          try {
+            await sql.raw('BEGIN IMMEDIATE').execute(conn)
+          } finally {
+            await sql.raw(`PRAGMA ${SQLITE_BUSY_TIMEOUT}`).execute(conn)
+          }
+        } else await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn)
         try {
           const result = await fn(conn)
           await sql.raw('COMMIT').execute(conn)

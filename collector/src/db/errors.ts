@@ -33,3 +33,9 @@ export function isRetryableConflict(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return code === '40001' || code === '40P01' || code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE'
 }
+
+/** SQLite's write lock is held by another connection (the writer thread). */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+}

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
 import type { JourneyStatus } from '../contract.js'
 import type { Store } from '../db/connect.js'
+import { isBusy } from '../db/errors.js'
 import { parseJson, type Db, type JourneyStateTable } from '../db/schema.js'
 import { checkSegment } from './config.js'
 import { factRows, writeFacts, type KeyedSignal } from './facts.js'
@@ -26,8 +27,11 @@ const JOURNEY_LOCK = 72_617_003
  */
 const HOLE_MIN_MS = 2_000
 const MAX_HOLES = 20_000
-/** A step's target time: on SQLite the queries run on the event loop's thread, on PostgreSQL they do not. */
-const STEP_MS = { sqlite: 25, postgres: 250 }
+/**
+ * A step's target time: on SQLite the queries run on the event loop's thread; on PostgreSQL they
+ * do not, but a read waits for the step under way.
+ */
+const STEP_MS = { sqlite: 25, postgres: 60 }
 const MIN_BATCH = 20
 
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
@@ -114,20 +118,39 @@ export class JourneyWorker {
   }
 
   /**
-   * Brings the journey up to date before a read, within a time budget: a read that follows a
-   * write sees it, and a read under heavy ingest answers from what is read so far.
+   * Brings the journey up to date before a read: every event stored when the read was asked is
+   * read first, so a read that follows a write sees it. Events that arrive meanwhile are left
+   * to the background loop, and the wait is bounded: a read under heavy ingest, or after a
+   * large import, answers from what is read so far (`status` says how far that is).
    */
-  async sync(budgetMs = 1_000): Promise<void> {
+  async sync(budgetMs = 500): Promise<void> {
     const until = this.now() + budgetMs
-    // A step already under way may have read before the caller's write: let it end, then step
-    // again, so the read sees everything committed before it was asked.
+    const target = await this.lastEventId()
+    let at = await this.readState()
+    // Segments created or deleted through the API (by any process) are taken in by a step.
+    const same = fingerprintOf(await storedSegments(this.store.db)) === this.segmentsFingerprint
+    if (at.readTo >= target && !at.holes && same) return
+    // A step already under way may have read before the caller's write: let it end first.
     if (this.running) await this.running.catch(() => undefined)
     for (;;) {
-      const { more } = await this.step(true)
-      if (!more || this.now() >= until) return
+      // Each step also reads again the ids that were not committed yet at the last one.
+      await this.step(true)
+      at = await this.readState()
+      if (at.readTo >= target || this.now() >= until) return
       // SQLite answers on this thread: let other requests in between steps.
       await new Promise((resolve) => setImmediate(resolve))
     }
+  }
+
+  private async lastEventId(db: Db = this.store.db): Promise<number> {
+    const last = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst()
+    return Number(last?.id ?? 0)
+  }
+
+  /** The watermark, and whether ids below it may still commit (PostgreSQL). */
+  private async readState(db: Db = this.store.db): Promise<{ readTo: number; holes: boolean; epoch: number }> {
+    const row = await db.selectFrom('journey_state').select(['scanned_to', 'holes', 'epoch']).where('id', '=', 1).executeTakeFirst()
+    return { readTo: Number(row?.scanned_to ?? 0), holes: row ? row.holes !== '[]' : false, epoch: Number(row?.epoch ?? 0) }
   }
 
   /** One step; concurrent callers in this process share it. */
@@ -138,7 +161,7 @@ export class JourneyWorker {
   private async runStep(wait: boolean): Promise<StepResult> {
     const { store } = this
     const started = performance.now()
-    const result = await store.transaction(async (trx) => {
+    const result = await this.transaction(async (trx) => {
       if (store.dialect === 'postgres') {
         if (wait) {
           // A read waits for another process's step, then sees its result.
@@ -157,6 +180,24 @@ export class JourneyWorker {
     if (took > target * 2) this.batch = Math.max(MIN_BATCH, Math.floor(this.batch / 2))
     else if (took < target / 2) this.batch = Math.min(this.maxBatch, this.batch * 2)
     return result ?? { more: false }
+  }
+
+  /**
+   * On SQLite the write lock is asked for without waiting: waiting would hold the event loop
+   * while the writer thread commits. Busy, the step tries again a moment later, off the loop.
+   */
+  private async transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    if (this.store.dialect !== 'sqlite') return this.store.transaction(fn)
+    // As long, in all, as SQLite's own wait would be (busy_timeout).
+    const until = performance.now() + 5_000
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        return await this.store.transaction(fn, { nowait: true })
+      } catch (err) {
+        if (!isBusy(err) || performance.now() > until) throw err
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
   }
 
   private async stepIn(trx: Db): Promise<StepResult> {
@@ -215,8 +256,8 @@ export class JourneyWorker {
 
   /** The state row, after taking in any change of day, config, API segments or keepers. */
   private async loadState(trx: Db, now: number): Promise<JourneyStateTable> {
-    const segments = await trx.selectFrom('segments').selectAll().orderBy('created_at').orderBy('id').execute()
-    const fingerprint = JSON.stringify(segments.map((s) => [s.id, s.name, s.description, parseJson(s.definition as string)]))
+    const segments = await storedSegments(trx)
+    const fingerprint = fingerprintOf(segments)
     if (fingerprint !== this.segmentsFingerprint) {
       const stageIds = this.config.stages.map((s) => s.id)
       const api: SegmentDef[] = []
@@ -350,26 +391,28 @@ export class JourneyWorker {
 
   /** How far the journey is behind the events, for readers. */
   async status(db: Db = this.store.db): Promise<JourneyStatus> {
-    const [last, state, jobs, stale] = await Promise.all([
-      db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst(),
-      db.selectFrom('journey_state').select(['scanned_to', 'epoch']).where('id', '=', 1).executeTakeFirst(),
+    const [lastEventId, state, jobs] = await Promise.all([
+      this.lastEventId(db),
+      this.readState(db),
       db.selectFrom('journey_backfills').select(['cursor', 'upto']).orderBy('id').execute(),
-      // Counted up to a bound: the figure is for a progress line, not worth a scan.
-      db
-        .selectFrom((eb) =>
-          eb.selectFrom('journey_people').select('profile_id').where('stamp', '<', (eb2) => eb2.selectFrom('journey_state').select('epoch').where('id', '=', 1)).limit(10_001).as('s'),
-        )
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirst(),
     ])
+    // Counted up to a bound, by the stamp index: the figure is for a progress line, not worth a scan.
+    const stale = await db
+      .selectFrom((eb) => eb.selectFrom('journey_people').select('profile_id').where('stamp', '<', state.epoch).limit(10_001).as('s'))
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst()
     return {
-      lastEventId: Number(last?.id ?? 0),
-      readTo: Number(state?.scanned_to ?? 0),
+      lastEventId,
+      readTo: state.readTo,
       backfills: jobs.map((j) => ({ done: Number(j.cursor), total: Number(j.upto) })),
       stale: Number(stale?.n ?? 0),
     }
   }
 }
+
+const storedSegments = (db: Db) => db.selectFrom('segments').selectAll().orderBy('created_at').orderBy('id').execute()
+const fingerprintOf = (segments: Awaited<ReturnType<typeof storedSegments>>) =>
+  JSON.stringify(segments.map((s) => [s.id, s.name, s.description, parseJson(s.definition as string)]))
 
 const EVENT_COLUMNS = ['id', 'message_id', 'type', 'event', 'identity_key', 'anonymous_id', 'user_id', 'email', 'session_id', 'timestamp', 'received_at', 'properties', 'context', 'traits'] as const
 
