@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Collector benchmark (issue 3). Run after `npm run build -w collector`:
+// Collector benchmark. Run after `npm run build -w collector`:
 //   node bench/collector.mjs            # SQLite, and PostgreSQL when it answers
 // Env: WAYMARK_BENCH_ONLY (sqlite|postgres), WAYMARK_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, used to
 // create and drop a scratch database), WAYMARK_BENCH_SECONDS (per ingest run, default 8),
