@@ -4,7 +4,8 @@ import typescript from '@rollup/plugin-typescript'
 import { dts } from 'rollup-plugin-dts'
 
 // Four outputs: the npm builds (deps stay external so bundlers dedupe them), the script-tag
-// bundle with everything inside, the loader snippet, and one declaration file.
+// bundle with everything inside, the loader snippet, and one declaration file. The shared
+// contract (@waymark/contract) is always inlined: it is a workspace, not a runtime dependency.
 const ts = () => typescript({ tsconfig: './tsconfig.json', sourceMap: true, declaration: false })
 const minify = () => terser({ ecma: 2020, compress: { passes: 2 }, format: { comments: false } })
 
@@ -16,7 +17,7 @@ export default [
       { file: 'dist/waymark.mjs', format: 'es', sourcemap: true },
       { file: 'dist/waymark.cjs', format: 'cjs', sourcemap: true },
     ],
-    plugins: [ts()],
+    plugins: [nodeResolve(), ts()],
   },
   {
     input: 'src/browser.ts',
@@ -31,9 +32,9 @@ export default [
   {
     input: 'src/index.ts',
     output: { file: 'dist/waymark.d.ts', format: 'es' },
-    plugins: [dts()],
+    plugins: [dts({ respectExternal: true, tsconfig: './tsconfig.json' })],
   },
-  // waymark/autotrack: the autotrackers for npm users, each tree-shakeable (SPEC §3, issue 4)
+  // waymark/autotrack: the autotrackers for npm users, each tree-shakeable
   {
     input: 'src/autotrack/index.ts',
     external: ['idb-keyval', 'ulid'],
@@ -41,13 +42,13 @@ export default [
       { file: 'dist/autotrack.mjs', format: 'es', sourcemap: true },
       { file: 'dist/autotrack.cjs', format: 'cjs', sourcemap: true },
     ],
-    plugins: [ts()],
+    plugins: [nodeResolve(), ts()],
   },
-  { input: 'src/autotrack/index.ts', output: { file: 'dist/autotrack.d.ts', format: 'es' }, plugins: [dts()] },
-  // The timeline viewer (issue 5): plain TypeScript, served by the collector at /ui.
+  { input: 'src/autotrack/index.ts', output: { file: 'dist/autotrack.d.ts', format: 'es' }, plugins: [dts({ respectExternal: true, tsconfig: './tsconfig.json' })] },
+  // The timeline viewer: plain TypeScript, served by the collector at /ui.
   {
     input: 'collector/ui/main.ts',
     output: { file: 'collector/dist/ui/viewer.js', format: 'iife', sourcemap: true },
-    plugins: [typescript({ tsconfig: './collector/ui/tsconfig.json', sourceMap: true, declaration: false }), minify()],
+    plugins: [nodeResolve({ browser: true }), typescript({ tsconfig: './collector/ui/tsconfig.json', sourceMap: true, declaration: false }), minify()],
   },
 ]

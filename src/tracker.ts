@@ -258,8 +258,8 @@ function startTracker(
     identify(input, traits) {
       const claim: IdentifyInput =
         typeof input === 'string' ? (input.includes('@') ? { email: input } : { userId: input }) : (input ?? {})
-      const email = normalizeEmail(claim.email)
-      const userId = normalizeUserId(claim.userId)
+      const email = normalizeEmail(claim.email) ?? undefined
+      const userId = normalizeUserId(claim.userId) ?? undefined
       if ((claim.email && !email) || (claim.userId && !userId) || !(email || userId)) {
         return invalid('identify needs a valid email or userId') // never echoed: it may be an email
       }

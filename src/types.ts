@@ -1,4 +1,5 @@
 // The typed contract of the SDK: options in, events out. Nothing here runs.
+import type { Campaign } from '@waymark/contract'
 
 export type ConsentState = 'granted' | 'denied' | 'pending'
 
@@ -12,13 +13,7 @@ export interface PageContext {
   referrer: string
 }
 
-export interface Campaign {
-  source?: string
-  medium?: string
-  name?: string
-  term?: string
-  content?: string
-}
+export type { Campaign }
 
 export interface EventContext {
   library: { name: 'waymark'; version: string }

@@ -1,7 +1,5 @@
-// The viewer reads only the collector's read API (SPEC §6), with the admin token kept in
+// The viewer reads only the collector's read API (docs/contract.md, Read API), with the admin token kept in
 // sessionStorage: it lasts for the browser tab's session and is never written to disk.
-
-import type { JourneyReport, TimelineEvent } from '../src/contract.js'
 
 const TOKEN_KEY = 'waymark.adminToken'
 const SEARCH_KEY = 'waymark.search.'
@@ -62,63 +60,14 @@ export const qs = (params: Record<string, string | number | null | undefined>): 
   return s ? `?${s}` : ''
 }
 
-// Shapes of the answers the viewer uses (see collector/src/journey/queries.ts, read/profiles.ts).
-export interface Touch {
-  source?: string
-  medium?: string
-  campaign?: string
-  referrer?: string
-  landingPage?: string
-  at?: string
-}
-export interface Summary {
-  id: string
-  email: string | null
-  userId: string | null
-  stage: string
-  stageName: string
-  score: number
-  channel: string | null
-  segments: string[]
-  identifiedAt: string | null
-  firstSeen: string | null
-  lastSeen: string | null
-  eventCount: number
-  firstTouch: Touch | null
-  identifiers: Array<{ kind: string; value: string; eventCount: number; firstSeen: string | null; lastSeen: string | null }>
-}
-export interface PeoplePage {
-  profiles: Summary[]
-  total: number
-  nextCursor: string | null
-}
-export interface Journey {
-  stage: string
-  stageName: string
-  score: number
-  reasons: Array<{ rule: string; label: string; count: number; points: number }>
-  segments: Array<{ id: string; name: string }>
-  channel: string | null
-  source: string | null
-  devices: Array<{ anonymousId: string; browser: string | null; os: string | null; device: string | null; events: number; firstSeen: string | null; lastSeen: string | null }>
-  identification: { at: string; as: string; earlierEvents: number; devices: number } | null
-}
-export interface Detail extends Omit<Summary, 'stageName' | 'score' | 'channel' | 'segments'> {
-  traits: Record<string, { value: unknown; updatedAt: string }>
-  journey: Journey | null
-}
-export type { JourneyReport, TimelineEvent }
-
-export interface TimelinePage {
-  profileId: string
-  identifiedAt: string | null
-  events: TimelineEvent[]
-  nextCursor: string | null
-}
-export interface Segment {
-  id: string
-  name: string
-  description: string | null
-  origin: 'config' | 'api'
-  count: number
-}
+export type {
+  ProfileAnswer as Detail,
+  PersonJourney as Journey,
+  JourneyReport,
+  PeoplePage,
+  Segment,
+  PersonSummary as Summary,
+  TimelineEvent,
+  TimelinePage,
+  Touch,
+} from '@waymark/contract'

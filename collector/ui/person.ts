@@ -1,6 +1,7 @@
 // Person: identity, journey facts, and the stitched timeline grouped by session, with the
 // identification moment in place and the events before it marked. The timeline loads page by
 // page (200 events), so a person with 10,000 events opens as fast as one with 20.
+import { eventKind, PAGE_ENGAGED, SCROLL_DEPTH } from '@waymark/contract'
 import { api, qs, type Detail, type TimelineEvent, type TimelinePage } from './api.js'
 import { download, fmtClock, fmtNum, fmtTime, h, safeHref, table, toCsv } from './dom.js'
 import { personName } from './people.js'
@@ -192,8 +193,7 @@ export function describe(e: TimelineEvent): { kind: string; title: string; detai
   }
   if (e.type !== 'track') return { kind: e.type, title: e.type, detail: null, href: null }
   const ev = e.event ?? 'Event'
-  const kind =
-    ev === 'Content Impression' || ev === 'Content Clicked' ? 'content' : ev === 'Form Submitted' ? 'form' : /Link Clicked|File Downloaded/.test(ev) ? 'link' : 'track'
+  const kind = eventKind(ev)
   const detail =
     kind === 'content'
       ? [str(p.name), str(p.piece)].filter(Boolean).join(' — ')
@@ -201,9 +201,9 @@ export function describe(e: TimelineEvent): { kind: string; title: string; detai
         ? (str(p.name) ?? str(p.id))
         : kind === 'link'
           ? (str(p.url) ?? str(p.text))
-          : ev === 'Scroll Depth'
+          : ev === SCROLL_DEPTH
             ? `${str(p.percent) ?? '?'} %`
-            : ev === 'Page Engaged'
+            : ev === PAGE_ENGAGED
               ? `${str(p.engagedSeconds) ?? '?'} s`
               : null
   return { kind, title: ev, detail: detail || null, href: kind === 'link' ? safeHref(str(p.url)) : null }

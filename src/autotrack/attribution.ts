@@ -4,22 +4,20 @@
 // goes on every event as `context.campaign`. Shared by tabs through localStorage. The marketing
 // channel is not decided here: the collector derives it from these fields (docs/autotrack.md),
 // so the rules can change without a new script on every site.
-import type { Autotracker, Campaign } from '../types'
+import { CLICK_IDS, type WireTouch } from '@waymark/contract'
+import type { Autotracker } from '../types'
 import { redactEmails } from './redact-emails'
 import { readLocal } from '../platform/local-storage'
 import { attempt } from '../core/attempt'
 import { consentedSave } from './util'
 
-export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'msclkid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id']
+export { CLICK_IDS }
 
 /** Campaign parameters of a landing URL: utm_source… and click ids, as found in the query. */
 export type CampaignParams = Record<string, string | undefined>
 
-export interface Touch extends Campaign {
-  referrer?: string
-  landing?: string
-  [clickId: string]: string | undefined
-}
+/** A touch as it travels (`traits.firstTouch`, `context.campaign`). */
+export type Touch = WireTouch
 
 /** The host of `url` without `www.`; undefined for '' or a malformed URL. */
 export const hostOf = (url: string) => attempt(() => new URL(url).hostname.replace(/^www\./, ''))

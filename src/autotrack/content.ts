@@ -1,6 +1,7 @@
 // Content: elements marked `data-wm-content="Name"` (optional `data-wm-piece`, `data-wm-target`)
 // produce a `Content Impression` once per page view when at least half of them stays visible for
 // 1 s, and `Content Clicked` when clicked. Elements added later (SPA rendering) are picked up.
+import { CONTENT_CLICKED, CONTENT_IMPRESSION } from '@waymark/contract'
 import type { Autotracker, Properties } from '../types'
 import { redactEmails } from './redact-emails'
 import { onClick, onRoute } from './util'
@@ -18,7 +19,7 @@ export function contentOf(el: HTMLElement): Properties {
 
 export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
   return ({ tracker }) => {
-    const offClicks = onClick(SELECTOR, (el) => tracker.track('Content Clicked', contentOf(el)))
+    const offClicks = onClick(SELECTOR, (el) => tracker.track(CONTENT_CLICKED, contentOf(el)))
     if (!window.IntersectionObserver) return offClicks // no impressions without it, clicks still
     const timers = new Map<Element, ReturnType<typeof setTimeout>>()
     let seen = new WeakSet<Element>()
@@ -32,7 +33,7 @@ export function content({ dwell = 1000, ratio = 0.5 } = {}): Autotracker {
               target,
               setTimeout(() => {
                 seen.add(target)
-                tracker.track('Content Impression', contentOf(target as HTMLElement))
+                tracker.track(CONTENT_IMPRESSION, contentOf(target as HTMLElement))
               }, dwell),
             )
           }

@@ -1,6 +1,7 @@
 // Engaged time: how long the page was visible while the visitor was active (an input or scroll
 // within the last 30 s). Sent as `Page Engaged` { engagedSeconds, url } when the page view ends:
 // route change, tab hidden (what follows counts towards the next send), page closed.
+import { PAGE_ENGAGED } from '@waymark/contract'
 import type { Autotracker } from '../types'
 import { all, on } from '../platform/listen'
 import { here, onRoute } from './util'
@@ -23,7 +24,7 @@ export function engagedTime({ idle = 30_000 }: { idle?: number } = {}): Autotrac
       last = Infinity
       const seconds = Math.round(total / 100) / 10
       total = 0
-      if (seconds > 0) tracker.track('Page Engaged', { engagedSeconds: seconds, url })
+      if (seconds > 0) tracker.track(PAGE_ENGAGED, { engagedSeconds: seconds, url })
     }
     // (a second send while hidden finds nothing to send)
     const active = () => (document.visibilityState === 'hidden' ? send() : count(now()))

@@ -2,6 +2,7 @@
 // never values; password, hidden and button fields are not even named. With `identify` (default
 // on) a submitted e-mail field (type=email, or name/id/autocomplete containing "email")
 // identifies the visitor. `data-wm-ignore` on a form skips it entirely; on a field, skips that field.
+import { FORM_SUBMITTED } from '@waymark/contract'
 import type { Autotracker } from '../types'
 import { normalizeEmail } from '../core/identity'
 import { redactEmails } from './redact-emails'
@@ -19,7 +20,7 @@ export function formEvent(form: HTMLFormElement): { props: Record<string, unknow
     const name = el.name || el.id
     if (!name || el.disabled || el.hasAttribute('data-wm-ignore') || SKIPPED.test(el.type)) continue
     if (!fields.includes(name)) fields.push(name)
-    if (el.type === 'email' || EMAIL_FIELD.test(name + el.autocomplete)) email ||= normalizeEmail(el.value)
+    if (el.type === 'email' || EMAIL_FIELD.test(name + el.autocomplete)) email ||= normalizeEmail(el.value) ?? undefined
   }
   // attributes, not form.id / form.action: a field named "id" or "action" would stand in for them
   const props: Record<string, unknown> = {
@@ -42,7 +43,7 @@ export function forms({ identify }: { identify?: boolean } = {}): Autotracker {
       if (form.hasAttribute('data-wm-ignore')) return
       const { props, email } = formEvent(form)
       if (identifying && email) tracker.identify({ email })
-      tracker.track('Form Submitted', props)
+      tracker.track(FORM_SUBMITTED, props)
     })
   }
 }

@@ -3,6 +3,7 @@
 // the core sends what is queued with keepalive when the page goes away.
 // Events: `Outbound Link Clicked`, `File Downloaded` (+ extension), `Email Link Clicked`,
 // `Phone Link Clicked`, each with { url, text }; e-mail addresses are redacted from both.
+import { EMAIL_LINK_CLICKED, FILE_DOWNLOADED, OUTBOUND_LINK_CLICKED, PHONE_LINK_CLICKED } from '@waymark/contract'
 import type { Autotracker } from '../types'
 import { redactEmails } from './redact-emails'
 import { onClick } from './util'
@@ -17,14 +18,14 @@ export function linkEvent(link: HTMLAnchorElement): [string, Record<string, stri
     url: redactEmails(link.href),
     text: redactEmails(link.textContent!.trim().slice(0, 100)), // an element's textContent is never null
   }
-  if (protocol === 'mailto:') return ['Email Link Clicked', props]
-  if (protocol === 'tel:') return ['Phone Link Clicked', props]
+  if (protocol === 'mailto:') return [EMAIL_LINK_CLICKED, props]
+  if (protocol === 'tel:') return [PHONE_LINK_CLICKED, props]
   if (!/^https?:$/.test(protocol)) return undefined
   if (DOWNLOADS.test(pathname) || link.hasAttribute('download')) {
     props.extension = /\.(\w+)$/.exec(pathname)?.[1].toLowerCase() ?? ''
-    return ['File Downloaded', props]
+    return [FILE_DOWNLOADED, props]
   }
-  if (link.hostname !== location.hostname) return ['Outbound Link Clicked', props]
+  if (link.hostname !== location.hostname) return [OUTBOUND_LINK_CLICKED, props]
   return undefined
 }
 

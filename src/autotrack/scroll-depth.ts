@@ -1,6 +1,7 @@
 // Scroll depth: a `Scroll Depth` event for each of 25/50/75/90/100 % of the page reached by
 // scrolling, once per page view (reset on every SPA route change). Depth = bottom of the viewport
 // over the document's height. Pages that do not scroll produce nothing.
+import { SCROLL_DEPTH } from '@waymark/contract'
 import type { Autotracker } from '../types'
 import { all, on } from '../platform/listen'
 import { here, onRoute } from './util'
@@ -16,7 +17,7 @@ export function scrollDepth(milestones = SCROLL_MILESTONES): Autotracker {
       for (const milestone of milestones) {
         if (milestone > reached && percent >= milestone) {
           reached = milestone
-          tracker.track('Scroll Depth', { percent: milestone, url: here() })
+          tracker.track(SCROLL_DEPTH, { percent: milestone, url: here() })
         }
       }
     }

@@ -1,19 +1,9 @@
-// The client's identity rules (SPEC §5), in one place. Pure: ids come from the caller.
+// The client's identity rules (docs/contract.md, Identity). Pure: ids come from the caller. What an
+// email or a userId is comes from the contract the collector checks with, so an id accepted here
+// is never refused there.
 import type { Identity } from '../types'
 
-// Values that some sites pass when they have no id; linking them would merge strangers.
-const PLACEHOLDER = /^(anonymous|guest|null|undefined|none|nil|0|-1|\[object object\]|)$/i
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
-
-export function normalizeEmail(value: unknown): string | undefined {
-  const email = typeof value === 'string' ? value.trim().toLowerCase() : ''
-  return EMAIL.test(email) ? email : undefined
-}
-
-export function normalizeUserId(value: unknown): string | undefined {
-  const id = typeof value === 'string' || typeof value === 'number' ? String(value).trim() : ''
-  return PLACEHOLDER.test(id) ? undefined : id
-}
+export { normalizeEmail, normalizeUserId } from '@waymark/contract'
 
 /** Identifiers a caller asks to identify with, already normalized. */
 export interface Claim {

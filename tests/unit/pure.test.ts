@@ -10,14 +10,16 @@ import type { WireEvent } from '../../src/types'
 describe('identity rules', () => {
   it('normalizes emails and refuses what is not one', () => {
     expect(normalizeEmail('  Ada@Example.COM ')).toBe('ada@example.com')
-    expect(normalizeEmail('ada@localhost')).toBeUndefined()
-    expect(normalizeEmail('no at sign')).toBeUndefined()
-    expect(normalizeEmail(42)).toBeUndefined()
+    expect(normalizeEmail('ada@localhost')).toBe('ada@localhost') // as the collector links it
+    expect(normalizeEmail('no at sign')).toBeNull()
+    expect(normalizeEmail('a@b@c')).toBeNull()
+    expect(normalizeEmail(`${'a'.repeat(250)}@b.co`)).toBeNull()
+    expect(normalizeEmail(42)).toBeNull()
   })
 
   it('refuses placeholder user ids', () => {
-    for (const bad of ['', ' ', 'null', 'undefined', 'anonymous', '0', '[object Object]', 'NULL']) {
-      expect(normalizeUserId(bad)).toBeUndefined()
+    for (const bad of ['', ' ', 'null', 'undefined', 'anonymous', '0', '[object Object]', 'NULL', 'unknown', 'true', 'id', 'email', 'x'.repeat(257)]) {
+      expect(normalizeUserId(bad)).toBeNull()
     }
     expect(normalizeUserId(' u-1 ')).toBe('u-1')
     expect(normalizeUserId(1234)).toBe('1234')

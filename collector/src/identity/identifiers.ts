@@ -1,29 +1,6 @@
 // What counts as an identifier, and how it is written. Pure functions; graph.ts applies them.
 import type { IdentifierKind } from '../db/schema.js'
 
-/**
- * Values that clients send when they have no real id (stringified null, a default, a bug).
- * Linking on them would merge unrelated people, so they are refused — as PostHog does.
- */
-const PLACEHOLDERS = new Set([
-  '', 'anonymous', 'guest', 'null', 'undefined', 'none', 'nil', 'nan', '0', '-1', 'true', 'false',
-  '[object object]', 'id', 'user_id', 'userid', 'anonymous_id', 'anonymousid', 'distinct_id',
-  'distinctid', 'email', 'not_authenticated', 'unknown',
-])
-
-export function isPlaceholderId(value: string): boolean {
-  return PLACEHOLDERS.has(value.trim().toLowerCase())
-}
-
-const EMAIL = /^[^\s@]+@[^\s@]+$/
-
-/** SPEC §5: emails are trimmed and lower-cased. Returns null for something that is not an email. */
-export function normalizeEmail(value: unknown): string | null {
-  if (typeof value !== 'string') return null
-  const email = value.trim().toLowerCase()
-  return email.length <= 254 && EMAIL.test(email) ? email : null
-}
-
 export function identifierKey(kind: IdentifierKind, value: string): string {
   return `${kind}:${value}`
 }

@@ -12,19 +12,10 @@
 //  8. m is referral, or a referrer from another host                         → referral
 //  9. any other utm_medium/utm_source/utm_campaign                           → other
 // 10. nothing                                                                → direct
+import { CLICK_IDS, type Channel } from '@waymark/contract'
 import { memo } from './memo.js'
 
-export type Channel =
-  | 'direct'
-  | 'organic search'
-  | 'paid search'
-  | 'social'
-  | 'paid social'
-  | 'email'
-  | 'referral'
-  | 'display'
-  | 'affiliate'
-  | 'other'
+export type { Channel }
 
 /** A touch as the Segment spec's `context.campaign` carries it, plus what the Waymark SDK adds. */
 export interface TouchFields {
@@ -38,7 +29,6 @@ export interface TouchFields {
 
 const SEARCH = /(^|\.)(google|bing|yahoo|duckduckgo|baidu|yandex|ecosia|qwant|naver)\./
 const SOCIAL = /(^|\.)(facebook|fb|instagram|ig|linkedin|lnkd|li|t|twitter|x|reddit|pinterest|youtube|tiktok|threads|bsky)\./
-export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'msclkid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id']
 
 /** What a URL tells about a touch: its host (without `www.`) and the click ids in its query. */
 const urlFacts = memo(2000, (url) => {

@@ -7,22 +7,14 @@ import type { IpPolicy } from '../config.js'
 import type { EventsTable } from '../db/schema.js'
 import { eventIdentityKey, type IdentityTuple } from '../identity/identifiers.js'
 import { channelOfCampaign } from './channel.js'
+import type { Touch } from '@waymark/contract'
 import { memo } from './memo.js'
 import { isObject, type JsonObject, type ValidEvent } from './validate.js'
 
 export type EventRow = Omit<EventsTable, 'id'>
 
 /** Where a visit came from: campaign parameters and/or an external referrer. */
-export interface Touch {
-  source?: string
-  medium?: string
-  campaign?: string
-  term?: string
-  content?: string
-  referrer?: string
-  landingPage?: string
-  channel?: string
-}
+export type { Touch }
 
 export interface PreparedEvent {
   row: EventRow

@@ -1,7 +1,8 @@
 // Pure validation of what arrives on /v1/*. Each event is checked on its own so one bad entry
 // never costs its neighbours (SPEC §4: valid events of a partly bad batch are kept).
 import { EVENT_TYPES, type EventType } from '../db/schema.js'
-import { isPlaceholderId, normalizeEmail } from '../identity/identifiers.js'
+// What an id or an email is: the rule the SDK checks with too.
+import { isPlaceholderId, MAX_ID_LENGTH, normalizeEmail } from '@waymark/contract'
 
 export type JsonObject = Record<string, unknown>
 
@@ -37,7 +38,7 @@ export interface EnvelopeError {
   status?: 413
 }
 
-export const MAX_ID_LENGTH = 256
+export { MAX_ID_LENGTH }
 export const MAX_NAME_LENGTH = 512
 export const MAX_DEPTH = 32
 /** Tiny events could otherwise make one 500 KB request carry ~100,000 of them. */

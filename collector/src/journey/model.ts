@@ -3,6 +3,7 @@
 // reached), which the worker keeps in the database per identifier; `evaluate` folds a whole
 // history of Signals into the same Facts, the oracle the database path is tested against.
 // No I/O here: ./config.ts loads and checks the JSON the marketer edits.
+import { AUTOTRACK_EVENTS, CONTENT_CLICKED, type ScoreReason } from '@waymark/contract'
 
 /** One event reduced to what rules can look at. */
 export interface Signal {
@@ -95,14 +96,6 @@ export interface Person {
   signals: Signal[]
 }
 
-export interface ScoreReason {
-  rule: string
-  label: string
-  /** Events that fired the rule (after `max`). */
-  count: number
-  /** Points it contributed (after decay), one decimal. */
-  points: number
-}
 
 export interface Evaluation {
   stage: string
@@ -240,24 +233,14 @@ export const emptyFacts = (identifiedAt: number | null): Facts => ({
 })
 
 /** Autotrack events that are not calls to action (the CTA table has content clicks and custom tracks). */
-export const NOT_CTA = new Set([
-  'Content Impression',
-  'Content Clicked',
-  'Page Engaged',
-  'Scroll Depth',
-  'Form Submitted',
-  'Outbound Link Clicked',
-  'File Downloaded',
-  'Email Link Clicked',
-  'Phone Link Clicked',
-])
+export const NOT_CTA: ReadonlySet<string> = new Set(AUTOTRACK_EVENTS)
 
 /** The items one event counts toward. */
 export function itemsOfSignal(s: Signal): Array<[ItemKind, string]> {
   const out: Array<[ItemKind, string]> = []
   if (s.content !== null) out.push(['content', s.content])
   if (s.type === 'page' && s.path !== null) out.push(['page', s.path])
-  if (s.event === 'Content Clicked' && s.content !== null) out.push(['cta:content', s.content])
+  if (s.event === CONTENT_CLICKED && s.content !== null) out.push(['cta:content', s.content])
   else if (s.type === 'track' && s.event !== null && !NOT_CTA.has(s.event)) out.push(['cta:track', s.event])
   return out
 }

@@ -3,9 +3,9 @@
 // journey facts, the funnel and its tables (sums kept per day), segment counts (counters).
 import { sql } from 'kysely'
 import type { Db, Dialect } from '../db/schema.js'
-import { BadRequest, decodeCursor, encodeCursor, summaries, type ProfileSummary } from '../read/profiles.js'
-import type { JourneyReport } from '../contract.js'
-import { DAY, type ScoreReason } from './model.js'
+import { BadRequest, decodeCursor, encodeCursor, summaries } from '../read/profiles.js'
+import type { JourneyReport, PeoplePage, PersonJourney, PersonSummary } from '@waymark/contract'
+import { DAY } from './model.js'
 import type { JourneyWorker } from './worker.js'
 
 export interface PeopleQuery {
@@ -20,12 +20,6 @@ export interface PeopleQuery {
   limit: number
 }
 
-export interface PersonSummary extends ProfileSummary {
-  stageName: string
-  score: number
-  channel: string | null
-  segments: string[]
-}
 
 type Cursor = { id: string; ls?: number }
 
@@ -47,7 +41,7 @@ export async function listPeople(
   dialect: Dialect,
   worker: JourneyWorker,
   query: PeopleQuery,
-): Promise<{ profiles: PersonSummary[]; total: number; totalCapped?: true; nextCursor: string | null }> {
+): Promise<PeoplePage> {
   const config = worker.modelConfig()
   const stageIds = config.stages.map((s) => s.id)
   if (query.stage && !stageIds.includes(query.stage)) throw new BadRequest(`unknown stage "${query.stage}"; stages are ${stageIds.join(', ')}`)
@@ -126,18 +120,6 @@ export async function listPeople(
   return { profiles: out, total, ...(capped ? { totalCapped: true as const } : {}), nextCursor }
 }
 
-export interface PersonJourney {
-  stage: string
-  stageName: string
-  score: number
-  reasons: ScoreReason[]
-  segments: Array<{ id: string; name: string }>
-  channel: string | null
-  source: string | null
-  devices: Array<{ anonymousId: string; browser: string | null; os: string | null; device: string | null; events: number; firstSeen: string | null; lastSeen: string | null }>
-  /** The identification moment as the timeline shows it; null while anonymous. */
-  identification: { at: string; as: string; earlierEvents: number; devices: number } | null
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 

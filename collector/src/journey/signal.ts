@@ -1,5 +1,6 @@
 // One stored event reduced to the Signal rules look at. Every text is cut to VALUE_CAP
 // characters: rules and tables never hold more of a value anyone can send.
+import { eventKind, FORM_SUBMITTED } from '@waymark/contract'
 import { parseJson, type JsonColumn } from '../db/schema.js'
 import { VALUE_CAP, type Signal } from './model.js'
 
@@ -37,14 +38,14 @@ export function signalOfParsed(r: Omit<EventRowForSignal, 'properties' | 'contex
   // A full URL is parsed only when no path is given (the SDK always sends one).
   const pagePath = str(page.path) ?? pathOf(typeof page.url === 'string' ? page.url : null)
   const path = r.type === 'page' ? (str(props.path) ?? pathOf(typeof props.url === 'string' ? props.url : null) ?? pagePath) : pagePath
-  const isContent = r.event === 'Content Impression' || r.event === 'Content Clicked'
+  const isContent = eventKind(r.event) === 'content'
   return {
     t: Number(r.timestamp),
     type: r.type,
     event: str(r.event),
     path,
     content: isContent ? str(props.name) : null,
-    form: r.event === 'Form Submitted' ? (str(props.name) ?? str(props.id)) : null,
+    form: r.event === FORM_SUBMITTED ? (str(props.name) ?? str(props.id)) : null,
     url: r.type === 'track' ? str(props.url) : null,
     channel: str(campaign.channel),
     source: str(campaign.source),

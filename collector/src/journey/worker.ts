@@ -7,7 +7,7 @@
 // (an advisory lock), whichever process takes it; they all read the same answer.
 import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
-import type { JourneyStatus } from '../contract.js'
+import type { JourneyStatus } from '@waymark/contract'
 import type { Store } from '../db/connect.js'
 import { isBusy } from '../db/errors.js'
 import { parseJson, type Db, type JourneyStateTable } from '../db/schema.js'

@@ -4,8 +4,9 @@ import type { Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
 import { parseJson } from '../db/schema.js'
 import { beforeIdentification, liveProfile } from '../identity/graph.js'
-import { identifierKey, normalizeEmail } from '../identity/identifiers.js'
-import type { TimelineEvent } from '../contract.js'
+import { normalizeEmail } from '@waymark/contract'
+import { identifierKey } from '../identity/identifiers.js'
+import type { ProfileDetail, ProfileSummary, TimelineEvent, TimelinePage } from '@waymark/contract'
 
 type IdentifiersTable = Selectable<IdentifiersColumns>
 
@@ -24,21 +25,6 @@ function chunks<T>(items: T[], size = IN_CHUNK): T[][] {
   return out
 }
 
-export interface ProfileSummary {
-  id: string
-  email: string | null
-  userId: string | null
-  /** Journey stage id; the journey index fills it in (see journey/queries.ts). */
-  stage: string
-  identifiedAt: string | null
-  createdAt: string
-  firstSeen: string | null
-  lastSeen: string | null
-  eventCount: number
-  firstTouch: Record<string, unknown> | null
-  lastTouch: Record<string, unknown> | null
-  identifiers: Array<{ kind: string; value: string; eventCount: number; firstSeen: string | null; lastSeen: string | null }>
-}
 
 function summarize(p: ProfilesTable, idents: IdentifiersTable[]): ProfileSummary {
   let first: number | null = null
@@ -101,12 +87,6 @@ export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) 
 
 export class BadRequest extends Error {}
 
-export interface ProfileDetail extends ProfileSummary {
-  traits: Record<string, { value: unknown; updatedAt: string }>
-  conflicts: Array<{ identifier: string; profileId: string | null; otherProfileId: string | null; reason: string; at: string; messageId: string | null }>
-  /** Set when the id asked for was merged into this profile. */
-  mergedFrom: string | null
-}
 
 export async function getProfile(db: Db, requestedId: string): Promise<ProfileDetail | null> {
   // one round trip for the profile, whichever id of it was asked for (PostgreSQL: each query is one)
@@ -160,7 +140,7 @@ export async function lookupProfile(db: Db, by: { email?: string; anonymousId?: 
 }
 
 
-export type { TimelineEvent }
+export type { ProfileDetail, ProfileSummary, TimelineEvent }
 
 /** Up to this many identifiers, the timeline reads each with its own query. */
 const PER_KEY_QUERIES = 100
@@ -174,7 +154,7 @@ export async function timeline(
   db: Db,
   requestedId: string,
   opts: { cursor?: string; limit: number; order: 'asc' | 'desc' },
-): Promise<{ profileId: string; identifiedAt: string | null; events: TimelineEvent[]; nextCursor: string | null } | null> {
+): Promise<TimelinePage | null> {
   const profile = await liveProfileKeys(db, requestedId)
   if (!profile) return null
   const { id, keys } = profile

@@ -1,0 +1,40 @@
+// Identity rules (docs/contract.md, Identity): what an identifier is, written once so that an id
+// the SDK accepts is one the collector stores. Before, the two disagreed and a browser that
+// called identify('unknown') had every later event refused by the collector.
+
+/** Longest anonymousId, userId or previousId the collector stores. */
+export const MAX_ID_LENGTH = 256
+/** Longest email (RFC 5321's path limit). */
+export const MAX_EMAIL_LENGTH = 254
+
+/**
+ * Values that clients send when they have no real id (stringified null, a default, a bug).
+ * Linking on them would merge unrelated people, so they are refused, as PostHog does. Compared
+ * trimmed and lower-cased.
+ */
+export const PLACEHOLDER_IDS: ReadonlySet<string> = new Set([
+  '', 'anonymous', 'guest', 'null', 'undefined', 'none', 'nil', 'nan', '0', '-1', 'true', 'false',
+  '[object object]', 'id', 'user_id', 'userid', 'anonymous_id', 'anonymousid', 'distinct_id',
+  'distinctid', 'email', 'not_authenticated', 'unknown',
+])
+
+export const isPlaceholderId = (value: string): boolean => PLACEHOLDER_IDS.has(value.trim().toLowerCase())
+
+/** One @ between two non-empty parts, no whitespace. Linear: no part can match two ways. */
+const EMAIL = /^[^\s@]+@[^\s@]+$/
+
+/** Trimmed and lower-cased; null for something that is not an email. */
+export function normalizeEmail(value: unknown): string | null {
+  if (typeof value !== 'string') return null
+  const email = value.trim().toLowerCase()
+  return email.length <= MAX_EMAIL_LENGTH && EMAIL.test(email) ? email : null
+}
+
+/**
+ * A userId as the caller gave it (a number becomes its decimal text), trimmed; null for a
+ * placeholder, an empty or an over-long value, which the collector would refuse.
+ */
+export function normalizeUserId(value: unknown): string | null {
+  const id = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) ? String(value).trim() : ''
+  return id.length <= MAX_ID_LENGTH && !isPlaceholderId(id) ? id : null
+}

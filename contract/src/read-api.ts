@@ -1,0 +1,148 @@
+// The read API's answers (docs/contract.md, Read API), as the collector sends them and the viewer
+// reads them.
+import type { Touch } from './vocabulary.js'
+
+export interface TimelineEvent {
+  messageId: string
+  type: string
+  event: string | null
+  name: string | null
+  timestamp: string
+  receivedAt: string
+  originalTimestamp: string | null
+  sentAt: string | null
+  sessionId: string | null
+  anonymousId: string | null
+  userId: string | null
+  email: string | null
+  properties: Record<string, unknown> | null
+  traits: Record<string, unknown> | null
+  context: Record<string, unknown> | null
+  browser: string | null
+  os: string | null
+  device: string | null
+  isBot: boolean
+  ip: string | null
+  /** The event happened before this person was identified. */
+  beforeIdentified: boolean
+}
+
+export interface JourneyReport {
+  model: 'journey'
+  period: { from: string | null; to: string | null }
+  /** People in the period: first seen within it. */
+  people: number
+  stages: Array<{ stage: string; name: string; count: number; reached: number; conversion: number | null }>
+  content: Array<{ name: string; consumers: number; known: number; becameKnown: number }>
+  pages: Array<{ path: string; visitors: number; known: number; becameKnown: number }>
+  channels: Array<{ channel: string; visitors: number; leads: number; customers: number }>
+  ctas: Array<{ label: string; kind: 'content' | 'track'; clicks: number; people: number; beforeIdentification: number }>
+  status: JourneyStatus
+}
+
+/** How far the journey analytics are behind the stored events. */
+export interface JourneyStatus {
+  /** Highest event id stored, and the highest read. */
+  lastEventId: number
+  readTo: number
+  /** Rebuilds of facts under way (a rule or segment added to a database that has events): event ids read of those to read. */
+  backfills: Array<{ done: number; total: number }>
+  /** People whose evaluation predates the current day or config, still to redo (counted up to 10,001). */
+  stale: number
+}
+
+export interface ScoreReason {
+  rule: string
+  label: string
+  /** Events that fired the rule (after `max`). */
+  count: number
+  /** Points it contributed (after decay), one decimal. */
+  points: number
+}
+
+/** A touch with the time of the visit it came from. */
+export type TouchAt = Touch & { at: string | null }
+
+export interface Identifier {
+  kind: string
+  value: string
+  eventCount: number
+  firstSeen: string | null
+  lastSeen: string | null
+}
+
+/** A profile as the identity graph holds it. */
+export interface ProfileSummary {
+  id: string
+  email: string | null
+  userId: string | null
+  /** Journey stage id. */
+  stage: string
+  identifiedAt: string | null
+  createdAt: string
+  firstSeen: string | null
+  lastSeen: string | null
+  eventCount: number
+  firstTouch: TouchAt | null
+  lastTouch: TouchAt | null
+  identifiers: Identifier[]
+}
+
+/** A row of the People list: the profile with its journey. */
+export interface PersonSummary extends ProfileSummary {
+  stageName: string
+  score: number
+  channel: string | null
+  segments: string[]
+}
+
+/** `GET /api/profiles`, `POST /api/profiles/search`, `GET /api/segments/:id/profiles`. */
+export interface PeoplePage {
+  profiles: PersonSummary[]
+  total: number
+  /** Set when `total` stopped counting at its cap. */
+  totalCapped?: true
+  nextCursor: string | null
+}
+
+export interface PersonJourney {
+  stage: string
+  stageName: string
+  score: number
+  reasons: ScoreReason[]
+  segments: Array<{ id: string; name: string }>
+  channel: string | null
+  source: string | null
+  devices: Array<{ anonymousId: string; browser: string | null; os: string | null; device: string | null; events: number; firstSeen: string | null; lastSeen: string | null }>
+  /** The identification moment as the timeline shows it; null while anonymous. */
+  identification: { at: string; as: string; earlierEvents: number; devices: number } | null
+}
+
+export interface ProfileDetail extends ProfileSummary {
+  traits: Record<string, { value: unknown; updatedAt: string }>
+  conflicts: Array<{ identifier: string; profileId: string | null; otherProfileId: string | null; reason: string; at: string; messageId: string | null }>
+  /** Set when the id asked for was merged into this profile. */
+  mergedFrom: string | null
+}
+
+/** `GET /api/profiles/:id` and the lookup. */
+export interface ProfileAnswer extends ProfileDetail {
+  journey: PersonJourney | null
+}
+
+/** `GET /api/profiles/:id/timeline`. */
+export interface TimelinePage {
+  profileId: string
+  identifiedAt: string | null
+  events: TimelineEvent[]
+  nextCursor: string | null
+}
+
+/** An entry of `GET /api/segments`. */
+export interface Segment {
+  id: string
+  name: string
+  description: string | null
+  origin: 'config' | 'api'
+  count: number
+}
