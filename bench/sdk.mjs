@@ -21,7 +21,7 @@ const DELIVER_MS = 5000 // "delivered within 5 s"
 const DURABLE_CAP_MS = 30_000
 const EVENTS_DB = 'waymark-events'
 const EVENTS_STORE = 'events'
-// scriptTag: dist/waymark.min.js with every autotracker (issue 4); core: createTracker alone (issue 2)
+// scriptTag: dist/waymark.min.js with every autotracker; core: createTracker alone
 const BUDGET = { scriptTagGzipBytes: 7 * 1024, coreGzipBytes: 4 * 1024, trackP99Us: 50, durableMs: 1000 }
 
 const log = (...a) => console.error('[bench]', ...a)

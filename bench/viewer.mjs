@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Viewer and journey benchmark (issue 5). Run after `npm run build`:
+// Viewer and journey benchmark. Run after `npm run build`:
 //   node --expose-gc bench/viewer.mjs  # SQLite, and PostgreSQL when it answers
 // Env: WAYMARK_BENCH_ONLY (sqlite|postgres), WAYMARK_BENCH_PG_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres, used to create and drop a scratch database),

@@ -27,7 +27,7 @@ export interface EventContext {
   [key: string]: unknown
 }
 
-/** One event in the Segment-spec shape it travels in (SPEC §4). */
+/** One event in the Segment-spec shape it travels in (docs/contract.md, Wire format). */
 export interface WireEvent {
   type: 'page' | 'track' | 'identify' | 'alias'
   messageId: string

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// waymark-collector: start the collector (SPEC §7).
+// waymark-collector: start the collector (docs/contract.md, Collector start).
 import { ConfigError, USAGE, loadConfig } from './config.js'
 import { startCollector } from './server.js'
 

@@ -1,4 +1,4 @@
-// Collector configuration: flags first, then environment variables, then defaults (SPEC §7).
+// Collector configuration: flags first, then environment variables, then defaults (docs/contract.md, Collector start).
 // `loadConfig` is pure apart from the random demo admin token, so it is easy to test.
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -45,7 +45,7 @@ export const DEMO_WRITE_KEY = 'wk_demo'
 export const DEFAULT_PORT = 8787
 export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_SQLITE_FILE = './.waymark/waymark.db'
-/** SPEC §4 / Segment: 500 KB per request, 32 KB per event. */
+/** As Segment: 500 KB per request, 32 KB per event (docs/contract.md, Wire format). */
 export const REQUEST_LIMIT_BYTES = 500 * 1024
 export const EVENT_LIMIT_BYTES = 32 * 1024
 

@@ -54,7 +54,7 @@ export function buildServer(config: Config, store: Store, journey = new JourneyW
   app.register(readRoutes, { config, store, journey })
   app.register(staticRoutes, { config })
 
-  // The timeline viewer (SPEC §6, issue 5): reads only /api/*.
+  // The timeline viewer: reads only /api/*.
   app.register(uiRoutes, { config })
 
   app.get('/health', async (_req, reply) => {

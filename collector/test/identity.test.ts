@@ -1,4 +1,4 @@
-// SPEC §5 rules 1–7, one test (or more) per rule, on SQLite and PostgreSQL.
+// The identity rules 1–7 (docs/contract.md), one test (or more) per rule, on SQLite and PostgreSQL.
 import { monotonicFactory } from 'ulid'
 import { describe, expect, it } from 'vitest'
 import {

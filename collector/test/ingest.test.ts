@@ -1,4 +1,4 @@
-// SPEC §4 ingestion over HTTP: auth, body formats, limits, answers, dedupe, clock skew, UA, IP.
+// Ingestion over HTTP (docs/contract.md, Wire format): auth, body formats, limits, answers, dedupe, clock skew, UA, IP.
 import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import {

@@ -1,4 +1,4 @@
-// Issue 5 journey model through the read API: stages, score reasons, segments (config and API),
+// The journey model through the read API: stages, score reasons, segments (config and API),
 // funnel and its tables, on SQLite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCollector } from '../src/server.js'

@@ -1,4 +1,4 @@
-// SPEC §6 read API: admin token everywhere, cursor pagination, lookup, ordering, journey, segments.
+// The read API (docs/contract.md): admin token everywhere, cursor pagination, lookup, ordering, journey, segments.
 import { Analytics } from '@segment/analytics-node'
 import { describe, expect, it } from 'vitest'
 import {

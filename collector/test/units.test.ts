@@ -11,7 +11,7 @@ import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
 import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
 
 describe('config', () => {
-  it('uses SPEC §7 defaults and generates demo credentials only when none are configured', () => {
+  it('uses the documented defaults and generates demo credentials only when none are configured', () => {
     const c = loadConfig([], {})
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8787, writeKeys: [DEMO_WRITE_KEY], demo: { writeKey: true, adminToken: true }, allowedOrigins: null })
     expect(c.database).toMatchObject({ kind: 'sqlite' })

@@ -17,7 +17,7 @@ export const onClick = (selector: string, fn: (el: HTMLElement) => void) =>
   })
 
 /**
- * `save` that follows consent (SPEC §3): nothing is written unless it is granted, the latest
+ * `save` that follows consent (docs/contract.md, SDK): nothing is written unless it is granted, the latest
  * value is written when it becomes granted, and the key is removed when it is denied.
  */
 export function consentedSave(host: TrackerHost, key: string): (value: unknown) => void {

@@ -1,4 +1,4 @@
-// Pure builders and encoders of wire events (SPEC §4).
+// Pure builders and encoders of wire events (docs/contract.md, Wire format).
 import type { EventContext, EventDraft as Draft, Identity, WireEvent } from '../types'
 
 /**
@@ -30,7 +30,7 @@ export function stamp(event: Draft, identity: Identity): WireEvent {
   return wire
 }
 
-// Segment's limits: the collector would refuse more (SPEC §4).
+// Segment's limits: the collector would refuse more.
 export const MAX_EVENT_BYTES = 32_000
 export const MAX_BATCH_BYTES = 500_000
 // Browsers cap keepalive and beacon bodies in flight at 64 KB.

@@ -1,4 +1,4 @@
-// Only one tab of a site sends at a time, so no event goes out twice (SPEC §3).
+// Only one tab of a site sends at a time, so no event goes out twice.
 import type { MetaStore } from '../platform/storage'
 
 /**

@@ -1,4 +1,4 @@
-// The durable queue: events count as recorded once they are in the store (SPEC §3).
+// The durable queue: events count as recorded once they are in the store.
 import type { EventStore } from '../platform/storage'
 import type { WireEvent } from '../types'
 import type { Clock } from './delivery'

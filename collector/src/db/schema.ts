@@ -12,7 +12,7 @@ export type JsonColumn = string | Record<string, unknown> | null
 export interface ProfilesTable {
   id: string
   created_at: number
-  /** The one userId this person holds (SPEC §5 rule 4: never two). */
+  /** The one userId this person holds (identity rule 4: never two). */
   user_id: string | null
   /** The one normalized email this person holds (rule 4). */
   email: string | null

@@ -1,4 +1,4 @@
-// The identity graph: SPEC §5 rules 1–7, all in this one module.
+// The identity graph: the identity rules 1–7 (docs/contract.md, Identity), all in this one module.
 //
 // Model. An identifier (`anonymousId:…`, `userId:…`, `email:…`) points to exactly one profile.
 // Every event is filed under one identifier (its `identity_key`, see identifiers.ts), so it

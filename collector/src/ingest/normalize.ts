@@ -38,7 +38,7 @@ export interface RequestInfo {
 export const MAX_FUTURE_MS = 24 * 3_600_000
 
 /**
- * SPEC §4: timestamp + (receivedAt − sentAt); without both client times, trust the server. A
+ * Clock skew: timestamp + (receivedAt − sentAt); without both client times, trust the server. A
  * time still over a day ahead of arrival (no sentAt, or a timestamp after its own sentAt) is
  * stored at arrival, as PostHog does: a year-2999 event would otherwise head every timeline and
  * keep its person "last seen" forever. originalTimestamp keeps what the client said.

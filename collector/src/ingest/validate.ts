@@ -1,5 +1,5 @@
 // Pure validation of what arrives on /v1/*. Each event is checked on its own so one bad entry
-// never costs its neighbours (SPEC §4: valid events of a partly bad batch are kept).
+// never costs its neighbours (valid events of a partly bad batch are kept).
 import { EVENT_TYPES, type EventType } from '../db/schema.js'
 // What an id or an email is: the rule the SDK checks with too.
 import { isPlaceholderId, MAX_ID_LENGTH, normalizeEmail } from '@waymark/contract'

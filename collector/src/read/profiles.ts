@@ -1,4 +1,4 @@
-// Queries behind the read API (SPEC §6). A profile's data is gathered through its identifiers:
+// Queries behind the read API (docs/contract.md, Read API). A profile's data is gathered through its identifiers:
 // activity and traits live per identifier, so a merge never has to rewrite them.
 import type { Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'

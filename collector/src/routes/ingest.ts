@@ -1,4 +1,4 @@
-// POST /v1/batch and the single-event endpoints (SPEC §4, Segment HTTP Tracking API shape).
+// POST /v1/batch and the single-event endpoints (Segment HTTP Tracking API shape, docs/contract.md).
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createGunzip, createInflate } from 'node:zlib'
 import type { Transform } from 'node:stream'
@@ -61,7 +61,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
   const bodies = new WeakMap<object, BodyFacts>()
 
   await app.register(cors, {
-    // Unset = any origin (SPEC §7). Requests from other origins are refused below, not just
+    // Unset = any origin (docs/contract.md, Collector start). Requests from other origins are refused below, not just
     // left without CORS headers: text/plain beacons skip preflight and would otherwise land.
     origin: config.allowedOrigins ?? true,
     methods: ['POST', 'OPTIONS'],

@@ -1,5 +1,5 @@
-// Read API (SPEC §6). Every route needs the admin token; a write key is refused (it can
-// only write — SPEC: "a write key can never read data").
+// Read API (docs/contract.md, Read API). Every route needs the admin token; a write key is refused (it can
+// only write: a write key can never read data).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Store } from '../db/connect.js'

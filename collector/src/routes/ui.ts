@@ -1,4 +1,4 @@
-// The timeline viewer (issue 5) at /ui: one HTML page and the bundle built by the root rollup
+// The timeline viewer at /ui: one HTML page and the bundle built by the root rollup
 // config (collector/ui → collector/dist/ui/viewer.js). The page reads only /api/*.
 // The Content-Security-Policy allows no inline script and no foreign source: a second wall
 // behind the viewer's rule of rendering all data as text.

@@ -26,7 +26,7 @@ export function fakeHost(start = Date.parse('2026-11-22T10:00:00.000Z'), options
   })
   const record = (fields: Partial<EventDraft> & Pick<EventDraft, 'type'>) => {
     const event = {
-      messageId: ulid(now), // as the core makes them (SPEC §4)
+      messageId: ulid(now), // as the core makes them
       timestamp: new Date(now).toISOString(),
       ...fields,
       context: { library: { name: 'waymark', version: 'test' }, page: page() },

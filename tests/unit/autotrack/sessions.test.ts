@@ -141,7 +141,7 @@ describe('attribution', () => {
   })
 })
 
-describe('consent (SPEC §3: nothing stored while pending, wiped when denied)', () => {
+describe('consent (nothing stored while pending, wiped when denied)', () => {
   it('keeps session and touches in memory while pending, writes them once granted', () => {
     goTo('/?utm_source=news&utm_medium=email')
     const host = fakeHost(undefined, { consent: 'pending' })

@@ -1,6 +1,6 @@
 import type { Migration } from './index.js'
 
-// Segments created through the API (issue 5). Segments from the journey config file are not
+// Segments created through the API. Segments from the journey config file are not
 // stored: the file is their source of truth. `definition` is the checked condition as JSON.
 export const segments: Migration = {
   version: 2,
