@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // waymark-collector: start the collector (docs/contract.md, Collector start).
-import { ConfigError, USAGE, loadConfig } from './config.js'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { ConfigError, USAGE, loadConfig, type Config } from './config.js'
 import { startCollector } from './server.js'
 
 async function main(): Promise<void> {
@@ -16,11 +18,13 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`)
     return
   }
+  if (config.demo.adminToken) config.adminToken = keptDemoToken(config, config.adminToken)
   const db = config.database.kind === 'sqlite' ? `sqlite ${config.database.file}` : `postgres ${redact(config.database.url)}`
   const collector = await startCollector(config)
   const lines = [`database: ${db}`]
   if (config.demo.writeKey) lines.push(`demo write key: ${config.writeKeys[0]}   (set WAYMARK_WRITE_KEYS to use your own)`)
-  if (config.demo.adminToken) lines.push(`admin token: ${config.adminToken}   (set WAYMARK_ADMIN_TOKEN to fix it)`)
+  if (config.demo.adminToken) lines.push(`admin token: ${config.adminToken}   (demo, kept in ${demoTokenFile(config)}; set WAYMARK_ADMIN_TOKEN for your own)`)
+  lines.push(`viewer: ${collector.url}/ui`, `examples: ${collector.url}/examples/`)
   process.stdout.write(`${lines.join('\n')}\nlistening on ${collector.url}\n`)
 
   let stopping = false
@@ -43,6 +47,27 @@ async function main(): Promise<void> {
   })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+/** Beside the SQLite file, or in ./.waymark for PostgreSQL. */
+const demoTokenFile = (config: Config) =>
+  join(config.database.kind === 'sqlite' && config.database.file !== ':memory:' ? dirname(config.database.file) : resolve('.waymark'), 'admin-token')
+
+/**
+ * The demo admin token stays the same from one start to the next, so a viewer tab signed in with
+ * it stays signed in. Readable by its owner only; where it cannot be kept, a fresh one serves.
+ */
+function keptDemoToken(config: Config, fresh: string): string {
+  const file = demoTokenFile(config)
+  try {
+    const kept = readFileSync(file, 'utf8').trim()
+    if (kept) return kept
+  } catch {}
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, `${fresh}\n`, { mode: 0o600 })
+  } catch {}
+  return fresh
 }
 
 function redact(url: string): string {

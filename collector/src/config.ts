@@ -33,7 +33,8 @@ export interface Config {
    */
   trustProxy: number | string[]
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  limits: { requestBytes: number; eventBytes: number }
+  /** requestTimeoutMs: the headers and body of a request must arrive within it (else 408). */
+  limits: { requestBytes: number; eventBytes: number; requestTimeoutMs: number }
   staticDirs: { examples: string; sdk: string; ui: string }
   /** Stages, lead score and segments (WAYMARK_JOURNEY_CONFIG, else the defaults). */
   journey: JourneyConfig
@@ -159,7 +160,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
     ip,
     trustProxy,
     logLevel,
-    limits: { requestBytes: REQUEST_LIMIT_BYTES, eventBytes: EVENT_LIMIT_BYTES },
+    limits: { requestBytes: REQUEST_LIMIT_BYTES, eventBytes: EVENT_LIMIT_BYTES, requestTimeoutMs: int('WAYMARK_REQUEST_TIMEOUT_MS', env.WAYMARK_REQUEST_TIMEOUT_MS ?? '30000', 100, 600_000) },
     staticDirs: {
       examples: resolve(env.WAYMARK_EXAMPLES_DIR ?? resolve(REPO_ROOT, 'examples')),
       sdk: resolve(env.WAYMARK_SDK_DIR ?? resolve(REPO_ROOT, 'dist')),

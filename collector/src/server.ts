@@ -15,6 +15,9 @@ export type { Config } from './config.js'
 export { loadConfig, DEMO_WRITE_KEY } from './config.js'
 export type { Store } from './db/connect.js'
 
+/** A socket with no request in flight is closed after this. */
+const CONNECTION_TIMEOUT_MS = 75_000
+
 export function buildServer(config: Config, store: Store, journey = new JourneyWorker(store, config.journey)): FastifyInstance {
   const app = Fastify({
     // Logs go to stderr: stdout carries only the start-up lines ("listening on …").
@@ -35,6 +38,16 @@ export function buildServer(config: Config, store: Store, journey = new JourneyW
     // Closing is handled by the hooks below (503 with Retry-After); in-flight requests finish.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // A client that trickles its headers or body holds a socket and a parser: it gets 408.
+    requestTimeout: config.limits.requestTimeoutMs,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    // Node arms the check only for timeouts given at construction, and runs it on this period
+    // (30 s by default: longer than the timeout itself).
+    http: {
+      requestTimeout: config.limits.requestTimeoutMs,
+      headersTimeout: config.limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.limits.requestTimeoutMs),
+    },
   })
 
   // While closing (SIGTERM), a request that arrives on a kept-alive connection is turned away
@@ -47,6 +60,8 @@ export function buildServer(config: Config, store: Store, journey = new JourneyW
     }
   })
   app.addHook('onSend', async (_request, reply) => {
+    // No answer is ever sniffed into another type (a JSON error read as HTML, say).
+    reply.header('x-content-type-options', 'nosniff')
     if (!app.server.listening) reply.header('connection', 'close')
   })
 
@@ -66,6 +81,9 @@ export function buildServer(config: Config, store: Store, journey = new JourneyW
       return reply.code(503).header('Retry-After', '5').send({ ok: false, database: store.dialect })
     }
   })
+
+  // Browsers ask for it on every page of the collector; an empty answer is cached for a day.
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send())
 
   app.get('/', async (_req, reply) =>
     reply

@@ -88,8 +88,15 @@ describe('waymark-collector CLI', () => {
       expect(r.status).toBe(200)
       const list = await fetch(`${c.url}/api/profiles`, { headers: { authorization: `Bearer ${token}` } })
       expect((await list.json()).profiles).toHaveLength(1)
+      expect(c.stdout).toContain(`viewer: ${c.url}/ui`)
+      expect(c.stdout).toContain(`examples: ${c.url}/examples/`)
       c.child.kill('SIGINT')
       expect(await c.exited).toBe(0)
+      // Started again: the same demo admin token, so a signed-in viewer tab stays signed in.
+      const again = await spawnCollector(['--port', '0'], {}, cwd)
+      expect(again.stdout.find((l) => l.startsWith('admin token: '))).toMatch(new RegExp(`^admin token: ${token} `))
+      again.child.kill('SIGINT')
+      expect(await again.exited).toBe(0)
     } finally {
       rmSync(cwd, { recursive: true, force: true })
     }
@@ -105,6 +112,9 @@ describe('waymark-collector CLI', () => {
     }
     expect(code).toBe(2)
     expect(execFileSync(process.execPath, [CLI, '--help']).toString()).toMatch(/WAYMARK_DATABASE_URL/)
+    // The command npm links at install, as `npx waymark-collector` runs it.
+    const linked = join(COLLECTOR, '..', 'node_modules', '.bin', 'waymark-collector')
+    expect(execFileSync(linked, ['--help']).toString()).toMatch(/^Usage: waymark-collector/)
   })
 })
 

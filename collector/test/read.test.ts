@@ -57,6 +57,9 @@ describe.each(BACKENDS)('read API on $name', ({ name, skip }) => {
     const asc = await api(c.url, `/api/profiles/${id}/timeline?limit=100&order=asc`)
     expect(asc.body.events.map((e: any) => e.messageId)).toEqual(seen.map((e) => e.messageId).reverse())
     expect((await api(c.url, `/api/profiles/${id}/timeline?cursor=garbage`)).status).toBe(400)
+    // A well-formed cursor with a fractional position: a 400 on both databases, not a database error.
+    const fractional = Buffer.from(JSON.stringify({ t: 1.5, id: 2.5 })).toString('base64url')
+    expect((await api(c.url, `/api/profiles/${id}/timeline?cursor=${fractional}`)).status).toBe(400)
     expect((await api(c.url, `/api/profiles/${id}/timeline?limit=0`)).status).toBe(400)
     expect((await api(c.url, `/api/profiles/p_missing/timeline`)).status).toBe(404)
   })

@@ -1,6 +1,7 @@
 // What the collector serves besides the APIs: examples, the SDK build, health, the /ui slot.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestCollector, type TestCollector } from './helpers.js'
@@ -55,6 +56,36 @@ describe('static files and service routes', () => {
       expect((await r.json()).error).toMatch(/not built/)
     } finally {
       await other.stop()
+    }
+  })
+
+  it('answers /favicon.ico, and every answer says nosniff', async () => {
+    const icon = await fetch(`${c.url}/favicon.ico`)
+    expect(icon.status).toBe(204)
+    for (const path of ['/favicon.ico', '/health', '/api/profiles', '/v1/batch', '/no-such-page']) {
+      const r = await fetch(c.url + path)
+      expect(r.headers.get('x-content-type-options'), path).toBe('nosniff')
+    }
+  })
+
+  it('answers 408 to a request whose body never arrives, and keeps serving others', async () => {
+    const slow = await startTestCollector('sqlite', { WAYMARK_REQUEST_TIMEOUT_MS: '300' })
+    try {
+      const { port } = new URL(slow.url)
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          // Headers promise 100 bytes; only 10 come.
+          socket.write('POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"batch":[')
+        })
+        let text = ''
+        socket.setEncoding('utf8').on('data', (d) => (text += d))
+        socket.on('close', () => resolve(text))
+        socket.on('error', reject)
+      })
+      expect(answer).toMatch(/^HTTP\/1\.1 408/)
+      expect((await fetch(`${slow.url}/health`)).status).toBe(200)
+    } finally {
+      await slow.stop()
     }
   })
 })

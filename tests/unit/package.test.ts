@@ -1,6 +1,9 @@
 // @vitest-environment node
 // The npm contract: an SPA user gets the SDK and its two dependencies, nothing of the collector.
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 import { VERSION } from '../../src/version'
 
@@ -17,6 +20,27 @@ describe('the waymark package', () => {
 
   it('reports its own version on every event', () => {
     expect(VERSION).toBe(pkg.version)
+  })
+
+  it.each([
+    ['node10', ts.ModuleResolutionKind.Node10],
+    ['bundler', ts.ModuleResolutionKind.Bundler],
+    ['nodenext', ts.ModuleResolutionKind.NodeNext],
+  ])('types of waymark and waymark/autotrack resolve under moduleResolution %s', (_name, moduleResolution) => {
+    const app = mkdtempSync(join(tmpdir(), 'waymark-types-'))
+    try {
+      mkdirSync(join(app, 'node_modules'))
+      symlinkSync(resolve('.'), join(app, 'node_modules', 'waymark'), 'dir')
+      const options = { moduleResolution, module: moduleResolution === ts.ModuleResolutionKind.NodeNext ? ts.ModuleKind.NodeNext : ts.ModuleKind.ESNext }
+      const typesOf = (name: string) => {
+        const found = ts.resolveModuleName(name, join(app, 'index.ts'), options, ts.sys).resolvedModule?.resolvedFileName
+        return found && realpathSync(found)
+      }
+      expect(typesOf('waymark')).toBe(resolve('dist/waymark.d.ts'))
+      expect(typesOf('waymark/autotrack')).toBe(resolve('dist/autotrack.d.ts'))
+    } finally {
+      rmSync(app, { recursive: true, force: true })
+    }
   })
 })
 

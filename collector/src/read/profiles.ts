@@ -160,7 +160,8 @@ export async function timeline(
   const { id, keys } = profile
   const after = decodeCursor(
     opts.cursor,
-    (v): v is TimelineCursor => typeof (v as TimelineCursor)?.t === 'number' && typeof (v as TimelineCursor)?.id === 'number',
+    // Integers only: PostgreSQL refuses 1.5 for a BIGINT column (a 500), SQLite would compare it.
+    (v): v is TimelineCursor => Number.isSafeInteger((v as TimelineCursor)?.t) && Number.isSafeInteger((v as TimelineCursor)?.id),
   )
   const desc = opts.order === 'desc'
   const cmp = desc ? '<' : '>'
