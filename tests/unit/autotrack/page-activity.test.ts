@@ -41,6 +41,27 @@ describe('scrollDepth', () => {
     expect(host.named('Scroll Depth')[0].properties!.url).toBe(`${location.origin}/article`)
   })
 
+  it("counts the page's own scroll only: not an element's, not a page that cannot scroll", () => {
+    const host = fakeHost()
+    host.install(scrollDepth())
+    const input = document.createElement('input')
+    document.body.append(input)
+    input.dispatchEvent(new Event('scroll')) // a long email typed into the field scrolls it
+    const panel = document.createElement('div')
+    document.body.append(panel)
+    panel.dispatchEvent(new Event('scroll'))
+    expect(percents(host)).toEqual([])
+    define(document.documentElement, 'scrollHeight', 800) // shorter than the viewport
+    document.dispatchEvent(new Event('scroll'))
+    expect(percents(host)).toEqual([])
+    define(document.documentElement, 'scrollHeight', 4000)
+    define(window, 'scrollY', 1000)
+    document.dispatchEvent(new Event('scroll')) // how a browser reports the page's scroll
+    expect(percents(host)).toEqual([25, 50])
+    input.remove()
+    panel.remove()
+  })
+
   it('starts again on an SPA route change', () => {
     const host = fakeHost()
     host.install(scrollDepth())
