@@ -7,11 +7,10 @@ import { fileURLToPath } from 'node:url'
 import { JourneyConfigError, loadJourneyConfig } from './journey/config.js'
 import type { JourneyConfig } from './journey/model.js'
 
-export type DatabaseConfig =
-  | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string; poolSize: number }
+import type { DatabaseConfig } from './db/connect.js'
+import type { IpPolicy } from './ingest/normalize.js'
 
-export type IpPolicy = 'truncate' | 'full' | 'none'
+export type { DatabaseConfig, IpPolicy }
 
 export interface Config {
   host: string

@@ -9,6 +9,7 @@ import type { JourneyHooks } from './journey/hooks.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { readRoutes } from './routes/read.js'
 import { staticRoutes } from './routes/static.js'
+import { unavailable } from './routes/http.js'
 import { uiRoutes } from './routes/ui.js'
 
 export type { Config } from './config.js'
@@ -78,7 +79,7 @@ export function buildServer(config: Config, store: Store, journey = new JourneyW
       return { ok: true, database: store.dialect }
     } catch (err) {
       if (!isUnavailable(err)) throw err
-      return reply.code(503).header('Retry-After', '5').send({ ok: false, database: store.dialect })
+      return unavailable(reply, { ok: false, database: store.dialect })
     }
   })
 

@@ -6,7 +6,7 @@ import { isPlaceholderId, normalizeEmail } from '@waymark/contract'
 import { eventIdentityKey } from '../src/identity/identifiers.js'
 import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp, withChannels } from '../src/ingest/normalize.js'
 import { RateLimiter } from '../src/ingest/ratelimit.js'
-import { safeEqual } from '../src/routes/ingest.js'
+import { safeEqual } from '../src/routes/http.js'
 import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
 import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
 

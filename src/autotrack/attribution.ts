@@ -8,7 +8,7 @@ import { CLICK_IDS, type WireTouch } from '@waymark/contract'
 import type { Autotracker } from '../types'
 import { redactEmails } from './redact-emails'
 import { readLocal } from '../platform/local-storage'
-import { attempt } from '../core/attempt'
+import { attempt } from '../platform/attempt'
 import { consentedSave } from './util'
 
 export { CLICK_IDS }

@@ -1,7 +1,7 @@
 // Helpers shared by the autotrackers: click matching, consent-following storage, and one watcher of SPA route changes.
 // Nothing runs at import: every browser global is touched only when an autotracker installs.
 import type { TrackerHost } from '../types'
-import { attempt } from '../core/attempt'
+import { attempt } from '../platform/attempt'
 import { on } from '../platform/listen'
 import { removeLocal, writeLocal } from '../platform/local-storage'
 import { redactEmails } from './redact-emails'

@@ -1,6 +1,6 @@
 // DOM listeners for the core and the autotrackers: added in one call, removed by the function
 // returned, and never throwing into the page's own event dispatch.
-import { attempt } from '../core/attempt'
+import { attempt } from './attempt'
 
 /** `fn`, never throwing. */
 export const safe =

@@ -1,5 +1,5 @@
 // localStorage, quietly: private modes, blocked and full storage just mean "nothing kept".
-import { attempt } from '../core/attempt'
+import { attempt } from './attempt'
 
 export const readLocal = <T>(key: string): T | null | undefined => attempt(() => JSON.parse(localStorage.getItem(key)!))
 

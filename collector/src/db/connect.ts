@@ -7,17 +7,20 @@ import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
-import type { DatabaseConfig } from '../config.js'
 import type { DB, Db, Dialect } from './schema.js'
 import { migrate } from './migrations/index.js'
-import { STATEMENTS } from '../ingest/statements.js'
-import { SqliteWriter, inThreadWriter, type JobWriter } from '../ingest/sqlite-writer.js'
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string; poolSize: number }
 
 export interface Store {
   db: Db
   dialect: Dialect
-  /** SQLite: where event groups are written (a thread of their own, see ingest/sqlite-writer.ts). */
-  writer: JobWriter | null
+  /** SQLite: the main connection and its file, for writers with a connection of their own (ingest/sqlite-writer.ts). */
+  sqlite: { connection: Database.Database; file: string } | null
+  /** `fn` runs when the store closes, before the database does (latest registered first). */
+  onClose(fn: () => Promise<void>): void
   /**
    * Runs `fn` in one transaction on one connection. SQLite takes the write lock up front; with
    * `nowait` it does not wait for it (SQLite's wait blocks this thread) and fails at once with
@@ -94,15 +97,12 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   }
   const dialect: Dialect = config.kind === 'sqlite' ? 'sqlite' : 'postgres'
-  const writer: JobWriter | null = !sqlite
-    ? null
-    : config.kind === 'sqlite' && config.file !== ':memory:'
-      ? new SqliteWriter(config.file, SQLITE_PRAGMAS, STATEMENTS.sqlite)
-      : inThreadWriter(sqlite, STATEMENTS.sqlite)
+  const closers: Array<() => Promise<void>> = []
   const store: Store = {
     db,
     dialect,
-    writer,
+    sqlite: sqlite && config.kind === 'sqlite' ? { connection: sqlite, file: config.file } : null,
+    onClose: (fn) => void closers.unshift(fn),
     transaction: (fn, opts) =>
       db.connection().execute(async (conn) => {
         if (dialect === 'sqlite' && opts?.nowait) {
@@ -126,7 +126,7 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
       await sql`SELECT 1`.execute(db)
     },
     close: async () => {
-      await writer?.close()
+      for (const close of closers) await close()
       await db.destroy()
       if (checkpointer) await stopCheckpointer(checkpointer)
     },

@@ -3,7 +3,6 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import { isbot } from 'isbot'
 import { UAParser } from 'ua-parser-js'
-import type { IpPolicy } from '../config.js'
 import type { EventsTable } from '../db/schema.js'
 import { eventIdentityKey, type IdentityTuple } from '../identity/identifiers.js'
 import { channelOfCampaign } from './channel.js'
@@ -12,6 +11,9 @@ import { memo } from './memo.js'
 import { isObject, type JsonObject, type ValidEvent } from './validate.js'
 
 export type EventRow = Omit<EventsTable, 'id'>
+
+/** WAYMARK_IP: how much of the client address is stored. */
+export type IpPolicy = 'truncate' | 'full' | 'none'
 
 /** Where a visit came from: campaign parameters and/or an external referrer. */
 export type { Touch }

@@ -6,7 +6,8 @@
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
-import type { StatsEntry, TraitEntry, WriteStatements } from './statements.js'
+import { SQLITE_PRAGMAS, type Store } from '../db/connect.js'
+import { STATEMENTS, type StatsEntry, type TraitEntry, type WriteStatements } from './statements.js'
 
 /**
  * Event rows packed for the thread: every string value concatenated into one `text`, and per
@@ -127,6 +128,21 @@ parentPort.on('message', (m) => {
 export interface JobWriter {
   write(job: WriteJob): Promise<WriteResult>
   close(): Promise<void>
+}
+
+const writers = new WeakMap<Store, JobWriter>()
+
+/** The event writer of a SQLite store (null on PostgreSQL): made on first use, closed with the store. */
+export function writerOf(store: Store): JobWriter | null {
+  if (!store.sqlite) return null
+  let writer = writers.get(store)
+  if (!writer) {
+    const { connection, file } = store.sqlite
+    const made = file === ':memory:' ? inThreadWriter(connection, STATEMENTS.sqlite) : new SqliteWriter(file, SQLITE_PRAGMAS, STATEMENTS.sqlite)
+    store.onClose(() => made.close())
+    writers.set(store, (writer = made))
+  }
+  return writer
 }
 
 /** An in-memory database lives in one connection only: there, the jobs run on this thread. */

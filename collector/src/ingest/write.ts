@@ -15,7 +15,7 @@ import {
 } from '../identity/graph.js'
 import { identifierKey, kindOfKey, type IdentityTuple } from '../identity/identifiers.js'
 import type { PreparedEvent, Touch } from './normalize.js'
-import { packRows, type JobWriter } from './sqlite-writer.js'
+import { packRows, writerOf, type JobWriter } from './sqlite-writer.js'
 import { ALL_OR_NOTHING_REFUSED, COLUMNS, PG_ALL_OR_NOTHING, STATEMENTS, type StatsEntry, type TraitEntry } from './statements.js'
 
 /** Per-identifier activity of a group: count, first/last seen, first/last touch. */
@@ -171,7 +171,8 @@ async function writeGroup(store: Store, known: KnownAnonymous, events: PreparedE
     }
     for (const w of identity) known.add(KnownAnonymous.keyOf(w.identity))
   }
-  if (store.writer) return writeSqlite(store, store.writer, events)
+  const writer = writerOf(store)
+  if (writer) return writeSqlite(store, writer, events)
   return writePostgres(store, events)
 }
 

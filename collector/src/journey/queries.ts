@@ -3,7 +3,9 @@
 // journey facts, the funnel and its tables (sums kept per day), segment counts (counters).
 import { sql } from 'kysely'
 import type { Db, Dialect } from '../db/schema.js'
-import { BadRequest, decodeCursor, encodeCursor, summaries } from '../read/profiles.js'
+import { decodeCursor, encodeCursor } from '../lib/cursor.js'
+import { BadRequest } from '../lib/errors.js'
+import { summaries } from '../read/profiles.js'
 import type { JourneyReport, PeoplePage, PersonJourney, PersonSummary } from '@waymark/contract'
 import { DAY } from './model.js'
 import type { JourneyWorker } from './worker.js'

@@ -5,6 +5,8 @@ import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '
 import { parseJson } from '../db/schema.js'
 import { beforeIdentification, liveProfile } from '../identity/graph.js'
 import { normalizeEmail } from '@waymark/contract'
+import { decodeCursor, encodeCursor } from '../lib/cursor.js'
+import { BadRequest } from '../lib/errors.js'
 import { identifierKey } from '../identity/identifiers.js'
 import type { ProfileDetail, ProfileSummary, TimelineEvent, TimelinePage } from '@waymark/contract'
 
@@ -68,24 +70,6 @@ export async function summaries(db: Db, profiles: ProfilesTable[]): Promise<Prof
   }
   return profiles.map((p) => summarize(p, byProfile.get(p.id) ?? []))
 }
-
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | null {
-  if (!cursor) return null
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw new BadRequest('cursor is not valid')
-  }
-  if (!check(value)) throw new BadRequest('cursor is not valid')
-  return value
-}
-
-export class BadRequest extends Error {}
 
 
 export async function getProfile(db: Db, requestedId: string): Promise<ProfileDetail | null> {

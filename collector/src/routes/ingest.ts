@@ -1,5 +1,5 @@
 // POST /v1/batch and the single-event endpoints (Segment HTTP Tracking API shape, docs/contract.md).
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { createGunzip, createInflate } from 'node:zlib'
 import type { Transform } from 'node:stream'
 import cors from '@fastify/cors'
@@ -12,6 +12,7 @@ import { prepareEvent, type PreparedEvent, type RequestInfo } from '../ingest/no
 import { RateLimiter } from '../ingest/ratelimit.js'
 import { bodyFacts, readEnvelope, validateEvent, type BodyFacts } from '../ingest/validate.js'
 import { GroupCommit } from '../ingest/write.js'
+import { basicAuthUser, unavailable } from './http.js'
 
 export interface Rejected {
   index: number
@@ -25,9 +26,6 @@ export interface IngestAnswer {
   rejected: Rejected[]
 }
 
-/** Seconds a client should wait before retrying when the database cannot be reached. */
-export const UNAVAILABLE_RETRY_AFTER = 5
-
 const ENDPOINTS: Array<[string, EventType | null]> = [
   ['/v1/batch', null],
   ['/v1/import', null],
@@ -38,20 +36,6 @@ const ENDPOINTS: Array<[string, EventType | null]> = [
   ['/v1/alias', 'alias'],
   ['/v1/group', 'group'],
 ]
-
-export function basicAuthUser(header: string | undefined): string | null {
-  const m = /^Basic\s+(\S+)$/i.exec(header ?? '')
-  if (!m) return null
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  return colon === -1 ? decoded : decoded.slice(0, colon)
-}
-
-/** Compares a presented secret with ours in constant time; digests first, so its length leaks neither. */
-export function safeEqual(a: string, b: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value).digest()
-  return timingSafeEqual(digest(a), digest(b))
-}
 
 export async function ingestRoutes(app: FastifyInstance, opts: { config: Config; store: Store }): Promise<void> {
   const { config, store } = opts
@@ -190,10 +174,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     } catch (err) {
       if (isUnavailable(err)) {
         request.log.warn({ err }, 'database unavailable; asking client to retry')
-        return reply
-          .code(503)
-          .header('Retry-After', String(UNAVAILABLE_RETRY_AFTER))
-          .send({ error: 'database unavailable, retry later; nothing from this request was acknowledged' })
+        return unavailable(reply, { error: 'database unavailable, retry later; nothing from this request was acknowledged' })
       }
       throw err
     }

@@ -8,9 +8,10 @@ import { eraseProfile, liveProfileId } from '../identity/graph.js'
 import { checkSegment } from '../journey/config.js'
 import { journeyReport, listPeople, parsePeriod, personJourney, segmentList } from '../journey/queries.js'
 import type { JourneyWorker } from '../journey/worker.js'
-import { BadRequest, getProfile, lookupProfile, type ProfileDetail } from '../read/profiles.js'
+import { BadRequest } from '../lib/errors.js'
+import { getProfile, lookupProfile, type ProfileDetail } from '../read/profiles.js'
 import { timeline } from '../read/profiles.js'
-import { basicAuthUser, safeEqual, UNAVAILABLE_RETRY_AFTER } from './ingest.js'
+import { basicAuthUser, safeEqual, unavailable } from './http.js'
 
 type Query = Record<string, string | undefined>
 
@@ -81,7 +82,7 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
   app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
     if (err instanceof BadRequest) return reply.code(400).send({ error: err.message })
     if (isUnavailable(err)) {
-      return reply.code(503).header('Retry-After', String(UNAVAILABLE_RETRY_AFTER)).send({ error: 'database unavailable, retry later' })
+      return unavailable(reply, { error: 'database unavailable, retry later' })
     }
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message })
     request.log.error({ err }, 'read API failed')

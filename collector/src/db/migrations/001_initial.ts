@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 // One schema for both databases; `t` supplies the few types that differ.
 export const initial: Migration = {

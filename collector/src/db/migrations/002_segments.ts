@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 // Segments created through the API. Segments from the journey config file are not
 // stored: the file is their source of truth. `definition` is the checked condition as JSON.

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 // Journey analytics kept in the database (see journey/worker.ts). Facts are kept per identifier
 // key, so a merge only re-points identifiers; people's evaluations and the tables' sums are kept

@@ -1,23 +1,20 @@
 // Versioned migrations, applied in order at start. Each runs in its own transaction and is
 // recorded in schema_migrations; on PostgreSQL an advisory lock lets several collector
 // processes start at once without racing.
+//
+// Not Kysely's Migrator: on SQLite it runs migrations outside any transaction (its SQLite
+// adapter reports no transactional DDL) and takes no lock, so a start interrupted halfway
+// through a migration, or two processes starting on one file, leaves a schema that is neither
+// version. Here SQLite takes BEGIN IMMEDIATE: a migration is applied whole or not at all.
 import { sql } from 'kysely'
 import type { Db, Dialect } from '../schema.js'
 import { initial } from './001_initial.js'
 import { segments } from './002_segments.js'
 import { journey } from './003_journey.js'
 
-export interface DialectTypes {
-  autoId: string
-  json: string
-  patternOps: string
-}
+import type { DialectTypes, Migration } from './migration.js'
 
-export interface Migration {
-  version: number
-  name: string
-  sql: (t: DialectTypes) => string[]
-}
+export type { DialectTypes, Migration }
 
 export const migrations: Migration[] = [initial, segments, journey]
 
