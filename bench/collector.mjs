@@ -109,7 +109,7 @@ function batchBody(size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWS
 
 async function startCollector(db) {
   const child = spawn(process.execPath, [CLI, '--port', '0', '--db', db], {
-    env: { PATH: process.env.PATH, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_LOG_LEVEL: 'error' },
+    env: { PATH: process.env.PATH, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_RATE_LIMIT_CLIENT: '10000000', WAYMARK_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const url = await new Promise((res, rej) => {

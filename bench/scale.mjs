@@ -51,7 +51,7 @@ function pct(xs, p) {
 function startCollector(database) {
   const started = performance.now()
   const child = spawn(process.execPath, [CLI, '--port', '0'], {
-    env: { PATH: process.env.PATH, WAYMARK_DATABASE_URL: database, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error' },
+    env: { PATH: process.env.PATH, WAYMARK_DATABASE_URL: database, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_RATE_LIMIT_CLIENT: '10000000', WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   children.add(child)

@@ -128,7 +128,7 @@ async function backend(name) {
       await c.end()
     }
   }
-  const config = { ...loadConfig(['--port', '0'], { WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent', WAYMARK_RATE_LIMIT: '1000000' }), database }
+  const config = { ...loadConfig(['--port', '0'], { WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent', WAYMARK_RATE_LIMIT: '1000000', WAYMARK_RATE_LIMIT_CLIENT: '1000000' }), database }
   let collector = await startCollector(config)
   const result = { backend: name, people: PEOPLE }
   try {

@@ -22,8 +22,8 @@ export interface Config {
   demo: { writeKey: boolean; adminToken: boolean }
   /** CORS origins for /v1/*; null = any origin. */
   allowedOrigins: string[] | null
-  /** Per write key, per process: sustained requests per second and burst size. */
-  rateLimit: { perSecond: number; burst: number }
+  /** Requests per second per write key and per client address; shared through Redis when redisUrl is set. */
+  rateLimit: { perKey: number; perClient: number; redisUrl: string | null }
   ip: IpPolicy
   /**
    * Which X-Forwarded-For entries are trusted: a number of proxy hops in front of the collector
@@ -62,7 +62,9 @@ Environment (used when no flag is given):
   WAYMARK_ALLOWED_ORIGINS  comma-separated CORS origins for /v1/* (default: any origin)
   PORT                     listening port (default ${DEFAULT_PORT})
   WAYMARK_HOST             listening address (default ${DEFAULT_HOST})
-  WAYMARK_RATE_LIMIT       requests per second per write key and process (default 5000; burst 2x)
+  WAYMARK_RATE_LIMIT       requests per second per write key (default 5000; counted over 10 s)
+  WAYMARK_RATE_LIMIT_CLIENT  requests per second per client address, IPv6 /64 (default 50)
+  WAYMARK_REDIS_URL        share the rate-limit counters of every process through Redis (redis://…)
   WAYMARK_IP               truncate (default: /24 IPv4, /48 IPv6) | full | none
   WAYMARK_TRUST_PROXY      client IP from X-Forwarded-For: 1 (or N) proxies in front, or their addresses/CIDRs
   WAYMARK_PG_POOL_SIZE     PostgreSQL connections per process (default 10)
@@ -126,6 +128,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
   const adminToken = env.WAYMARK_ADMIN_TOKEN?.trim() || ''
   const origins = list(env.WAYMARK_ALLOWED_ORIGINS).map(origin)
   const rate = int('WAYMARK_RATE_LIMIT', env.WAYMARK_RATE_LIMIT ?? '5000', 1, 10_000_000)
+  const clientRate = int('WAYMARK_RATE_LIMIT_CLIENT', env.WAYMARK_RATE_LIMIT_CLIENT ?? '50', 1, 10_000_000)
+  const redisUrl = env.WAYMARK_REDIS_URL?.trim() || null
+  if (redisUrl && !/^rediss?:\/\//i.test(redisUrl)) throw new ConfigError(`WAYMARK_REDIS_URL must be a redis:// or rediss:// URL`)
   const ip = (env.WAYMARK_IP ?? 'truncate') as IpPolicy
   if (!['truncate', 'full', 'none'].includes(ip)) throw new ConfigError(`WAYMARK_IP must be truncate, full or none`)
   const logLevel = (env.WAYMARK_LOG_LEVEL ?? 'warn') as Config['logLevel']
@@ -155,7 +160,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
     writeKeys: writeKeys.length ? writeKeys : [DEMO_WRITE_KEY],
     demo: { writeKey: writeKeys.length === 0, adminToken: !adminToken },
     allowedOrigins: origins.length ? origins : null,
-    rateLimit: { perSecond: rate, burst: rate * 2 },
+    rateLimit: { perKey: rate, perClient: clientRate, redisUrl },
     ip,
     trustProxy,
     logLevel,

@@ -89,6 +89,8 @@ export function testConfig(database: DatabaseConfig, env: Record<string, string>
     WAYMARK_WRITE_KEYS: WRITE_KEY,
     WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN,
     WAYMARK_LOG_LEVEL: process.env.WAYMARK_TEST_LOG_LEVEL ?? 'silent',
+    // Every test client is 127.0.0.1: the per-client limit is tested on its own (ratelimit.test.ts).
+    WAYMARK_RATE_LIMIT_CLIENT: '1000000',
     ...env,
   })
   return { ...config, database }

@@ -5,7 +5,6 @@ import { ConfigError, DEMO_WRITE_KEY, loadConfig } from '../src/config.js'
 import { isPlaceholderId, normalizeEmail } from '@waymark/contract'
 import { eventIdentityKey } from '../src/identity/identifiers.js'
 import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp, withChannels } from '../src/ingest/normalize.js'
-import { RateLimiter } from '../src/ingest/ratelimit.js'
 import { safeEqual } from '../src/routes/http.js'
 import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
 import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
@@ -180,18 +179,6 @@ describe('rows for the writer thread', () => {
     // a row already stored rolls the whole job back and is reported
     expect(run({ rows: packRows([{ id: 'new', a: 'x', b: 1, c: 2 }, rows[1]!], columns), stats: '[]', anonymousKeys: [], traits: null })).toEqual({ duplicates: ['2'] })
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 3 })
-  })
-})
-
-describe('rate limiter', () => {
-  it('allows the burst, then asks to wait, then refills', () => {
-    let now = 0
-    const limiter = new RateLimiter(2, 4, () => now)
-    expect([1, 2, 3, 4].map(() => limiter.take('k'))).toEqual([0, 0, 0, 0])
-    expect(limiter.take('k')).toBe(1)
-    expect(limiter.take('other')).toBe(0)
-    now += 1000
-    expect(limiter.take('k')).toBe(0)
   })
 })
 

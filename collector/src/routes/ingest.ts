@@ -9,10 +9,10 @@ import type { Store } from '../db/connect.js'
 import { isUnavailable } from '../db/errors.js'
 import type { EventType } from '../db/schema.js'
 import { prepareEvent, type PreparedEvent, type RequestInfo } from '../ingest/normalize.js'
-import { RateLimiter } from '../ingest/ratelimit.js'
 import { bodyFacts, readEnvelope, validateEvent, type BodyFacts } from '../ingest/validate.js'
 import { GroupCommit } from '../ingest/write.js'
 import { basicAuthUser, unavailable } from './http.js'
+import { ingestLimits } from './ratelimit.js'
 
 export interface Rejected {
   index: number
@@ -40,7 +40,7 @@ const ENDPOINTS: Array<[string, EventType | null]> = [
 export async function ingestRoutes(app: FastifyInstance, opts: { config: Config; store: Store }): Promise<void> {
   const { config, store } = opts
   const writeKeys = new Set(config.writeKeys)
-  const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst)
+  const limits = await ingestLimits(app, config)
   const writer = new GroupCommit(store)
   const bodies = new WeakMap<object, BodyFacts>()
 
@@ -97,6 +97,8 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     }
     const key = basicAuthUser(request.headers.authorization)
     if (key !== null && !writeKeys.has(key)) return reply.code(401).send({ error: 'unknown write key' })
+    const wait = await limits.perClient(request)
+    if (wait > 0) return reply.code(429).header('Retry-After', String(wait)).send({ error: 'rate limit exceeded for this client' })
   })
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -118,7 +120,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     const writeKey = headerKey ?? envelope.writeKey
     if (!writeKey) return reply.code(401).send({ error: 'missing write key: use Basic auth (writeKey:) or a writeKey field' })
     if (!writeKeys.has(writeKey)) return reply.code(401).send({ error: 'unknown write key' })
-    const wait = limiter.take(writeKey)
+    const wait = await limits.perKey(request, writeKey)
     if (wait > 0) return reply.code(429).header('Retry-After', String(wait)).send({ error: 'rate limit exceeded for this write key' })
 
     const info: RequestInfo = {
