@@ -1,14 +1,16 @@
 // createTracker: wires the core (queue, identity, delivery) to the platform adapters.
+import { applyConsent, CONSENT_STATES } from './core/consent'
 import { createDelivery, type Clock } from './core/delivery'
 import { draft, plain, stamp } from './core/events'
 import { identifyWith, normalizeEmail, normalizeUserId } from './core/identity'
+import { identityStore } from './core/identity-store'
 import { tabLock } from './core/lock'
 import { createQueue } from './core/queue'
 import type { Report } from './core/report'
+import { broadcastChannel, heirOf, joinTabs, type TabChannel } from './core/tabs'
 import { ulidFactory } from './core/ulid'
 import { fetchTransport, type Transport } from './platform/network'
-import { readLocal, removeLocal, writeLocal } from './platform/local-storage'
-import { doNotTrack, environment, hasWindow, onHide, pageContext, readCookie, writeCookie } from './platform/page'
+import { doNotTrack, environment, hasWindow, onHide, pageContext } from './platform/page'
 import { openStores, type Stores } from './platform/storage'
 import type {
   ConsentState,
@@ -28,6 +30,8 @@ export interface Platform {
   clock: Clock
   transport: Transport
   stores: Stores
+  /** The channel to the site's other tabs (by name); none: this tab is alone. */
+  channel: (name: string) => TabChannel | undefined
 }
 
 const systemClock: Clock = {
@@ -38,9 +42,6 @@ const systemClock: Clock = {
   },
   random: Math.random,
 }
-
-const COOKIE = 'wm_aid'
-const CONSENT_STATES = ['granted', 'denied', 'pending']
 
 const noop = () => {}
 
@@ -106,8 +107,6 @@ function startTracker(
       memoryOnly = true
       report('storage_unavailable', `memory only: ${reason}`)
     })
-  // Tabs of one site tell each other about identity changes and acknowledged events.
-  let channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`waymark:${o.storageName}`) : undefined
   const env = environment(VERSION)
   const enrichers: ((event: EventDraft) => void)[] = []
   const consentListeners: ((state: ConsentState) => void)[] = []
@@ -116,22 +115,10 @@ function startTracker(
   // The state the latest consent() call asked for: it applies once the calls before it have run,
   // but an event recorded after it must already follow it.
   let consentAsked = consent
-  let identity: Identity = { anonymousId: newId() }
-
-  const cookieId = o.cookieDomain ? readCookie(COOKIE) : undefined
-  // A cookie shared by subdomains outranks this origin's own storage: it is the site-wide id.
-  const adopt = (stored: Identity | undefined | null) =>
-    cookieId && stored?.anonymousId !== cookieId ? { anonymousId: cookieId } : (stored ?? identity)
-  // The identity as the last page load left it, known at once: a page left before IndexedDB
-  // answers still records under it. IndexedDB stays the truth the tabs agree on.
-  const hintKey = `${o.storageName}:identity`
-  const hinted = readLocal<Identity>(hintKey)
-  const known = (identity = adopt(hinted?.anonymousId ? hinted : undefined))
-  /** Keeps the identity where the next page load (and other subdomains) can read it at once. */
-  const remember = () => {
-    writeLocal(hintKey, identity)
-    if (o.cookieDomain) writeCookie(COOKIE, identity.anonymousId, o.cookieDomain)
-  }
+  const kept = identityStore(stores.meta, o.storageName, o.cookieDomain)
+  // Known at once: a page left before IndexedDB answers still records under it.
+  const known = kept.copy({ anonymousId: newId() })
+  let identity: Identity = known
 
   const tab = newId()
   const queue = createQueue({
@@ -154,7 +141,7 @@ function startTracker(
     report,
     acknowledged: (ids) => {
       queue.acknowledged(ids)
-      channel?.postMessage({ acknowledged: ids })
+      tabs.post({ acknowledged: ids })
     },
   })
   if (consent !== 'granted') queue.hold()
@@ -179,16 +166,12 @@ function startTracker(
   // Read after the calls made in the same tick (the loader stub's replay): a consent('pending')
   // among them must find nothing written.
   const ready = Promise.resolve()
-    .then(() =>
-      consentAsked === 'granted'
-        ? stores.meta.update<Identity>('identity', adopt)
-        : stores.meta.get<Identity>('identity').then(adopt),
-    )
+    .then(() => kept.load(consentAsked === 'granted', () => identity))
     .then((stored) => {
       // Unless a call run early (the page hid first) or another tab changed it since we read it:
       // their change is on its way to storage too.
       if (identity === known) identity = stored
-      if (consentAsked === 'granted') remember()
+      if (consentAsked === 'granted') kept.remember(identity)
     })
     .catch((reason) => report('storage_unavailable', `identity not loaded: ${reason}`))
     .then(() => {
@@ -199,33 +182,22 @@ function startTracker(
   function setIdentity(next: Identity) {
     identity = next
     if (consent !== 'granted') return
-    stores.meta.set('identity', identity).catch(noop)
-    channel?.postMessage({ identity })
-    remember()
+    kept.save(identity)
+    tabs.post({ identity })
+    kept.remember(identity)
   }
 
-  // Other live tabs of this site, so a closing tab can leave its last events to one of them.
-  // Only a tab that may store events says hello: a pending, denied or shut-down heir would drop them.
-  const peers = new Set<string>()
-  const say = (word: string) => channel?.postMessage({ [word]: tab })
-  const greet = () => consent === 'granted' && say('hello')
-  if (channel) {
-    channel.onmessage = ({ data }) => {
-      if (data.identity) identity = data.identity
-      if (data.acknowledged) {
-        queue.acknowledged(data.acknowledged)
-        delivery.settle(data.acknowledged)
-      }
-      if (data.hello && !peers.has(data.hello)) {
-        peers.add(data.hello)
-        greet() // so the newcomer knows us too
-      }
-      if (data.bye) peers.delete(data.bye)
-      // A closing tab's events that had not reached storage, left to this tab alone.
-      if (data.adopt?.length && data.heir === tab && consent === 'granted') stores.events.add(data.adopt, o.maxQueue).then(() => delivery.schedule(0), noop)
-    }
-    greet()
-  }
+  // The site's other live tabs: identity changes and acknowledgements reach them, and a closing
+  // tab can leave its last events to one of them.
+  const tabs = joinTabs((platform.channel ?? broadcastChannel)(`waymark:${o.storageName}`), tab, {
+    identity: (next) => (identity = next),
+    acknowledged: (ids) => {
+      queue.acknowledged(ids)
+      delivery.settle(ids)
+    },
+    adopt: (events) => stores.events.add(events, o.maxQueue).then(() => delivery.schedule(0), noop),
+    mayStore: () => consent === 'granted',
+  })
 
   /** Captures an event at call time; identity and storage follow once ready. */
   function record(fields: Pick<WireEvent, 'type'> & Partial<EventDraft>, beforeRecord?: (event: EventDraft) => void) {
@@ -287,21 +259,23 @@ function startTracker(
       consentAsked = state
       whenReady(() => {
         consent = state
-        if (state === 'granted') {
-          setIdentity(identity)
-          queue.release()
-          delivery.schedule(0) // what earlier pages left stored, even if nothing waited here
-        } else if (state === 'pending') {
-          queue.hold()
-        } else {
-          queue.hold()
-          queue.wipe().catch(noop)
-          stores.meta.clear().catch(noop)
-          removeLocal(hintKey)
-          if (o.cookieDomain) writeCookie(COOKIE, '', o.cookieDomain) // an empty cookie is no id
-          identity = { anonymousId: newId() }
-        }
-        say(state === 'granted' ? 'hello' : 'bye')
+        applyConsent(state, {
+          release() {
+            setIdentity(identity)
+            queue.release()
+            delivery.schedule(0) // what earlier pages left stored, even if nothing waited here
+            tabs.greet()
+          },
+          hold() {
+            queue.hold()
+            tabs.bye()
+          },
+          wipe() {
+            queue.wipe().catch(noop)
+            kept.forget()
+            identity = { anonymousId: newId() }
+          },
+        })
         consentListeners.forEach((listener) => guard(() => listener(state)))
       })
     },
@@ -323,9 +297,8 @@ function startTracker(
       log('shut down, pending:', result.pending)
       delivery.stop()
       cleanups.forEach((cleanup) => cleanup())
-      say('bye')
-      channel?.close()
-      channel = undefined // calls made after shutdown() still record; a closed channel would throw
+      tabs.bye()
+      tabs.close()
     },
   }
 
@@ -355,22 +328,23 @@ function startTracker(
           // Left before IndexedDB answered: what was recorded goes under the identity known now,
           // kept for the next page load (storing a new id in IndexedDB may not outlive the page).
           runWaiting()
-          if (consent === 'granted') remember()
+          if (consent === 'granted') kept.remember(identity)
         }
         if (consent !== 'granted') return
-        if (peers.size && !memoryOnly) {
+        const heir = heirOf(tabs.peers)
+        if (heir && !memoryOnly) {
           // Another tab lives on and sends what is stored: one of them takes over what is not
           // stored yet, as its only writer (two writers would store the events twice, and a
           // keepalive request here would race that tab the same way). A queue in this tab's
           // memory is seen by no other tab: it leaves here.
-          channel!.postMessage({ adopt: queue.takeUnsaved(), heir: [...peers].sort()[0] })
+          tabs.post({ adopt: queue.takeUnsaved(), heir })
         } else {
           queue.save()
           delivery.sendBeforeExit(queue.unacknowledged())
         }
-        if (leaving) say('bye')
+        if (leaving) tabs.bye()
       },
-      greet,
+      tabs.greet,
     ),
   )
   return guarded(tracker, report)

@@ -1,4 +1,5 @@
 // Deterministic time and a scriptable collector for SDK tests.
+import type { TabChannel, TabMessage } from '../../src/core/tabs'
 import type { Clock, Reply, Transport, WireEvent } from '../../src/index'
 
 /** Lets storage work (fake-indexeddb runs on real timers) finish. */
@@ -83,4 +84,29 @@ export async function storedEvents(storageName = 'waymark'): Promise<WireEvent[]
   const { createStore, values } = await import('idb-keyval')
   // Stored in chunks: arrays of events keyed [first messageId, count].
   return (await values<WireEvent[]>(createStore(`${storageName}-events`, 'events'))).flat()
+}
+
+/**
+ * The site's tabs, in memory: what one tab posts reaches every other open channel of the same
+ * name, at the next turn of `clock` (as a BroadcastChannel delivers it later, never to itself).
+ */
+export function testTabs(clock: Clock) {
+  const open = new Set<TabChannel & { name: string }>()
+  const posted: TabMessage[] = []
+  const channel = (name: string): TabChannel => {
+    const self: TabChannel & { name: string } = {
+      name,
+      onmessage: null,
+      postMessage(data) {
+        posted.push(structuredClone(data))
+        for (const other of open) {
+          if (other !== self && other.name === name) clock.later(() => other.onmessage?.({ data: structuredClone(data) }), 0)
+        }
+      },
+      close: () => void open.delete(self),
+    }
+    open.add(self)
+    return self
+  }
+  return { channel, posted, open: () => open.size }
 }

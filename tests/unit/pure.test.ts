@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { backoff, verdict } from '../../src/core/delivery'
 import { encodeBatches, MAX_BEACON_BYTES, stamp, draft } from '../../src/core/events'
 import { conflicts, identifyWith, normalizeEmail, normalizeUserId } from '../../src/core/identity'
-import { decodeTime, isValid } from 'ulid'
+import { decodeTime, encodeTime, isValid } from 'ulid'
 import { ulidFactory } from '../../src/core/ulid'
 import type { WireEvent } from '../../src/types'
 
@@ -134,6 +134,11 @@ describe('ulidFactory (messageIds, anonymous ids)', () => {
     expect(ids[0].slice(10)).toBe('ZZZZZZZZZZZZZZYZ')
     expect(ids[1].slice(10)).toBe('ZZZZZZZZZZZZZZZ0')
     expect(decodeTime(ids[3])).toBe(5000) // never behind the ids already made
+  })
+
+  it('encodes the time as the ulid package does, up to the largest 48-bit time', () => {
+    const times = [0, 1, 31, 32, 1_700_000_000_000, Date.parse('2026-12-06T00:00:00Z'), 2 ** 48 - 1]
+    for (const time of times) expect(ulidFactory()(time).slice(0, 10)).toBe(encodeTime(time, 10))
   })
 
   it('draws different random parts in different milliseconds', () => {

@@ -2,7 +2,7 @@
 // and collector.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createTracker, type Tracker, type TrackerOptions, type WaymarkError } from '../../src/index'
-import { idle, storedEvents, testClock, testCollector } from './helpers'
+import { idle, storedEvents, testClock, testCollector, testTabs } from './helpers'
 
 type Time = ReturnType<typeof testClock>
 type Collector = ReturnType<typeof testCollector>
@@ -12,13 +12,17 @@ afterEach(async () => {
   while (open.length) await open.pop()!.shutdown()
 })
 
+// Tabs started with one clock share one in-memory channel: its messages arrive as time advances.
+const hubs = new WeakMap<Time, ReturnType<typeof testTabs>>()
+const hubOf = (time: Time) => hubs.get(time) ?? hubs.set(time, testTabs(time.clock)).get(time)!
+
 function start(options: Partial<TrackerOptions> = {}, shared: { time?: Time; collector?: Collector } = {}) {
   const time = shared.time ?? testClock()
   const collector = shared.collector ?? testCollector(time.clock.now)
   const errors: WaymarkError[] = []
   const tracker = createTracker(
     { collector: 'https://collect.example.com/', writeKey: 'wk_test', onError: (e) => errors.push(e), ...options },
-    { clock: time.clock, transport: collector.transport },
+    { clock: time.clock, transport: collector.transport, channel: hubOf(time).channel },
   )
   open.push(tracker)
   return { tracker, time, collector, errors }
@@ -353,12 +357,12 @@ describe('a tab closing while another lives on', () => {
     const closing = start({ flushInterval: 60_000 }, { time, collector })
     const live = start({ flushInterval: 60_000 }, { time, collector })
     start({ flushInterval: 60_000 }, { time, collector }) // a third tab: two could adopt, one does
-    await time.advance(0)
-    await new Promise((resolve) => setTimeout(resolve, 20)) // hello / hello back
+    await time.advance(0) // hello / hello back
     closing.tracker.track('Last words')
     dispatchEvent(new Event('pagehide')) // both trackers share this window: the live one has nothing unstored
-    await time.advance(0)
-    await new Promise((resolve) => setTimeout(resolve, 20)) // the handover message
+    const handover = hubOf(time).posted.filter((m) => 'adopt' in m && m.adopt.length)
+    expect(handover).toHaveLength(1) // one heir named, not two
+    await time.advance(0) // the handover message
     await live.tracker.flush()
     expect(collector.requests.filter((r) => r.keepalive)).toEqual([]) // no race with the live tab
     expect(collector.names()).toEqual(['Last words'])
@@ -375,10 +379,10 @@ describe('acknowledged by another tab', () => {
     await time.advance(100)
     const [theirs] = await storedEvents()
     // another tab delivered it, then died before its removal from storage committed
-    const otherTab = new BroadcastChannel('waymark:waymark')
+    const otherTab = hubOf(time).channel('waymark:waymark')
     otherTab.postMessage({ acknowledged: [theirs.messageId] })
     otherTab.close()
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await time.advance(0)
     collector.answer(() => ({ status: 200 }))
     await tracker.flush()
     expect(collector.names()).toEqual(['Still ours'])
