@@ -225,26 +225,41 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     expect(flag).toEqual({ page: true, Before: true, identify: false, After: false })
   })
 
-  it.skipIf(skip)('rule 7 in the identifying millisecond: SDK events are ordered by their ULID messageIds', async () => {
-    const a = uid('anon')
+  it.skipIf(skip)('rule 7 in the identifying millisecond: an event without identity counts as before; the Person page counts agree with the badges', async () => {
+    const [phone, laptop] = [uid('phone'), uid('laptop')]
     const email = `${uid('tie')}@example.com`
-    const at = new Date(Date.now() - 60_000).toISOString()
-    // One SDK, one millisecond: a click, the identify, a click (monotonic ULIDs, in call order).
+    const t0 = Date.now() - 60_000
+    const at = (ms: number) => new Date(t0 + ms).toISOString()
+    // The SDK's messageIds grow in call order, but no order within a millisecond is used: an
+    // anonymous event of that millisecond is before, whichever id it has.
     const next = monotonicFactory()
-    const [before, identifying, after] = [next(), next(), next()]
     await okAt(
       [
-        track(a, 'Same ms, after', { messageId: after, timestamp: at }),
-        identify(a, { email }, { messageId: identifying, timestamp: at }),
-        track(a, 'Same ms, before', { messageId: before, timestamp: at }),
-        track(a, 'Same ms, not a ULID', { timestamp: at }),
+        track(laptop, 'Laptop earlier', { timestamp: at(-5000) }),
+        track(phone, 'Phone earlier', { timestamp: at(-1000) }),
+        track(phone, 'Same ms, anonymous', { timestamp: at(0), messageId: next(t0) }),
+        identify(phone, { email }, { timestamp: at(0), messageId: next(t0) }),
+        track(phone, 'Same ms, after the identify', { timestamp: at(0), messageId: next(t0) }),
+        track(phone, 'Later', { timestamp: at(1000) }),
+        identify(laptop, { email }, { timestamp: at(2000) }),
       ],
       { sentAt: undefined },
     )
     const person = await lookup(c.url, `email=${email}`)
     const events = await timelineOf(c.url, person.id)
-    const flag = Object.fromEntries(events.map((e) => [e.event ?? e.type, e.beforeIdentified]))
-    expect(flag).toEqual({ 'Same ms, before': true, identify: false, 'Same ms, after': false, 'Same ms, not a ULID': true })
+    const flag = Object.fromEntries(events.map((e) => [e.event ?? `${e.type} ${e.anonymousId}`, e.beforeIdentified]))
+    expect(flag).toEqual({
+      'Laptop earlier': true,
+      'Phone earlier': true,
+      'Same ms, anonymous': true,
+      [`identify ${phone}`]: false,
+      'Same ms, after the identify': true,
+      Later: false,
+      [`identify ${laptop}`]: false,
+    })
+    const badged = events.filter((e) => e.beforeIdentified)
+    const { journey } = (await api(c.url, `/api/profiles/${person.id}`)).body.profile
+    expect(journey.identification).toMatchObject({ earlierEvents: badged.length, devices: new Set(badged.map((e) => e.anonymousId)).size })
   })
 
   it.skipIf(skip)('profiles keep traits (last write wins per trait, by event time), first/last touch and counts', async () => {

@@ -37,3 +37,14 @@ export function normalizeUserId(value: unknown): string | null {
   const id = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) ? String(value).trim() : ''
   return id.length <= MAX_ID_LENGTH && !isPlaceholderId(id) ? id : null
 }
+
+/**
+ * Did an event happen before its person was identified? Before the identifying millisecond, yes;
+ * after it, no; in that millisecond, yes when the event carried no userId or email (it was
+ * recorded anonymously). The timeline's badge, the journey's "before identification" counts and
+ * the Person page's per-device counts all follow this one rule (the SQL forms say so beside them).
+ */
+export function isBeforeIdentification(at: number, identified: boolean, identifiedAt: number | null): boolean {
+  if (identifiedAt === null || at < identifiedAt) return true
+  return at === identifiedAt && !identified
+}

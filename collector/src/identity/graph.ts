@@ -322,24 +322,6 @@ function describe(p: Profile): string {
 }
 
 /**
- * Rule 7: did this event happen before the person was identified? In the identifying millisecond
- * itself, an event that carried no userId or email is ordered against the identify by messageId
- * (`identifiedBy`): ULIDs from one SDK grow in call order. Without ULIDs to compare it counts as
- * before.
- */
-export function beforeIdentification(
-  event: { timestamp: number; user_id: string | null; email: string | null; message_id: string },
-  identifiedAt: number | null,
-  identifiedBy: string | null = null,
-): boolean {
-  if (identifiedAt === null || event.timestamp < identifiedAt) return true
-  if (event.timestamp > identifiedAt || event.user_id !== null || event.email !== null) return false
-  return !(identifiedBy && ULID.test(identifiedBy) && ULID.test(event.message_id)) || event.message_id < identifiedBy
-}
-
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/
-
-/**
  * The profile an id names: itself, or the live profile a merged-away id's tombstone points to,
  * as `live`. A query to build on, so readers fetch what they need in the same round trip.
  */

@@ -3,7 +3,7 @@
 // reached), which the worker keeps in the database per identifier; `evaluate` folds a whole
 // history of Signals into the same Facts, the oracle the database path is tested against.
 // No I/O here: ./config.ts loads and checks the JSON the marketer edits.
-import { AUTOTRACK_EVENTS, CONTENT_CLICKED, type ScoreReason } from '@waymark/contract'
+import { AUTOTRACK_EVENTS, CONTENT_CLICKED, isBeforeIdentification, type ScoreReason } from '@waymark/contract'
 
 /** One event reduced to what rules can look at. */
 export interface Signal {
@@ -396,11 +396,6 @@ export function evaluate(p: Person, config: JourneyConfig, now: number): Evaluat
   return evaluateFacts(factsOf(p, matchersOf(config)), config, now)
 }
 
-/** Rule 7: happened before the person was identified (at the identifying millisecond, without identity). */
-export function before(s: { t: number; identified: boolean }, identifiedAt: number | null): boolean {
-  if (identifiedAt === null || s.t < identifiedAt) return true
-  return s.t === identifiedAt && !s.identified
-}
 
 // ---------------------------------------------------------------------------------------------
 // Defaults: what a marketer gets without a config file.
@@ -465,7 +460,7 @@ export function contributionOf(f: Facts): Contribution {
   }
   const first = (kind: ItemKind) =>
     (byKind.get(kind) ?? []).sort((a, b) => a[1].at - b[1].at || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, ITEM_CAP)
-  const wasBefore = (x: ItemFact) => known && before({ t: x.at, identified: x.identified }, f.identifiedAt)
+  const wasBefore = (x: ItemFact) => known && isBeforeIdentification(x.at, x.identified, f.identifiedAt)
   const ctas = [...first('cta:content').map((x) => ['content', x] as const), ...first('cta:track').map((x) => ['track', x] as const)]
   return {
     content: first('content').map(([name, x]) => [name, wasBefore(x)]),

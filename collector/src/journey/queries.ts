@@ -143,7 +143,8 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
     .filter((i) => i.kind === 'anonymousId')
     .sort((a, b) => Number(b.last_seen ?? 0) - Number(a.last_seen ?? 0))
     .slice(0, DEVICES_SHOWN)
-  // Events before identification per identifier: an index range per key, never the person's whole history in memory.
+  // Events before identification per identifier: an index range per key, never the person's whole
+  // history in memory. The where clause is the contract's isBeforeIdentification in SQL.
   const earlier = new Map<string, number>()
   if (identifiedAt !== null) {
     const keys = idents.map((i) => i.key)

@@ -3,8 +3,8 @@
 import type { Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
 import { parseJson } from '../db/schema.js'
-import { beforeIdentification, liveProfile } from '../identity/graph.js'
-import { normalizeEmail } from '@waymark/contract'
+import { liveProfile } from '../identity/graph.js'
+import { isBeforeIdentification, normalizeEmail } from '@waymark/contract'
 import { decodeCursor, encodeCursor } from '../lib/cursor.js'
 import { BadRequest } from '../lib/errors.js'
 import { identifierKey } from '../identity/identifiers.js'
@@ -173,9 +173,6 @@ export async function timeline(
   const page = rows.slice(0, opts.limit)
   const last = page[page.length - 1]
   const identifiedAt = profile.identified_at === null ? null : Number(profile.identified_at)
-  // Only a page holding an event of the identifying millisecond needs the identify's messageId.
-  const tied = identifiedAt !== null && page.some((e) => Number(e.timestamp) === identifiedAt)
-  const identifiedBy = tied ? await identifyingMessageId(db, keys, identifiedAt) : null
   return {
     profileId: id,
     identifiedAt: iso(profile.identified_at),
@@ -200,7 +197,7 @@ export async function timeline(
       device: e.device,
       isBot: Number(e.is_bot) === 1,
       ip: e.ip,
-      beforeIdentified: beforeIdentification(e, identifiedAt, identifiedBy),
+      beforeIdentified: isBeforeIdentification(Number(e.timestamp), e.user_id !== null || e.email !== null, identifiedAt),
     })),
     nextCursor: rows.length > opts.limit && last ? encodeCursor({ t: last.timestamp, id: last.id } satisfies TimelineCursor) : null,
   }
@@ -217,19 +214,3 @@ async function liveProfileKeys(db: Db, requestedId: string): Promise<{ id: strin
   return { id: first.id, identified_at: first.identified_at, keys: rows.flatMap((r) => (r.key === null ? [] : [r.key])) }
 }
 
-/** The first event that identified the person at `at` (rule 7's tie-break). */
-async function identifyingMessageId(db: Db, keys: string[], at: number): Promise<string | null> {
-  const rows = await Promise.all(
-    chunks(keys).map((chunk) =>
-      db
-        .selectFrom('events')
-        .select((eb) => eb.fn.min('message_id').as('id'))
-        .where('identity_key', 'in', chunk)
-        .where('timestamp', '=', at)
-        .where((eb) => eb.or([eb('user_id', 'is not', null), eb('email', 'is not', null)]))
-        .executeTakeFirst(),
-    ),
-  )
-  const ids = rows.map((r) => r?.id).filter((id): id is string => typeof id === 'string')
-  return ids.length ? ids.reduce((a, b) => (b < a ? b : a)) : null
-}
