@@ -169,6 +169,41 @@ describe.each(BACKENDS)('event times on $name', ({ name, skip }) => {
 describe.each(BACKENDS)('people with very many identifiers on $name', ({ name, skip }) => {
   const c = collectorForSuite(name, skip)
 
+  it.skipIf(skip)('one email gathers at most 1,000 browsers: the next stays a person of its own, recorded as a conflict, its events kept', async () => {
+    // Anyone with the public write key could otherwise pile browsers onto someone's email.
+    const a = uid('cap')
+    const email = `${a}@example.com`
+    for (let i = 0; i < 1_001; i += 250) {
+      const batch = Array.from({ length: Math.min(250, 1_001 - i) }, (_, j) => identify(`${a}-${i + j}`, { email }))
+      expect((await sendBatch(c.url, batch)).status).toBe(200)
+    }
+    const extra = `${a}-extra`
+    await sendBatch(c.url, [track(extra), identify(extra, { email })])
+    const person = await lookup(c.url, `email=${encodeURIComponent(email)}`)
+    const detail = (await api(c.url, `/api/profiles/${person.id}`)).body.profile
+    expect(detail.identifierCount).toBe(1_001) // 1,000 browsers and the email
+    expect(detail.identifiers.length).toBe(101)
+    const own = await lookup(c.url, `anonymousId=${extra}`)
+    expect(own.id).not.toBe(person.id)
+    expect((await timelineOf(c.url, own.id)).map((e: any) => e.type)).toContain('track')
+    const overCap = detail.conflicts.filter((x: any) => /at most 1000 anonymous ids/.test(x.reason))
+    expect(overCap.map((x: any) => x.identifier)).toContain(`anonymousId:${extra}`)
+    // Every browser pages through /devices, most recent first, a cursor to the next page.
+    const seen = new Set<string>()
+    let cursor: string | null = ''
+    while (cursor !== null) {
+      const page = await api(c.url, `/api/profiles/${person.id}/devices?limit=200${cursor ? `&cursor=${cursor}` : ''}`)
+      expect(page.status).toBe(200)
+      for (const d of page.body.devices) seen.add(d.anonymousId)
+      cursor = page.body.nextCursor
+    }
+    expect(seen.size).toBe(1_000)
+    expect(seen.has(extra)).toBe(false)
+    expect((await api(c.url, `/api/profiles/${person.id}/devices?cursor=nonsense`)).status).toBe(400)
+    expect((await api(c.url, `/api/profiles/${person.id}/devices?limit=201`)).status).toBe(400)
+    expect((await api(c.url, `/api/profiles/nobody/devices`)).status).toBe(404)
+  }, 120_000)
+
   it.skipIf(skip)('a person with 70,000 anonymous ids can still be read and erased (no bind-parameter limit reached)', async () => {
     // Anyone holding the public write key can identify any number of fresh anonymous ids with
     // someone's email; past 32,766 (SQLite) or 65,535 (PostgreSQL) ids, one IN list breaks.
@@ -188,7 +223,13 @@ describe.each(BACKENDS)('people with very many identifiers on $name', ({ name, s
     }
     const detail = (await api(c.url, `/api/profiles/${profile.id}`)).body.profile
     expect(detail.traits.plan.value).toBe('pro')
-    expect(detail.identifiers.length).toBe(70_002)
+    // The profile shows its claims and the 100 most recent browsers; the rest page through /devices.
+    expect(detail.identifierCount).toBe(70_002)
+    expect(detail.identifiers.length).toBe(101)
+    const devices = await api(c.url, `/api/profiles/${profile.id}/devices?limit=200`)
+    expect(devices.status).toBe(200)
+    expect(devices.body.devices.length).toBe(200)
+    expect(devices.body.nextCursor).toBeTruthy()
     expect((await api(c.url, `/api/profiles/${profile.id}/timeline`)).body.events.map((e: any) => e.type)).toEqual(['identify', 'track'])
     const erased = await api(c.url, `/api/profiles/${profile.id}`, { method: 'DELETE' })
     expect(erased.status).toBe(200)

@@ -62,6 +62,8 @@ export const qs = (params: Record<string, string | number | null | undefined>): 
 
 export type {
   ProfileAnswer as Detail,
+  Device,
+  DevicesPage,
   PersonJourney as Journey,
   JourneyReport,
   PeoplePage,

@@ -2,7 +2,7 @@
 // identification moment in place and the events before it marked. The timeline loads page by
 // page (200 events), so a person with 10,000 events opens as fast as one with 20.
 import { eventKind, PAGE_ENGAGED, SCROLL_DEPTH } from '@waymark/contract'
-import { api, qs, type Detail, type TimelineEvent, type TimelinePage } from './api.js'
+import { api, qs, type Detail, type Device, type DevicesPage, type TimelineEvent, type TimelinePage } from './api.js'
 import { download, fmtClock, fmtNum, fmtTime, h, safeHref, table, toCsv } from './dom.js'
 import { personName } from './people.js'
 import type { Route } from './router.js'
@@ -48,17 +48,40 @@ export async function personPage(route: Route): Promise<HTMLElement> {
     { class: 'chips', 'aria-label': 'Segments' },
     (j?.segments ?? []).map((s) => h('li', {}, h('a', { href: `#/people?segment=${encodeURIComponent(s.id)}` }, s.name))),
   )
-  const devices = table(
-    'Linked anonymous ids and devices',
-    ['Anonymous id', 'Device', 'Events', 'First seen', 'Last seen'],
-    (j?.devices ?? anonIds.map((i) => ({ anonymousId: i.value, browser: null, os: null, device: null, events: i.eventCount, firstSeen: i.firstSeen, lastSeen: i.lastSeen }))).map((d) => [
-      h('code', {}, d.anonymousId),
-      [d.browser, d.os, d.device].filter(Boolean).join(' · ') || '—',
-      fmtNum(d.events),
-      fmtTime(d.firstSeen),
-      fmtTime(d.lastSeen),
-    ]),
+  const deviceRow = (d: Device) => [
+    h('code', {}, d.anonymousId),
+    [d.browser, d.os, d.device].filter(Boolean).join(' · ') || '—',
+    fmtNum(d.events),
+    fmtTime(d.firstSeen),
+    fmtTime(d.lastSeen),
+  ]
+  const shown: Device[] = j?.devices ?? anonIds.map((i) => ({ anonymousId: i.value, browser: null, os: null, device: null, events: i.eventCount, firstSeen: i.firstSeen, lastSeen: i.lastSeen }))
+  const deviceTable = table('Linked anonymous ids and devices', ['Anonymous id', 'Device', 'Events', 'First seen', 'Last seen'], shown.map(deviceRow))
+  // The profile carries the most recent devices only; the rest come a page at a time.
+  const deviceCount = j?.deviceCount ?? anonIds.length
+  const devicePages = { cursor: undefined as string | undefined, started: false }
+  const moreDevices = h(
+    'button',
+    {
+      type: 'button',
+      class: 'more',
+      hidden: deviceCount <= shown.length,
+      onclick: async () => {
+        moreDevices.disabled = true
+        const page = await api<DevicesPage>(`/api/profiles/${encodeURIComponent(id)}/devices${qs({ limit: PAGE, cursor: devicePages.cursor })}`)
+        const body = deviceTable.querySelector('tbody')!
+        if (!devicePages.started) body.replaceChildren()
+        devicePages.started = true
+        body.append(...page.devices.map((d) => h('tr', {}, deviceRow(d).map((c) => h('td', {}, c)))))
+        devicePages.cursor = page.nextCursor ?? undefined
+        moreDevices.hidden = !page.nextCursor
+        moreDevices.textContent = 'More devices'
+        moreDevices.disabled = false
+      },
+    },
+    `Show all ${fmtNum(deviceCount)} devices`,
   )
+  const devices = h('section', { class: 'devices' }, deviceTable, moreDevices)
   const traits = table(
     'Traits',
     ['Trait', 'Value', 'Updated'],

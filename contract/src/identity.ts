@@ -6,6 +6,12 @@
 export const MAX_ID_LENGTH = 256
 /** Longest email (RFC 5321's path limit). */
 export const MAX_EMAIL_LENGTH = 254
+/**
+ * Most anonymous ids (browsers, devices) one person gathers. Anyone holding the public write key
+ * could otherwise attach any number to a person; beyond it a link is refused and recorded as a
+ * conflict, and the new id stays a person of its own.
+ */
+export const MAX_ANONYMOUS_IDS = 1000
 
 /**
  * Values that clients send when they have no real id (stringified null, a default, a bug).

@@ -85,7 +85,10 @@ export interface ProfileSummary {
   eventCount: number
   firstTouch: TouchAt | null
   lastTouch: TouchAt | null
+  /** Its userId and email, and the most recently seen of its anonymous ids (at most 100). */
   identifiers: Identifier[]
+  /** How many identifiers the person has in all; `GET /api/profiles/:id/devices` pages through them. */
+  identifierCount: number
 }
 
 /** A row of the People list: the profile with its journey. */
@@ -113,7 +116,9 @@ export interface PersonJourney {
   segments: Array<{ id: string; name: string }>
   channel: string | null
   source: string | null
-  devices: Array<{ anonymousId: string; browser: string | null; os: string | null; device: string | null; events: number; firstSeen: string | null; lastSeen: string | null }>
+  /** The most recently seen devices (at most 20); `GET /api/profiles/:id/devices` pages through all. */
+  devices: Device[]
+  deviceCount: number
   /** The identification moment as the timeline shows it; null while anonymous. */
   identification: { at: string; as: string; earlierEvents: number; devices: number } | null
 }
@@ -128,6 +133,24 @@ export interface ProfileDetail extends ProfileSummary {
 /** `GET /api/profiles/:id` and the lookup. */
 export interface ProfileAnswer extends ProfileDetail {
   journey: PersonJourney | null
+}
+
+/** One anonymous id of a person: a browser or device. */
+export interface Device {
+  anonymousId: string
+  browser: string | null
+  os: string | null
+  device: string | null
+  events: number
+  firstSeen: string | null
+  lastSeen: string | null
+}
+
+/** `GET /api/profiles/:id/devices?cursor=&limit=`: most recently seen first. */
+export interface DevicesPage {
+  profileId: string
+  devices: Device[]
+  nextCursor: string | null
 }
 
 /** `GET /api/profiles/:id/timeline`. */

@@ -271,4 +271,32 @@ describe('timeline viewer in Chromium', () => {
     expect(journey.text).toContain(evilImg)
     await ui.context().close()
   })
+
+  it('a person with many devices shows the most recent ones, then every one on request', async () => {
+    const run = Date.now().toString(36)
+    const email = `many-${run}@example.com`
+    const now = Date.now()
+    const at = (i: number) => new Date(now - 60_000 + i * 1000).toISOString()
+    const batch = Array.from({ length: 25 }, (_, i) => [
+      { type: 'page', messageId: `many-${run}-p${i}`, anonymousId: `many-${run}-${i}`, timestamp: at(i), properties: { path: '/pricing' } },
+      { type: 'identify', messageId: `many-${run}-i${i}`, anonymousId: `many-${run}-${i}`, timestamp: at(i), traits: { email } },
+    ]).flat()
+    const r = await fetch(`${collector.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_demo:').toString('base64')}` },
+      body: JSON.stringify({ sentAt: new Date().toISOString(), batch }),
+    })
+    expect(r.status).toBe(200)
+    await waitFor(async () => (await api(`/api/lookup?email=${encodeURIComponent(email)}`))?.profile.journey.deviceCount === 25, { timeout: 20_000, message: 'the 25 devices linked' })
+    const ui = await viewer()
+    await openPerson(ui, email)
+    const rows = ui.locator('table', { hasText: 'Linked anonymous ids and devices' }).locator('tbody tr')
+    await expect(rows.count()).resolves.toBe(20)
+    // Most recent first: the last browser to identify heads the table.
+    await expect(rows.first().textContent()).resolves.toContain(`many-${run}-24`)
+    await ui.click('text=Show all 25 devices')
+    await ui.waitForFunction(() => document.querySelectorAll('.devices tbody tr').length === 25)
+    await expect(ui.locator('.devices button.more').isHidden()).resolves.toBe(true)
+    await ui.context().close()
+  })
 })

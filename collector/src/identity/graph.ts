@@ -12,11 +12,14 @@
 // and written to identity_conflicts (rule 4). Writes that link identifiers run under one
 // transaction-scoped lock (PostgreSQL advisory lock; SQLite's single writer), so two collector
 // processes handling the same person at once serialize and end with one profile (rule 5).
+// A profile gathers at most MAX_ANONYMOUS_IDS browsers: past it a browser stays its own person
+// and the refused link is a conflict, so a public write key cannot pile browsers onto an email.
 import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db, Dialect, IdentifierKind, ProfilesTable } from '../db/schema.js'
 import { isRetryableConflict } from '../db/errors.js'
 import { identifierKey, kindOfKey, tupleKeys, valueOfKey, type IdentityTuple } from './identifiers.js'
+import { MAX_ANONYMOUS_IDS } from '@waymark/contract'
 
 export type Profile = ProfilesTable
 
@@ -278,7 +281,13 @@ export async function link(trx: Db, work: IdentityWork): Promise<void> {
     const owner = owners.get(key)
     if (owner === target.id) continue
     if (owner === undefined) {
-      if (canClaim(target, kind, value)) {
+      if (kind === 'anonymousId' && (await anonymousIds(trx, target.id)) >= MAX_ANONYMOUS_IDS) {
+        // Every event still belongs to one person (rule 1): this browser stays one of its own.
+        const own = await createProfile(trx)
+        await attach(trx, key, own.id)
+        owners.set(key, own.id)
+        await recordConflict(trx, key, own.id, target.id, overCap(MAX_ANONYMOUS_IDS + 1), work.messageId)
+      } else if (canClaim(target, kind, value)) {
         if (kind !== 'anonymousId') await claim(trx, target, kind, value, work.at)
         await attach(trx, key, target.id)
         owners.set(key, target.id)
@@ -293,7 +302,10 @@ export async function link(trx: Db, work: IdentityWork): Promise<void> {
       continue
     }
     const other = profiles.get(owner)!
-    if (mergeable(target, other)) {
+    const together = mergeable(target, other) ? (await anonymousIds(trx, target.id)) + (await anonymousIds(trx, other.id)) : 0
+    if (together > MAX_ANONYMOUS_IDS) {
+      await recordConflict(trx, key, other.id, target.id, overCap(together), work.messageId)
+    } else if (mergeable(target, other)) {
       const { winner, loser } = await merge(trx, target, other)
       for (const [k, id] of owners) if (id === loser.id) owners.set(k, winner.id)
       target = winner
@@ -316,6 +328,19 @@ export async function link(trx: Db, work: IdentityWork): Promise<void> {
     }
   }
 }
+
+/** A person's anonymous ids, counted by the identifiers' profile index (at most the cap and a batch). */
+async function anonymousIds(trx: Db, profileId: string): Promise<number> {
+  const row = await trx
+    .selectFrom('identifiers')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('profile_id', '=', profileId)
+    .where('kind', '=', 'anonymousId')
+    .executeTakeFirst()
+  return Number(row?.n ?? 0)
+}
+
+const overCap = (n: number) => `a person gathers at most ${MAX_ANONYMOUS_IDS} anonymous ids; this link would make ${n}`
 
 function describe(p: Profile): string {
   return [p.user_id && `userId "${p.user_id}"`, p.email && `email "${p.email}"`].filter(Boolean).join(' and ') || 'no identity'

@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import type { Db, Dialect } from '../db/schema.js'
 import { decodeCursor, encodeCursor } from '../lib/cursor.js'
 import { BadRequest } from '../lib/errors.js'
+import { devicesPage } from '../read/devices.js'
 import { summaries } from '../read/profiles.js'
 import type { JourneyReport, PeoplePage, PersonJourney, PersonSummary } from '@waymark/contract'
 import { DAY } from './model.js'
@@ -125,8 +126,8 @@ export async function listPeople(
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
-/** Devices listed on a person's journey: the most recently seen. */
-const DEVICES_SHOWN = 100
+/** Devices listed on a person's journey: the most recently seen; the devices route pages through the rest. */
+const DEVICES_SHOWN = 20
 
 export async function personJourney(db: Db, worker: JourneyWorker, profileId: string): Promise<PersonJourney | null> {
   const config = worker.modelConfig()
@@ -139,10 +140,6 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
   const stage = config.stages[Number(row.stage_index)] ?? config.stages[0]!
   const identifiedAt = profile.identified_at === null ? null : Number(profile.identified_at)
   const segmentNames = new Map(config.segments.map((s) => [s.id, s.name]))
-  const anonymous = idents
-    .filter((i) => i.kind === 'anonymousId')
-    .sort((a, b) => Number(b.last_seen ?? 0) - Number(a.last_seen ?? 0))
-    .slice(0, DEVICES_SHOWN)
   // Events before identification per identifier: an index range per key, never the person's whole
   // history in memory. The where clause is the contract's isBeforeIdentification in SQL.
   const earlier = new Map<string, number>()
@@ -161,27 +158,7 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
       for (const r of rows) earlier.set(r.identity_key, Number(r.n))
     }
   }
-  const devices = await Promise.all(
-    anonymous.map(async (i) => {
-      const agent = await db
-        .selectFrom('events')
-        .select(['browser', 'os', 'device'])
-        .where('identity_key', '=', i.key)
-        .orderBy('timestamp', 'desc')
-        .orderBy('id', 'desc')
-        .limit(1)
-        .executeTakeFirst()
-      return {
-        anonymousId: i.value,
-        browser: agent?.browser ?? null,
-        os: agent?.os ?? null,
-        device: agent?.device ?? null,
-        events: Number(i.event_count),
-        firstSeen: iso(i.first_seen === null ? null : Number(i.first_seen)),
-        lastSeen: iso(i.last_seen === null ? null : Number(i.last_seen)),
-      }
-    }),
-  )
+  const first = await devicesPage(db, profileId, { limit: DEVICES_SHOWN })
   const earlierEvents = [...earlier.values()].reduce((a, b) => a + b, 0)
   const earlierDevices = idents.filter((i) => i.kind === 'anonymousId' && (earlier.get(i.key) ?? 0) > 0).length
   return {
@@ -192,7 +169,8 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
     segments: (JSON.parse(row.segments) as string[]).map((id) => ({ id, name: segmentNames.get(id) ?? id })),
     channel: row.channel,
     source: row.source,
-    devices,
+    devices: first?.devices ?? [],
+    deviceCount: idents.filter((i) => i.kind === 'anonymousId').length,
     identification:
       identifiedAt === null ? null : { at: iso(identifiedAt)!, as: profile.email ?? profile.user_id ?? '', earlierEvents, devices: earlierDevices },
   }

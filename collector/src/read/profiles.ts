@@ -28,6 +28,16 @@ function chunks<T>(items: T[], size = IN_CHUNK): T[][] {
 }
 
 
+/** Anonymous ids listed with a profile; `GET /api/profiles/:id/devices` pages through all of them. */
+const ANONYMOUS_SHOWN = 100
+
+/** The userId and email, and the most recently seen anonymous ids, in the order they were linked. */
+function shown(idents: IdentifiersTable[]): IdentifiersTable[] {
+  const anonymous = idents.filter((i) => i.kind === 'anonymousId')
+  const recent = new Set(anonymous.sort((a, b) => Number(b.last_seen ?? 0) - Number(a.last_seen ?? 0)).slice(0, ANONYMOUS_SHOWN))
+  return idents.filter((i) => i.kind !== 'anonymousId' || recent.has(i)).sort((a, b) => a.created_at - b.created_at)
+}
+
 function summarize(p: ProfilesTable, idents: IdentifiersTable[]): ProfileSummary {
   let first: number | null = null
   let last: number | null = null
@@ -53,9 +63,8 @@ function summarize(p: ProfilesTable, idents: IdentifiersTable[]): ProfileSummary
     eventCount: count,
     firstTouch: ft ? { ...JSON.parse(ft.first_touch!), at: iso(ft.first_touch_at) } : null,
     lastTouch: lt ? { ...JSON.parse(lt.last_touch!), at: iso(lt.last_touch_at) } : null,
-    identifiers: idents
-      .sort((a, b) => a.created_at - b.created_at)
-      .map((i) => ({ kind: i.kind, value: i.value, eventCount: Number(i.event_count), firstSeen: iso(i.first_seen), lastSeen: iso(i.last_seen) })),
+    identifiers: shown(idents).map((i) => ({ kind: i.kind, value: i.value, eventCount: Number(i.event_count), firstSeen: iso(i.first_seen), lastSeen: iso(i.last_seen) })),
+    identifierCount: idents.length,
   }
 }
 
@@ -77,8 +86,9 @@ export async function getProfile(db: Db, requestedId: string): Promise<ProfileDe
   const p = await liveProfile(db, requestedId).selectAll('live').executeTakeFirst()
   if (!p) return null
   const id = p.id
-  const [summary] = await summaries(db, [p])
-  const keys = summary!.identifiers.map((i) => `${i.kind}:${i.value}`)
+  const idents = await db.selectFrom('identifiers').selectAll().where('profile_id', '=', id).execute()
+  const summary = summarize(p, idents)
+  const keys = idents.map((i) => i.key) // traits of every identifier, also those not listed
   // Independent of each other: asked together.
   const [traitRows, conflicts] = await Promise.all([
     Promise.all(chunks(keys).map((chunk) => db.selectFrom('traits').selectAll().where('identifier_key', 'in', chunk).execute())),
@@ -96,7 +106,7 @@ export async function getProfile(db: Db, requestedId: string): Promise<ProfileDe
   for (const r of traitRows.flat().sort((a, b) => a.updated_at - b.updated_at)) latest.set(r.name, { value: JSON.parse(r.value), updatedAt: iso(r.updated_at)! })
   const traits: ProfileDetail['traits'] = Object.fromEntries(latest)
   return {
-    ...summary!,
+    ...summary,
     traits,
     conflicts: conflicts.map((c) => ({
       identifier: c.identifier_key,

@@ -1,5 +1,6 @@
 // Read API (docs/contract.md, Read API). Every route needs the admin token; a write key is refused (it can
 // only write: a write key can never read data).
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Store } from '../db/connect.js'
@@ -9,39 +10,47 @@ import { checkSegment } from '../journey/config.js'
 import { journeyReport, listPeople, parsePeriod, personJourney, segmentList } from '../journey/queries.js'
 import type { JourneyWorker } from '../journey/worker.js'
 import { BadRequest } from '../lib/errors.js'
-import { getProfile, lookupProfile, type ProfileDetail } from '../read/profiles.js'
-import { timeline } from '../read/profiles.js'
+import { devicesPage } from '../read/devices.js'
+import { getProfile, lookupProfile, timeline, type ProfileDetail } from '../read/profiles.js'
 import { basicAuthUser, safeEqual, unavailable } from './http.js'
 
-type Query = Record<string, string | undefined>
+// The shapes of every query, path and body, checked by Fastify before a handler runs and typed
+// for it by the type provider: a bad one is a 400 that names the field.
+const text = { type: 'string', maxLength: 1000 } as const
+const limit = (max: number) => ({ type: 'integer', minimum: 1, maximum: max }) as const
+const byId = { type: 'object', properties: { id: { type: 'string', maxLength: 300 } }, required: ['id'] } as const
+const PEOPLE_FIELDS = {
+  q: text,
+  stage: text,
+  segment: text,
+  identified: { type: 'string', enum: ['', 'true', 'false'] },
+  sort: text,
+  cursor: text,
+  limit: limit(200),
+} as const
+const peopleQuerystring = { type: 'object', properties: PEOPLE_FIELDS } as const
+/** `POST /api/profiles/search`'s body: the query of `GET /api/profiles` (an email stays out of URLs). */
+const searchBody = {
+  type: 'object',
+  properties: PEOPLE_FIELDS,
+  // Refused, not dropped: a misspelt field would otherwise widen the search without a word.
+  propertyNames: { enum: Object.keys(PEOPLE_FIELDS) },
+} as const
+const timelineQuerystring = {
+  type: 'object',
+  properties: { cursor: text, limit: limit(500), order: { type: 'string', enum: ['asc', 'desc'] } },
+} as const
+const devicesQuerystring = { type: 'object', properties: { cursor: text, limit: limit(200) } } as const
+const lookupQuerystring = { type: 'object', properties: { email: text, anonymousId: text, userId: text } } as const
+const periodQuerystring = { type: 'object', properties: { from: text, to: text } } as const
 
-function limitOf(value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined || value === '') return fallback
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new BadRequest(`limit must be an integer in 1..${max}`)
-  return n
-}
-
-const SEARCH_FIELDS = ['q', 'stage', 'segment', 'identified', 'sort', 'cursor', 'limit']
-
-/** `POST /api/profiles/search`'s body: the query parameters of `GET /api/profiles`, strings or numbers. */
-function searchBody(body: unknown): Query {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('body must be a JSON object')
-  const query: Query = {}
-  for (const [name, value] of Object.entries(body)) {
-    if (!SEARCH_FIELDS.includes(name)) throw new BadRequest(`unknown field "${name}"; fields are ${SEARCH_FIELDS.join(', ')}`)
-    if (value === null || value === undefined) continue
-    if (typeof value !== 'string' && typeof value !== 'number') throw new BadRequest(`${name} must be a string`)
-    if (String(value).includes('\u0000')) throw new BadRequest(`${name} must not contain NUL`)
-    query[name] = String(value)
-  }
-  return query
-}
+type PeopleQuery = { q?: string; stage?: string; segment?: string; identified?: string; sort?: string; cursor?: string; limit?: number }
 
 /** API segments at most: each one is evaluated for every person the journey worker touches. */
 const MAX_API_SEGMENTS = 100
 
-export async function readRoutes(app: FastifyInstance, opts: { config: Config; store: Store; journey: JourneyWorker }): Promise<void> {
+export async function readRoutes(plain: FastifyInstance, opts: { config: Config; store: Store; journey: JourneyWorker }): Promise<void> {
+  const app = plain.withTypeProvider<JsonSchemaToTsProvider>()
   const { config, store, journey } = opts
   const db = store.db
   const writeKeys = new Set(config.writeKeys)
@@ -89,14 +98,14 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
     return reply.code(500).send({ error: 'internal error' })
   })
 
-  const peopleQuery = (q: Query) => ({
+  const peopleQuery = (q: PeopleQuery) => ({
     q: q.q,
     stage: q.stage || undefined,
     segment: q.segment || undefined,
     identified: q.identified || undefined,
     sort: q.sort || undefined,
     cursor: q.cursor,
-    limit: limitOf(q.limit, 50, 200),
+    limit: q.limit ?? 50,
   })
 
   const people = async (q: ReturnType<typeof peopleQuery>) => {
@@ -104,33 +113,49 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
     return listPeople(db, store.dialect, journey, q)
   }
 
-  app.get('/api/profiles', async (request) => people(peopleQuery(request.query as Query)))
+  app.get('/api/profiles', { schema: { querystring: peopleQuerystring } }, async (request) => people(peopleQuery(request.query)))
 
   // The same list, the query in a JSON body: a search term is often an email, and the viewer
   // keeps it out of request URLs (server and proxy logs, browser history).
-  app.post('/api/profiles/search', async (request) => people(peopleQuery(searchBody(request.body))))
+  app.post('/api/profiles/search', {
+    schema: { body: searchBody },
+    // Ajv's coercion would turn ["a"] into "a": a list where one term belongs is refused first.
+    preValidation: async (request) => {
+      const body = request.body
+      if (body && typeof body === 'object' && Object.values(body).some((v) => typeof v === 'object' && v !== null)) throw new BadRequest('search fields must be strings')
+    },
+  }, async (request) => {
+    for (const [name, value] of Object.entries(request.body ?? {})) {
+      if (typeof value === 'string' && value.includes('\u0000')) throw new BadRequest(`${name} must not contain NUL`)
+    }
+    return people(peopleQuery(request.body ?? {}))
+  })
 
-  app.get('/api/profiles/:id', async (request, reply) => {
-    const profile = await withJourney(await getProfile(db, (request.params as { id: string }).id))
+  app.get('/api/profiles/:id', { schema: { params: byId } }, async (request, reply) => {
+    const profile = await withJourney(await getProfile(db, request.params.id))
     return profile ? { profile } : reply.code(404).send({ error: 'profile not found' })
   })
 
-  app.get('/api/profiles/:id/timeline', async (request, reply) => {
-    const q = request.query as Query
-    const order = q.order ?? 'desc'
-    if (order !== 'asc' && order !== 'desc') throw new BadRequest('order must be asc or desc')
-    const result = await timeline(db, (request.params as { id: string }).id, { cursor: q.cursor, limit: limitOf(q.limit, 50, 500), order })
+  app.get('/api/profiles/:id/timeline', { schema: { params: byId, querystring: timelineQuerystring } }, async (request, reply) => {
+    const { cursor, limit = 50, order = 'desc' } = request.query
+    const result = await timeline(db, request.params.id, { cursor, limit, order })
     return result ?? reply.code(404).send({ error: 'profile not found' })
   })
 
-  app.get('/api/lookup', async (request, reply) => {
-    const q = request.query as Query
-    const profile = await withJourney(await lookupProfile(db, { email: q.email, anonymousId: q.anonymousId, userId: q.userId }))
+  // A person's devices a page at a time: the profile lists only the most recent.
+  app.get('/api/profiles/:id/devices', { schema: { params: byId, querystring: devicesQuerystring } }, async (request, reply) => {
+    const { cursor, limit = 50 } = request.query
+    const result = await devicesPage(db, request.params.id, { cursor, limit })
+    return result ?? reply.code(404).send({ error: 'profile not found' })
+  })
+
+  app.get('/api/lookup', { schema: { querystring: lookupQuerystring } }, async (request, reply) => {
+    const profile = await withJourney(await lookupProfile(db, request.query))
     return profile ? { profile } : reply.code(404).send({ error: 'no profile has this identifier' })
   })
 
-  app.delete('/api/profiles/:id', async (request, reply) => {
-    const id = (request.params as { id: string }).id
+  app.delete('/api/profiles/:id', { schema: { params: byId } }, async (request, reply) => {
+    const id = request.params.id
     const erased = await store.transaction(async (trx) => {
       const live = await liveProfileId(trx, id)
       const keys = live ? (await trx.selectFrom('identifiers').select('key').where('profile_id', '=', live).execute()).map((r) => r.key) : []
@@ -144,9 +169,8 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
 
   // The journey: stages with anonymous visitors first, conversion, tables; `status` says how
   // far the analytics are behind the events.
-  app.get('/api/journey', async (request) => {
-    const q = request.query as Query
-    const period = parsePeriod(q.from, q.to)
+  app.get('/api/journey', { schema: { querystring: periodQuerystring } }, async (request) => {
+    const period = parsePeriod(request.query.from, request.query.to)
     await journey.sync()
     return journeyReport(db, journey, period)
   })
@@ -182,8 +206,8 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
     return reply.code(201).send({ segment: (await segmentList(db, journey)).find((s) => s.id === seg.id) })
   })
 
-  app.delete('/api/segments/:id', async (request, reply) => {
-    const id = (request.params as { id: string }).id
+  app.delete('/api/segments/:id', { schema: { params: byId } }, async (request, reply) => {
+    const id = request.params.id
     await journey.sync()
     const seg = journey.segments().find((s) => s.id === id)
     if (!seg) return reply.code(404).send({ error: `unknown segment "${id}"` })
@@ -193,10 +217,10 @@ export async function readRoutes(app: FastifyInstance, opts: { config: Config; s
     return { deleted: id }
   })
 
-  app.get('/api/segments/:id/profiles', async (request, reply) => {
-    const id = (request.params as { id: string }).id
+  app.get('/api/segments/:id/profiles', { schema: { params: byId, querystring: peopleQuerystring } }, async (request, reply) => {
+    const id = request.params.id
     await journey.sync()
     if (!journey.segments().some((s) => s.id === id)) return reply.code(404).send({ error: `unknown segment "${id}"` })
-    return people({ ...peopleQuery(request.query as Query), segment: id })
+    return people({ ...peopleQuery(request.query), segment: id })
   })
 }
