@@ -267,6 +267,63 @@ describe.skipIf(!PG_AVAILABLE)('two collector processes on one PostgreSQL databa
     expect(Object.fromEntries(a.segments)['pricing-twice-7d']).toBe(14)
     expect(Object.fromEntries(a.segments).known).toBe(6 + 10)
   })
+
+  it('new browsers and identifies arriving at once through both processes and many connections: no deadlock, no batch waits a second', async () => {
+    // A busy site's first minutes: every batch brings browsers never seen, the same ones in other
+    // batches in another order, and identifies that link two browsers each. Lanes and processes
+    // that took identifier locks in arrival order deadlocked here (PostgreSQL waits a second first).
+    const deadlocks = async () =>
+      Number((await pgAdmin((c) => c.query('SELECT deadlocks FROM pg_stat_database WHERE datname = $1', [db.name]))).rows[0].deadlocks)
+    const before = await deadlocks()
+    const tag = uid('dl')
+    const shuffled = <T,>(xs: T[], seed: number) => {
+      const out = [...xs]
+      for (let i = out.length - 1; i > 0; i--) {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+        const j = seed % (i + 1)
+        ;[out[i], out[j]] = [out[j]!, out[i]!]
+      }
+      return out
+    }
+    const latencies: number[] = []
+    const emails = new Set<string>()
+    let accepted = 0
+    for (let wave = 0; wave < 6; wave++) {
+      const browsers = Array.from({ length: 120 }, (_, i) => `${tag}-w${wave}-b${i}`)
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, sender) => {
+          const picked = shuffled(browsers, wave * 8 + sender + 1).slice(0, 100)
+          // Two senders in eight also identify; the others bring anonymous pages only.
+          const batch = [
+            ...picked.slice(0, sender % 4 === 0 ? 80 : 100).map((b) => page(b)),
+            // Browsers 2k and 2k+1 are one person: each identify links one of them to the email.
+            ...picked.slice(0, sender % 4 === 0 ? 20 : 0).map((b) => {
+              const email = `${b.replace(/-b(\d+)$/, (_m, n) => `-p${Math.floor(Number(n) / 2)}`)}@example.com`
+              emails.add(email)
+              return identify(b, { email })
+            }),
+          ]
+          const started = performance.now()
+          const r = await sendBatch([one, two][sender % 2]!.url, batch)
+          latencies.push(performance.now() - started)
+          expect(r.status).toBe(200)
+          accepted += r.body.accepted
+        }),
+      )
+    }
+    expect(accepted).toBe(6 * 8 * 100)
+    // Statistics reach pg_stat_database when each backend reports them (within a second).
+    await new Promise((r) => setTimeout(r, 1_500))
+    expect(await deadlocks()).toBe(before)
+    expect(Math.max(...latencies)).toBeLessThan(1_000)
+    // Every person identified ends as one profile holding only its own browsers, whichever lane linked them.
+    for (const email of [...emails].slice(0, 20)) {
+      const person = await lookup(one.url, `email=${email}`)
+      const browsers = person.identifiers.filter((x: any) => x.kind === 'anonymousId').map((x: any) => x.value)
+      expect(browsers.length, email).toBeGreaterThan(0)
+      for (const b of browsers) expect(Math.floor(Number(b.split('-b').pop()) / 2), `${email} ${b}`).toBe(Number(email.split('-p').pop()!.split('@')[0]))
+    }
+  }, 120_000)
 })
 
 /** A TCP proxy in front of PostgreSQL that the test can cut and restore. */

@@ -92,17 +92,25 @@ export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promis
   return work
 }
 
-/** Applies pending work inside the caller's transaction. */
+/**
+ * Applies pending work inside the caller's transaction. No deadlock by construction: on
+ * PostgreSQL, linking takes the identity lock exclusively and creating browsers takes it
+ * shared, so a link never waits on a creation that waits on it; creations among themselves
+ * insert their keys in one sorted statement, so they wait on each other in one global order.
+ * (Inserted one by one in arrival order, two lanes meeting the same new browsers deadlocked.)
+ */
 export async function applyIdentityWork(trx: Db, dialect: Dialect, work: PendingWork): Promise<void> {
-  if (work.link.length) await lockIdentity(trx, dialect)
-  for (const e of work.ensure) await ensureAnonymous(trx, e.key)
+  await lockIdentity(trx, dialect, work.link.length ? 'exclusive' : 'shared')
+  await ensureAnonymous(trx, work.ensure.map((e) => e.key))
   for (const w of work.link) await link(trx, w)
 }
 
 /** Serializes identity writes across processes for the rest of the transaction. */
-export async function lockIdentity(trx: Db, dialect: Dialect): Promise<void> {
+export async function lockIdentity(trx: Db, dialect: Dialect, mode: 'exclusive' | 'shared' = 'exclusive'): Promise<void> {
   // SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
-  if (dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${IDENTITY_LOCK})`.execute(trx)
+  if (dialect !== 'postgres') return
+  if (mode === 'shared') await sql`SELECT pg_advisory_xact_lock_shared(${IDENTITY_LOCK})`.execute(trx)
+  else await sql`SELECT pg_advisory_xact_lock(${IDENTITY_LOCK})`.execute(trx)
 }
 
 /** Runs a transaction again when PostgreSQL reports a lost race (rule 5 under contention). */
@@ -130,16 +138,26 @@ async function createProfile(trx: Db): Promise<Profile> {
   return profile
 }
 
-/** Rule 1: a browser seen for the first time is a profile of its own. Lock-free. */
-export async function ensureAnonymous(trx: Db, key: string): Promise<void> {
-  const profile = await createProfile(trx)
-  const inserted = await trx
-    .insertInto('identifiers')
-    .values({ key, kind: kindOfKey(key), value: valueOfKey(key), profile_id: profile.id, created_at: Date.now() })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .executeTakeFirst()
-  // Another request created it first: drop the spare profile, theirs is the one.
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) await trx.deleteFrom('profiles').where('id', '=', profile.id).execute()
+/**
+ * Rule 1: each browser seen for the first time is a profile of its own. Keys go in sorted, in
+ * one statement a chunk, so concurrent transactions meet shared keys in the same order.
+ */
+export async function ensureAnonymous(trx: Db, keys: string[]): Promise<void> {
+  const sorted = [...new Set(keys)].sort()
+  for (let i = 0; i < sorted.length; i += CHUNK) {
+    const chunk = sorted.slice(i, i + CHUNK)
+    const now = Date.now()
+    const rows = chunk.map((key) => ({ key, kind: kindOfKey(key), value: valueOfKey(key), profile_id: newProfileId(), created_at: now }))
+    await trx
+      .insertInto('profiles')
+      .values(rows.map((r) => ({ id: r.profile_id, created_at: now, user_id: null, email: null, identified_at: null, merged_into: null })))
+      .execute()
+    const inserted = await trx.insertInto('identifiers').values(rows).onConflict((oc) => oc.column('key').doNothing()).returning('key').execute()
+    // Another request created some first: drop the spare profiles, theirs are the ones.
+    const created = new Set(inserted.map((r) => r.key))
+    const spare = rows.filter((r) => !created.has(r.key)).map((r) => r.profile_id)
+    if (spare.length) await trx.deleteFrom('profiles').where('id', 'in', spare).execute()
+  }
 }
 
 async function attach(trx: Db, key: string, profileId: string): Promise<void> {

@@ -58,7 +58,8 @@ function traitsOf(events: PreparedEvent[]): TraitEntry[] {
       if (!seen || row.timestamp >= seen[3]) latest.set(id, [row.identity_key, name, value, row.timestamp])
     }
   }
-  return [...latest.values()]
+  // Sorted like the statistics, so concurrent upserts lock trait rows in one order.
+  return [...latest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t)
 }
 
 const anonymousKeys = (stats: StatsEntry[]) => stats.map((s) => s[0]).filter((k) => kindOfKey(k) === 'anonymousId')
@@ -86,7 +87,7 @@ async function writeSqlite(store: Store, writer: JobWriter, events: PreparedEven
       const duplicates = new Set(result.duplicates)
       group = group.filter((e) => !duplicates.has(e.row.message_id))
     } else {
-      for (const key of result.orphans) await store.transaction((trx) => ensureAnonymous(trx, key))
+      await store.transaction((trx) => ensureAnonymous(trx, result.orphans))
     }
   }
   return new Set(group.map((e) => e.row.message_id))
@@ -123,7 +124,7 @@ async function writePostgresExact(trx: Db, events: PreparedEvent[]): Promise<Set
   // meanwhile) still needs a profile for its events (rule 1): each starts a new one.
   const orphans = new Set(anonymousKeys(stats).filter((k) => !updated.has(k)))
   if (orphans.size) {
-    for (const key of orphans) await ensureAnonymous(trx, key)
+    await ensureAnonymous(trx, [...orphans])
     await run(trx, text.stats, JSON.stringify(stats.filter((s) => orphans.has(s[0]))))
   }
   const traits = traitsOf(stored)
