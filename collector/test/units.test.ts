@@ -2,9 +2,10 @@
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEMO_WRITE_KEY, loadConfig } from '../src/config.js'
-import { isPlaceholderId, normalizeEmail } from '@waymark/contract'
+import { isAbsentId, isPlaceholderId, normalizeEmail } from '@waymark/contract'
 import { eventIdentityKey } from '../src/identity/identifiers.js'
-import { applyIpPolicy, correctTimestamp, extractTouch, parseAgent, truncateIp, withChannels } from '../src/ingest/normalize.js'
+import { applyIpPolicy, correctTimestamp, extractTouch, isBrowserAgent, parseAgent, prepareEvent, sessionIdOf, truncateIp, withChannels, type RequestInfo } from '../src/ingest/normalize.js'
+import { refusalReason } from '../src/routes/ingest.js'
 import { safeEqual } from '../src/routes/http.js'
 import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
 import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
@@ -51,8 +52,14 @@ describe('identifiers', () => {
   })
 
   it('knows placeholder ids', () => {
-    for (const id of ['anonymous', 'NULL', 'undefined', '0', '[object Object]', '', '  ']) expect(isPlaceholderId(id), id).toBe(true)
+    for (const id of ['anonymous', 'NULL', 'undefined', '0', '[object Object]']) expect(isPlaceholderId(id), id).toBe(true)
     for (const id of ['01J9Z', 'user-1', 'ada@example.com']) expect(isPlaceholderId(id), id).toBe(false)
+  })
+
+  it('an empty id is absent, not a placeholder', () => {
+    for (const id of ['', '  ', null, undefined]) expect(isAbsentId(id), String(id)).toBe(true)
+    for (const id of ['', '  ']) expect(isPlaceholderId(id), id).toBe(false)
+    for (const id of ['0', 'u-1', 0]) expect(isAbsentId(id), String(id)).toBe(false)
   })
 
   it('files an event under its strongest identifier', () => {
@@ -135,6 +142,16 @@ describe('normalization', () => {
     expect(extractTouch({ page: { url: 'https://s.io/', referrer: 'https://s.io/a' } })).toBeNull()
   })
 
+  it("takes utm_* from a page's properties when context.campaign and context.page carry none", () => {
+    const url = 'https://s.io/pricing?utm_source=news&utm_campaign=spring'
+    expect(extractTouch({ library: { name: 'analytics-node' } }, { url })).toEqual({ source: 'news', campaign: 'spring', landingPage: url })
+    expect(extractTouch(null, { search: '?utm_medium=cpc', url: 'https://s.io/' })).toEqual({ medium: 'cpc', landingPage: 'https://s.io/' })
+    // context.page's own utm_* and context.campaign come first
+    expect(extractTouch({ page: { url: 'https://s.io/?utm_source=page' } }, { url })?.source).toBe('page')
+    expect(extractTouch({ campaign: { source: 'ctx' } }, { url })?.source).toBe('ctx')
+    expect(extractTouch(null, { url: 'https://s.io/' })).toBeNull()
+  })
+
   it('adds the channel to a copy of context.campaign and traits.firstTouch, keys in place, "__proto__" kept', () => {
     const text = '{"page":{"url":"https://s.io/"},"campaign":{"source":"newsletter","__proto__":{"x":1}},"locale":"en"}'
     const context = JSON.parse(text)
@@ -156,6 +173,10 @@ describe('normalization', () => {
   it('parses user agents and flags bots', () => {
     expect(parseAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1')).toMatchObject({ browser: 'Mobile Safari 17', device: 'mobile', isBot: false })
     expect(parseAgent('Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)').isBot).toBe(true)
+    // server libraries send for their users: not browsers, so never flagged from the request's agent
+    for (const ua of ['analytics-node-next/latest', 'RudderLabs', 'node-fetch/1.0', 'axios/1.7.2', 'undici', 'curl/8.5.0']) expect(isBrowserAgent(ua), ua).toBe(false)
+    expect(isBrowserAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36')).toBe(true)
+    expect(isBrowserAgent(null)).toBe(false)
   })
 })
 
@@ -189,5 +210,66 @@ describe('safeEqual (admin token, write keys)', () => {
     expect(safeEqual('adm_secret!', 'adm_secret')).toBe(false)
     expect(safeEqual('', 'adm_secret')).toBe(false)
     expect(safeEqual('ädm', 'adm')).toBe(false)
+  })
+})
+
+describe('lenient normalisation (docs/contract.md, Lenient normalisation)', () => {
+  const req = (userAgent: string | null): RequestInfo => ({ receivedAt: Date.UTC(2026, 5, 1), sentAt: null, source: 'wk', ip: null, userAgent, ipPolicy: 'none' })
+  const prepare = (raw: Record<string, unknown>, userAgent: string | null = null) => prepareEvent(validateEvent(raw, 32_000), 'm-1', req(userAgent))
+
+  it('an empty userId or anonymousId is absent: the event keeps its other id', () => {
+    const e = validateEvent({ type: 'track', event: 'x', userId: '', anonymousId: 'a-1' }, 32_000)
+    expect(e).toMatchObject({ userId: null, anonymousId: 'a-1' })
+    expect(validateEvent({ type: 'track', event: 'x', userId: 'u-1', anonymousId: '  ' }, 32_000)).toMatchObject({ userId: 'u-1', anonymousId: null })
+    expect(() => validateEvent({ type: 'track', event: 'x', userId: '', anonymousId: '' }, 32_000)).toThrow('anonymousId or userId is required')
+    // a placeholder is still refused
+    expect(() => validateEvent({ type: 'track', event: 'x', userId: 'null', anonymousId: 'a-1' }, 32_000)).toThrow('placeholder')
+  })
+
+  it("an identify's traits found only in context.traits are its traits; its own win", () => {
+    const p = prepare({ type: 'identify', userId: 'u-1', traits: { plan: 'pro' }, context: { traits: { email: 'Ada@X.io', plan: 'free' } } })
+    expect(Object.fromEntries(p.traits)).toEqual({ email: '"Ada@X.io"', plan: '"pro"' })
+    expect(p.row.email).toBe('ada@x.io')
+    expect(JSON.parse(p.row.traits!)).toEqual({ email: 'Ada@X.io', plan: 'pro' })
+    // not for other types: a track's context.traits stay context
+    expect(prepare({ type: 'track', event: 'x', userId: 'u-1', context: { traits: { plan: 'pro' } } }).row.traits).toBeNull()
+  })
+
+  it('a numeric context.sessionId is a session id, as text', () => {
+    expect(prepare({ type: 'track', event: 'x', anonymousId: 'a', context: { sessionId: 1767225600000 } }).row.session_id).toBe('1767225600000')
+    expect(sessionIdOf('s-1')).toBe('s-1')
+    for (const v of [Number.NaN, '', null, {}, true]) expect(sessionIdOf(v), String(v)).toBeNull()
+  })
+
+  it('an explicit timestamp wins over originalTimestamp; the client value is kept as the original', () => {
+    const backfill = '2026-01-15T09:00:00.000Z'
+    const p = prepare({ type: 'track', event: 'x', anonymousId: 'a', timestamp: backfill, originalTimestamp: '2026-06-01T00:00:00.000Z' })
+    expect(p.row.timestamp).toBe(Date.parse(backfill))
+    expect(p.row.original_timestamp).toBe(Date.parse(backfill))
+    expect(prepare({ type: 'track', event: 'x', anonymousId: 'a', originalTimestamp: backfill }).row.timestamp).toBe(Date.parse(backfill))
+    expect(() => validateEvent({ type: 'track', event: 'x', anonymousId: 'a', timestamp: 'soon', originalTimestamp: backfill }, 32_000)).toThrow('timestamp "soon"')
+  })
+
+  it("bots are flagged from browser agents only: context.userAgent first, a server library's request agent never", () => {
+    const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
+    const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+    const e = { type: 'page', anonymousId: 'a' }
+    for (const ua of ['analytics-node-next/latest', 'RudderLabs', 'node-fetch', 'axios/1.7.2', 'undici', 'python-requests/2.32']) expect(prepare(e, ua).row.is_bot, ua).toBe(0)
+    expect(prepare(e, GOOGLEBOT).row.is_bot).toBe(1)
+    expect(prepare({ ...e, context: { userAgent: GOOGLEBOT } }, 'RudderLabs').row.is_bot).toBe(1)
+    expect(prepare({ ...e, context: { userAgent: CHROME } }, GOOGLEBOT).row).toMatchObject({ is_bot: 0, browser: 'Chrome 131' })
+  })
+
+  it("a page's touch comes from its properties' URL when its context has none; a track's properties are not a location", () => {
+    const url = 'https://s.io/?utm_source=news&utm_medium=email'
+    expect(prepare({ type: 'page', userId: 'u', properties: { url } }).touch).toEqual({ source: 'news', medium: 'email', landingPage: url })
+    expect(prepare({ type: 'track', event: 'Link Clicked', userId: 'u', properties: { url } }).touch).toBeNull()
+  })
+
+  it('logs a refusal without the value it quotes', () => {
+    expect(refusalReason('userId "ada@x.io" is a placeholder, not an identifier')).toBe('userId "…" is a placeholder, not an identifier')
+    expect(refusalReason('timestamp "a"b"c" is not an ISO-8601 date')).toBe('timestamp "…" is not an ISO-8601 date')
+    expect(refusalReason('the database refused this event: value "203.0.113.7" too long')).toBe('the database refused this event')
+    expect(refusalReason('event must be a JSON object')).toBe('event must be a JSON object')
   })
 })

@@ -117,6 +117,19 @@ export function parseAgent(ua: string | null): Agent {
   return ua ? agentOf(ua) : { browser: null, os: null, device: null, isBot: false }
 }
 
+/**
+ * Whether a request's own User-Agent is a browser's: every browser's starts with "Mozilla/".
+ * Otherwise it is a server library (analytics-node, RudderLabs, node-fetch, axios, undici…)
+ * sending for its users, and is not a bot. A prefix test: the text is untrusted.
+ */
+export const isBrowserAgent = (ua: string | null): boolean => ua !== null && ua.startsWith('Mozilla/')
+
+/** A session id as text: RudderStack's is a number (its start, epoch ms). */
+export function sessionIdOf(value: unknown): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : null
+  return str(value) ?? null
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 
 const hostOfUrl = memo(2000, (url) => {
@@ -155,24 +168,36 @@ function touchOf(source?: string, medium?: string, campaign?: string, term?: str
 
 const NO_TOUCH: Touch = {}
 
-/** Campaign from context.campaign, else from utm_* in the page URL; referrer only if external. */
-export function extractTouch(context: JsonObject | null): Touch | null {
-  if (!context) return null
-  const page = isObject(context.page) ? context.page : {}
-  const url = str(page.url)
-  const campaign = isObject(context.campaign) ? context.campaign : null
+/** The utm_* of a location (context.page, or a page's properties): its search, else its URL's query. */
+function utmOfLocation(location: JsonObject): Touch {
+  const url = str(location.url)
+  const search = str(location.search) ?? (url?.includes('?') ? url.slice(url.indexOf('?')) : undefined)
+  return search ? utmOf(search) : NO_TOUCH
+}
+
+const hasCampaign = (t: Touch): boolean => Boolean(t.source || t.medium || t.campaign || t.term || t.content)
+
+/**
+ * Campaign from context.campaign, else from utm_* in context.page, else in the event's
+ * page's properties (a server-side page has its URL there only); referrer only if external.
+ */
+export function extractTouch(context: JsonObject | null, properties: JsonObject | null = null): Touch | null {
+  const page = isObject(context?.page) ? context.page : {}
+  const props = properties ?? {}
+  const campaign = isObject(context?.campaign) ? context.campaign : null
   let c: Touch
   if (campaign) {
     c = touchOf(str(campaign.source), str(campaign.medium), str(campaign.name), str(campaign.term), str(campaign.content), str(campaign.channel))
   } else {
-    const search = str(page.search) ?? (url?.includes('?') ? url.slice(url.indexOf('?')) : undefined)
-    c = search ? utmOf(search) : NO_TOUCH
+    c = utmOfLocation(page)
+    if (!hasCampaign(c)) c = utmOfLocation(props)
   }
-  let referrer = str(page.referrer)
+  const url = str(page.url) ?? str(props.url)
+  let referrer = str(page.referrer) ?? str(props.referrer)
   const refHost = hostOf(referrer)
   if (!refHost || refHost === hostOf(url)) referrer = undefined
   // a channel alone (`direct`) is the absence of a touch
-  if (!(c.source || c.medium || c.campaign || c.term || c.content || referrer)) return null
+  if (!(hasCampaign(c) || referrer)) return null
   return touchOf(c.source, c.medium, c.campaign, c.term, c.content, c.channel, referrer, url)
 }
 
@@ -209,7 +234,10 @@ function withKey(object: JsonObject, key: string, value: unknown): JsonObject {
 export function prepareEvent(event: ValidEvent, messageId: string, req: RequestInfo): PreparedEvent {
   const { context, traits: eventTraits } = withChannels(event.context, event.traits)
   const e = eventTraits === event.traits ? event : { ...event, traits: eventTraits }
-  const agent = parseAgent(str(context?.userAgent) ?? req.userAgent)
+  // The browser's own agent when the client says it (context.userAgent), else the request's.
+  const clientAgent = str(context?.userAgent) ?? null
+  const agent = parseAgent(clientAgent ?? req.userAgent)
+  const isBot = agent.isBot && (clientAgent !== null || isBrowserAgent(req.userAgent))
   const identity: IdentityTuple = {
     anonymousId: e.anonymousId,
     userId: e.userId,
@@ -231,7 +259,7 @@ export function prepareEvent(event: ValidEvent, messageId: string, req: RequestI
     user_id: e.userId,
     email: e.email,
     previous_id: e.previousId,
-    session_id: str(context?.sessionId) ?? null,
+    session_id: sessionIdOf(context?.sessionId),
     timestamp,
     original_timestamp: e.timestamp,
     sent_at: e.sentAt ?? req.sentAt,
@@ -242,14 +270,14 @@ export function prepareEvent(event: ValidEvent, messageId: string, req: RequestI
     browser: agent.browser,
     os: agent.os,
     device: agent.device,
-    is_bot: agent.isBot ? 1 : 0,
+    is_bot: isBot ? 1 : 0,
     ip,
   }
   const traits: Array<[string, string]> =
     e.type === 'identify' && e.traits
       ? Object.entries(e.traits).filter(([name]) => name.length <= MAX_TRAIT_NAME).map(([name, v]) => [name, JSON.stringify(v ?? null)])
       : []
-  return { row, identity, touch: extractTouch(context), traits }
+  return { row, identity, touch: extractTouch(context, e.type === 'page' ? e.properties : null), traits }
 }
 
 const MAX_TRAIT_NAME = 256

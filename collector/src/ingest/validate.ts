@@ -2,7 +2,7 @@
 // never costs its neighbours (valid events of a partly bad batch are kept).
 import { EVENT_TYPES, type EventType } from '../db/schema.js'
 // What an id or an email is: the rule the SDK checks with too.
-import { isPlaceholderId, MAX_ID_LENGTH, normalizeEmail } from '@waymark/contract'
+import { isAbsentId, isPlaceholderId, MAX_ID_LENGTH, normalizeEmail } from '@waymark/contract'
 
 export type JsonObject = Record<string, unknown>
 
@@ -19,7 +19,7 @@ export interface ValidEvent {
   properties: JsonObject | null
   traits: JsonObject | null
   context: JsonObject | null
-  /** Client clock, epoch ms (timestamp or originalTimestamp). */
+  /** Client clock, epoch ms: timestamp, else originalTimestamp. */
   timestamp: number | null
   /** Client clock at send time, epoch ms, when given on the event itself. */
   sentAt: number | null
@@ -127,7 +127,7 @@ const UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i
 
 function id(raw: JsonObject, field: string): string | null {
   const value = raw[field]
-  if (value === undefined || value === null) return null
+  if (isAbsentId(value)) return null
   let s: string
   if (typeof value === 'string') s = value
   else if (typeof value === 'number' && Number.isFinite(value)) s = String(value)
@@ -154,6 +154,25 @@ function object(raw: JsonObject, field: string): JsonObject | null {
   if (value === undefined || value === null) return null
   if (!isObject(value)) throw new Error(`${field} must be an object`)
   return value
+}
+
+/**
+ * An identify's traits: its own, plus those only in context.traits (RudderStack sends them
+ * there alone). Its own win on a name in both.
+ */
+export function identifyTraits(traits: JsonObject | null, contextTraits: JsonObject | null): JsonObject | null {
+  if (!contextTraits) return traits
+  // Spread, not Object.assign: an own "__proto__" key (JSON.parse makes them) stays a key.
+  return traits ? { ...contextTraits, ...traits } : contextTraits
+}
+
+/**
+ * When the event happened by the client's clock. An explicit timestamp wins: server libraries
+ * add originalTimestamp = now to every event, a backfilled timestamp included.
+ */
+function clientTime(raw: JsonObject): number | null {
+  const field = raw.timestamp != null ? 'timestamp' : 'originalTimestamp'
+  return parseTime(raw[field], field)
 }
 
 /** What is known about the whole request body, so per-event checks can be skipped safely. */
@@ -206,9 +225,9 @@ export function validateEvent(raw: unknown, maxBytes: number, body?: BodyFacts):
   const previousId = type === 'alias' ? id(raw, 'previousId') : null
   if (type === 'alias' && (!previousId || !userId)) throw new Error('alias needs previousId and userId')
   const properties = object(raw, 'properties')
-  const traits = object(raw, 'traits')
   const context = object(raw, 'context')
   const contextTraits = context && isObject(context.traits) ? context.traits : null
+  const traits = type === 'identify' ? identifyTraits(object(raw, 'traits'), contextTraits) : object(raw, 'traits')
   return {
     type: type as EventType,
     messageId,
@@ -221,7 +240,7 @@ export function validateEvent(raw: unknown, maxBytes: number, body?: BodyFacts):
     properties,
     traits,
     context,
-    timestamp: parseTime(raw.originalTimestamp ?? raw.timestamp, raw.originalTimestamp != null ? 'originalTimestamp' : 'timestamp'),
+    timestamp: clientTime(raw),
     sentAt: parseTime(raw.sentAt, 'sentAt'),
   }
 }

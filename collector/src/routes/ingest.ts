@@ -35,6 +35,16 @@ const ENDPOINTS: Array<[string, EventType | null]> = [
   ['/v1/identify', 'identify'],
   ['/v1/alias', 'alias'],
   ['/v1/group', 'group'],
+  // analytics.js 2 (@segment/analytics-next) posts to {apiHost}/ + the type's first letter, /b when batching.
+  ['/v1/t', 'track'],
+  ['/v1/p', 'page'],
+  ['/v1/s', 'screen'],
+  ['/v1/i', 'identify'],
+  ['/v1/a', 'alias'],
+  ['/v1/g', 'group'],
+  ['/v1/b', null],
+  // RudderStack's beacon mode (@rudderstack/analytics-js), the write key in the query string.
+  ['/beacon/v1/batch', null],
 ]
 
 export async function ingestRoutes(app: FastifyInstance, opts: { config: Config; store: Store }): Promise<void> {
@@ -49,7 +59,9 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     // left without CORS headers: text/plain beacons skip preflight and would otherwise land.
     origin: config.allowedOrigins ?? true,
     methods: ['POST', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'Content-Encoding'],
+    // allowedHeaders unset: the preflight allows the headers it asks for. Libraries add their own
+    // (X-Retry-Count, AnonymousId, SentAt, Rsa-Retry-*) and a list would refuse the next one;
+    // nothing here relies on a header being unreadable across origins (no cookies are used).
     // Without this a browser SDK cannot read how long a 429 or 503 asks it to wait.
     exposedHeaders: ['Retry-After'],
     maxAge: 86400,
@@ -93,7 +105,8 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     if (request.method === 'OPTIONS') return
     const origin = request.headers.origin
     if (config.allowedOrigins && origin && !config.allowedOrigins.includes(origin)) {
-      return reply.code(403).send({ error: `origin ${origin} is not allowed to send events` })
+      // Readable by the refused page, so its developer sees why rather than a bare CORS error.
+      return reply.code(403).header('access-control-allow-origin', origin).header('vary', 'Origin').send({ error: `origin ${origin} is not allowed to send events` })
     }
     const key = basicAuthUser(request.headers.authorization)
     if (key !== null && !writeKeys.has(key)) return reply.code(401).send({ error: 'unknown write key' })
@@ -117,7 +130,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
     const envelope = readEnvelope(request.body, single, config.limits.requestBytes)
     if ('error' in envelope) return reply.code(envelope.status ?? 400).send({ error: envelope.error })
     const headerKey = basicAuthUser(request.headers.authorization)
-    const writeKey = headerKey ?? envelope.writeKey
+    const writeKey = headerKey ?? envelope.writeKey ?? queryWriteKey(request.query)
     if (!writeKey) return reply.code(401).send({ error: 'missing write key: use Basic auth (writeKey:) or a writeKey field' })
     if (!writeKeys.has(writeKey)) return reply.code(401).send({ error: 'unknown write key' })
     const wait = await limits.perKey(request, writeKey)
@@ -156,6 +169,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
       }
     })
     if (prepared.length === 0 && rejected.length > 0) {
+      logRejected(request, writeKey, rejected)
       return reply.code(400).send({ error: 'no valid events in request', accepted: 0, duplicates, rejected } satisfies IngestAnswer & { error: string })
     }
     try {
@@ -167,6 +181,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
         else rejected.push({ index: indexes[i]!, messageId: prepared[i]!.row.message_id, error: outcome.error })
       })
       rejected.sort((a, b) => a.index - b.index)
+      if (rejected.length > 0) logRejected(request, writeKey, rejected)
       const answer: IngestAnswer = { accepted, duplicates, rejected }
       // Nothing stored and something refused: the request as a whole failed.
       if (accepted === 0 && duplicates === 0 && rejected.length > 0) {
@@ -183,6 +198,36 @@ export async function ingestRoutes(app: FastifyInstance, opts: { config: Config;
   }
 
   for (const [path, single] of ENDPOINTS) app.post(path, handle(single))
+}
+
+/** `?writeKey=`: RudderStack's beacons cannot set headers and do not put it in the body. */
+function queryWriteKey(query: unknown): string | null {
+  const value = (query as Record<string, unknown> | undefined)?.writeKey
+  return typeof value === 'string' && value !== '' ? value : null
+}
+
+/**
+ * The reason without the value it quotes (`userId "…" is a placeholder`): a quoted value or a
+ * database message may carry an email or an address, which logs never hold.
+ */
+export function refusalReason(error: string): string {
+  if (error.startsWith(DATABASE_REFUSED)) return DATABASE_REFUSED
+  const open = error.indexOf('"')
+  const close = error.lastIndexOf('"')
+  return open === -1 || close === open ? error : `${error.slice(0, open)}"…"${error.slice(close + 1)}`
+}
+
+/** How the writer (ingest/write.ts) words a row the database would not take; its detail quotes values. */
+const DATABASE_REFUSED = 'the database refused this event'
+
+/** Refused events are logged at warn, counted by reason: a library that sees 200 reports nothing. */
+function logRejected(request: FastifyRequest, writeKey: string, rejected: Rejected[]): void {
+  const reasons: Record<string, number> = {}
+  for (const r of rejected) {
+    const reason = refusalReason(r.error)
+    reasons[reason] = (reasons[reason] ?? 0) + 1
+  }
+  request.log.warn({ writeKey, rejected: rejected.length, reasons }, 'events refused')
 }
 
 function httpError(statusCode: number, message: string): Error & { statusCode: number } {
