@@ -2,7 +2,7 @@
 import { JSDOM } from 'jsdom'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
-import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, basic, collectorForSuite, identify, lookup, post, sendBatch, startTestCollector, timelineOf, track, uid } from './helpers.js'
+import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, basic, collectorForSuite, identify, lookup, page, post, sendBatch, startTestCollector, timelineOf, track, uid } from './helpers.js'
 
 describe.each(BACKENDS)('read API edges on $name', ({ name, skip }) => {
   const c = collectorForSuite(name, skip)
@@ -203,6 +203,32 @@ describe.each(BACKENDS)('people with very many identifiers on $name', ({ name, s
     expect((await api(c.url, `/api/profiles/${person.id}/devices?limit=201`)).status).toBe(400)
     expect((await api(c.url, `/api/profiles/nobody/devices`)).status).toBe(404)
   }, 120_000)
+
+  it.skipIf(skip)('each device is described by its latest event, on the profile and on every page of /devices', async () => {
+    const a = uid('dev')
+    const email = `${a}@example.com`
+    const firefox = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0'
+    const android = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36'
+    const at = (ms: number) => new Date(Date.now() - ms).toISOString()
+    const desktop = `${a}-desktop`
+    const phone = `${a}-phone`
+    await sendBatch(c.url, [
+      page(phone, { timestamp: at(60_000), context: { userAgent: firefox } }),
+      page(phone, { timestamp: at(30_000), context: { userAgent: android } }),
+      identify(phone, { email }, { timestamp: at(50_000) }),
+      identify(desktop, { email }, { timestamp: at(45_000) }),
+      page(desktop, { timestamp: at(10_000), context: { userAgent: firefox } }),
+    ])
+    const person = await lookup(c.url, `email=${encodeURIComponent(email)}`)
+    const first = await api(c.url, `/api/profiles/${person.id}/devices?limit=1`)
+    const second = await api(c.url, `/api/profiles/${person.id}/devices?limit=1&cursor=${first.body.nextCursor}`)
+    const described = [...first.body.devices, ...second.body.devices].map((d: any) => [d.anonymousId, d.browser, d.os])
+    expect(described).toEqual([
+      [desktop, 'Firefox 133', 'Windows 10'],
+      [phone, 'Mobile Chrome 131', 'Android 14'],
+    ])
+    expect(second.body.nextCursor).toBeNull()
+  })
 
   it.skipIf(skip)('a person with 70,000 anonymous ids can still be read and erased (no bind-parameter limit reached)', async () => {
     // Anyone holding the public write key can identify any number of fresh anonymous ids with

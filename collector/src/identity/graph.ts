@@ -320,23 +320,19 @@ export async function link(trx: Db, work: IdentityWork): Promise<void> {
       continue
     }
     const other = profiles.get(owner)!
-    const together = mergeable(target, other) ? (await anonymousIds(trx, target.id)) + (await anonymousIds(trx, other.id)) : 0
+    if (!mergeable(target, other)) {
+      const why = `refused to merge a profile holding ${describe(other)} with one holding ${describe(target)}`
+      await recordConflict(trx, key, other.id, target.id, why, work.messageId)
+      continue
+    }
+    const together = (await anonymousIds(trx, target.id)) + (await anonymousIds(trx, other.id))
     if (together > MAX_ANONYMOUS_IDS) {
       await recordConflict(trx, key, other.id, target.id, overCap(together), work.messageId)
-    } else if (mergeable(target, other)) {
-      const { winner, loser } = await merge(trx, target, other)
-      for (const [k, id] of owners) if (id === loser.id) owners.set(k, winner.id)
-      target = winner
-    } else {
-      await recordConflict(
-        trx,
-        key,
-        other.id,
-        target.id,
-        `refused to merge a profile holding ${describe(other)} with one holding ${describe(target)}`,
-        work.messageId,
-      )
+      continue
     }
+    const { winner, loser } = await merge(trx, target, other)
+    for (const [k, id] of owners) if (id === loser.id) owners.set(k, winner.id)
+    target = winner
   }
   // An identify that arrives late (offline queue) moves identified_at back (rule 7).
   if ((claims.userId || claims.email) && (target.user_id === claims.userId || target.email === claims.email)) {

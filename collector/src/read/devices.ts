@@ -20,39 +20,41 @@ export async function devicesPage(db: Db, requestedId: string, opts: { cursor?: 
   const after = decodeCursor(opts.cursor, isCursor)
   const live = await liveProfile(db, requestedId).select('live.id as id').executeTakeFirst()
   if (!live) return null
-  const seen = sql<number>`coalesce(last_seen, 0)`
+  const seen = sql<number>`coalesce(i.last_seen, 0)`
   let q = db
-    .selectFrom('identifiers')
-    .select(['key', 'value', 'event_count', 'first_seen', 'last_seen'])
-    .where('profile_id', '=', live.id)
-    .where('kind', '=', 'anonymousId')
-  if (after) q = q.where((eb) => eb.or([eb(seen, '<', after.seen), eb.and([eb(seen, '=', after.seen), eb('key', '>', after.key)])]))
-  const rows = await q
+    .selectFrom('identifiers as i')
+    .select(['i.key', 'i.value', 'i.event_count', 'i.first_seen', 'i.last_seen'])
+    .where('i.profile_id', '=', live.id)
+    .where('i.kind', '=', 'anonymousId')
+  if (after) q = q.where((eb) => eb.or([eb(seen, '<', after.seen), eb.and([eb(seen, '=', after.seen), eb('i.key', '>', after.key)])]))
+  // The page first, then each of its devices as its latest event describes it: one row of the
+  // (identity_key, timestamp) index per device, in the same query (SQLite has no LATERAL).
+  const rows = await db
+    .with('page', () => q.orderBy(seen, 'desc').orderBy('i.key').limit(opts.limit + 1))
+    .selectFrom('page as i')
+    .leftJoin('events as e', (join) =>
+      join.on((eb) =>
+        eb(
+          'e.id',
+          '=',
+          eb.selectFrom('events as l').select('l.id').whereRef('l.identity_key', '=', 'i.key').orderBy('l.timestamp', 'desc').orderBy('l.id', 'desc').limit(1),
+        ),
+      ),
+    )
+    .select(['i.key', 'i.value', 'i.event_count', 'i.first_seen', 'i.last_seen', 'e.browser', 'e.os', 'e.device'])
     .orderBy(seen, 'desc')
-    .orderBy('key')
-    .limit(opts.limit + 1)
+    .orderBy('i.key')
     .execute()
   const page = rows.slice(0, opts.limit)
-  const devices = await Promise.all(
-    page.map(async (i): Promise<Device> => {
-      // The device as its latest event describes it: one row of the (identity_key, timestamp) index.
-      const agent = await db
-        .selectFrom('events')
-        .select(['browser', 'os', 'device'])
-        .where('identity_key', '=', i.key)
-        .orderBy('timestamp', 'desc')
-        .orderBy('id', 'desc')
-        .limit(1)
-        .executeTakeFirst()
-      return {
-        anonymousId: i.value,
-        browser: agent?.browser ?? null,
-        os: agent?.os ?? null,
-        device: agent?.device ?? null,
-        events: Number(i.event_count),
-        firstSeen: iso(i.first_seen),
-        lastSeen: iso(i.last_seen),
-      }
+  const devices = page.map(
+    (i): Device => ({
+      anonymousId: i.value,
+      browser: i.browser ?? null,
+      os: i.os ?? null,
+      device: i.device ?? null,
+      events: Number(i.event_count),
+      firstSeen: iso(i.first_seen),
+      lastSeen: iso(i.last_seen),
     }),
   )
   const last = page[page.length - 1]
