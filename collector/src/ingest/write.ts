@@ -18,6 +18,9 @@ import type { PreparedEvent, Touch } from './normalize.js'
 import { packRows, writerOf, type JobWriter } from './sqlite-writer.js'
 import { ALL_OR_NOTHING_REFUSED, COLUMNS, PG_ALL_OR_NOTHING, STATEMENTS, type StatsEntry, type TraitEntry } from './statements.js'
 
+/** How a row the database would not take is reported; the detail after it quotes values. */
+export const DATABASE_REFUSED = 'the database refused this event'
+
 /** Per-identifier activity of a group: count, first/last seen, first/last touch. */
 function statsOf(events: PreparedEvent[]): StatsEntry[] {
   const stats = new Map<string, StatsEntry>()
@@ -263,7 +266,7 @@ export class GroupCommit {
             outcomes.push((await writeGroup(this.store, this.known, [e])).size ? 'stored' : 'duplicate')
           } catch (err) {
             if (isUnavailable(err)) throw err
-            outcomes.push({ error: `the database refused this event: ${err instanceof Error ? err.message : String(err)}` })
+            outcomes.push({ error: `${DATABASE_REFUSED}: ${err instanceof Error ? err.message : String(err)}` })
           }
         }
         w.resolve(outcomes)

@@ -10,7 +10,7 @@ import { isUnavailable } from '../db/errors.js'
 import type { EventType } from '../db/schema.js'
 import { prepareEvent, type PreparedEvent, type RequestInfo } from '../ingest/normalize.js'
 import { bodyFacts, readEnvelope, validateEvent, type BodyFacts } from '../ingest/validate.js'
-import { GroupCommit } from '../ingest/write.js'
+import { DATABASE_REFUSED, GroupCommit } from '../ingest/write.js'
 import { basicAuthUser, unavailable } from './http.js'
 import { ingestLimits } from './ratelimit.js'
 
@@ -216,9 +216,6 @@ export function refusalReason(error: string): string {
   const close = error.lastIndexOf('"')
   return open === -1 || close === open ? error : `${error.slice(0, open)}"…"${error.slice(close + 1)}`
 }
-
-/** How the writer (ingest/write.ts) words a row the database would not take; its detail quotes values. */
-const DATABASE_REFUSED = 'the database refused this event'
 
 /** Refused events are logged at warn, counted by reason: a library that sees 200 reports nothing. */
 function logRejected(request: FastifyRequest, writeKey: string, rejected: Rejected[]): void {
