@@ -21,12 +21,6 @@ async function main(): Promise<void> {
   if (config.demo.adminToken) config.adminToken = keptDemoToken(config, config.adminToken)
   const db = config.database.kind === 'sqlite' ? `sqlite ${config.database.file}` : `postgres ${redact(config.database.url)}`
   const collector = await startCollector(config)
-  const lines = [`database: ${db}`]
-  if (config.demo.writeKey) lines.push(`demo write key: ${config.writeKeys[0]}   (set WAYMARK_WRITE_KEYS to use your own)`)
-  if (config.demo.adminToken) lines.push(`admin token: ${config.adminToken}   (demo, kept in ${demoTokenFile(config)}; set WAYMARK_ADMIN_TOKEN for your own)`)
-  lines.push(`viewer: ${collector.url}/ui`, `examples: ${collector.url}/examples/`)
-  process.stdout.write(`${lines.join('\n')}\nlistening on ${collector.url}\n`)
-
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
@@ -47,6 +41,12 @@ async function main(): Promise<void> {
   })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // Printed last: whoever waits for this line may signal at once, and the handlers must be in place.
+  const lines = [`database: ${db}`]
+  if (config.demo.writeKey) lines.push(`demo write key: ${config.writeKeys[0]}   (set WAYMARK_WRITE_KEYS to use your own)`)
+  if (config.demo.adminToken) lines.push(`admin token: ${config.adminToken}   (demo, kept in ${demoTokenFile(config)}; set WAYMARK_ADMIN_TOKEN for your own)`)
+  lines.push(`viewer: ${collector.url}/ui`, `examples: ${collector.url}/examples/`)
+  process.stdout.write(`${lines.join('\n')}\nlistening on ${collector.url}\n`)
 }
 
 /** Beside the SQLite file, or in ./.waymark for PostgreSQL. */

@@ -57,8 +57,12 @@ function spawnCollector(args: string[], env: Record<string, string>, cwd?: strin
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
   child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(...d.split('\n').filter(Boolean)))
   return new Promise((resolveChild, reject) => {
+    // Whole lines only: a chunk may end mid-line, and a cut "listening on" line holds a cut URL.
+    let partial = ''
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout.push(...d.split('\n').filter(Boolean))
+      const lines = (partial + d).split('\n')
+      partial = lines.pop()!
+      stdout.push(...lines.filter(Boolean))
       const line = stdout.find((l) => l.startsWith('listening on '))
       if (line) resolveChild({ child, url: line.slice('listening on '.length), stdout, stderr, exited })
     })
