@@ -22,6 +22,12 @@
 //   the machine;
 // - CPU µs/event: CPU time of the collector process (all threads; Linux /proc) during an ingest
 //   run ÷ events stored. On a machine shared with other work it varies far less than events/s.
+// - realistic traffic: the scale benchmark's seeded site traffic (bench/lib/traffic.mjs: page
+//   context, two user agents, campaigns, sessions, content and form events, 20% of browsers
+//   identifying, orders), a fixed count sent in batches of 100 over 8 connections as fast as
+//   answered, then the flat `segment` shape the same way: events/s, batch latency
+//   p50/p95/p99/max, CPU µs/event, the rate of the last tenth ÷ the first, deadlocks counted by
+//   PostgreSQL, and the ratio to "database alone" for the same rows;
 // - timeline: first-page latency (50 events) for a person with 10,000 events;
 // - merge: identify latency when the anonymous history holds 10 vs 100,000 events.
 import { spawn } from 'node:child_process'
@@ -34,6 +40,7 @@ import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { pgAnswers } from './lib/pg.mjs'
+import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const DIST = resolve(ROOT, process.env.WAYMARK_BENCH_DIST ?? join('collector', 'dist'))
@@ -47,6 +54,10 @@ const SECONDS = Number(process.env.WAYMARK_BENCH_SECONDS ?? 8)
 // flight, stand for that many browsers sending at once. With 8, throughput is bounded by
 // 8 ÷ request latency rather than by the collector (README: both figures).
 const CONNECTIONS = Number(process.env.WAYMARK_BENCH_CONNECTIONS ?? 32)
+// Realistic runs: events per run (WAYMARK_BENCH_REALISTIC_EVENTS), 8 connections, batches of 100.
+const REALISTIC_EVENTS = Number(process.env.WAYMARK_BENCH_REALISTIC_EVENTS ?? 100_000)
+const REALISTIC_CONNECTIONS = 8
+const SEED = 7
 /**
  * The "database alone" figure: the floor's rows and method in transactions this large, the
  * collector's own upper bound per commit (GroupCommit maxEvents). Its writer inserts the same
@@ -97,15 +108,15 @@ const RUN = randomBytes(4).toString('hex')
 const templates = Object.fromEntries(
   SHAPES.map((shape) => [shape, Array.from({ length: 100 }, (_, i) => JSON.stringify(event('__ANON__', i, shape)).split(/"messageId":"[^"]*"/))]),
 )
-function batchBody(size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWSERS.length)], shape = 'segment') {
-  const now = new Date().toISOString()
+function batchArray(size, anonymousId = BROWSERS[Math.floor(Math.random() * BROWSERS.length)], shape = 'segment') {
   const parts = []
   for (let i = 0; i < size; i++) {
     const [head, tail] = templates[shape][i]
     parts.push(`${head}"messageId":"${RUN}-${(seq++).toString(36)}"${tail}`.replace('__ANON__', anonymousId))
   }
-  return `{"batch":[${parts.join(',')}],"sentAt":"${now}"}`
+  return `[${parts.join(',')}]`
 }
+const batchBody = (size, anonymousId, shape) => `{"batch":${batchArray(size, anonymousId, shape)},"sentAt":"${new Date().toISOString()}"}`
 
 async function startCollector(db) {
   const child = spawn(process.execPath, [CLI, '--port', '0', '--db', db], {
@@ -158,6 +169,7 @@ function openDirect(kind, target) {
     for (const pragma of SQLITE_PRAGMAS) db.pragma(pragma)
     return {
       count: async () => db.prepare('SELECT count(*) AS n FROM events').get().n,
+      deadlocks: async () => null, // one writer: SQLite has none to count
       close: async () => db.close(),
       floor: async (rows, size) => {
         const cols = Object.keys(rows[0])
@@ -174,6 +186,7 @@ function openDirect(kind, target) {
   const pool = new pg.Pool({ connectionString: target, max: 4 })
   return {
     count: async () => Number((await pool.query('SELECT count(*) AS n FROM events')).rows[0].n),
+    deadlocks: async () => Number((await pool.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0].deadlocks),
     close: () => pool.end(),
     floor: async (rows, size) => {
       const cols = Object.keys(rows[0])
@@ -197,15 +210,85 @@ function openDirect(kind, target) {
 }
 
 /** Rows exactly as the collector stores them, built by its own validate + normalize code. */
-function storedRows(n, size, shape) {
-  const rows = []
+function rowsOf(events) {
   const info = { receivedAt: Date.now(), sentAt: Date.now(), source: WRITE_KEY, ip: '127.0.0.1', userAgent: UA, ipPolicy: 'truncate', batchContext: null }
-  for (let i = 0; rows.length < n; i++) {
-    const e = event(`floor-anon-${Math.floor(i / size) % 1000}`, i % size, shape)
-    const text = JSON.stringify(e)
-    rows.push(prepareEvent(validateEvent(JSON.parse(text), 32768), e.messageId, info).row)
+  return events.map((e) => prepareEvent(validateEvent(JSON.parse(JSON.stringify(e)), 32768), e.messageId, info).row)
+}
+
+function storedRows(n, size, shape) {
+  return rowsOf(Array.from({ length: n }, (_, i) => event(`floor-anon-${Math.floor(i / size) % 1000}`, i % size, shape)))
+}
+
+/** The seeded site traffic as request bodies of 100, and the events themselves. */
+function realisticBodies(seed, count) {
+  const bodies = []
+  const events = []
+  for (const { batch } of batches(seed, 0, count, 100, Date.now())) {
+    bodies.push(JSON.stringify(batch))
+    events.push(...batch)
   }
-  return rows
+  return { bodies, events }
+}
+
+/**
+ * Sends prepared batch bodies over `connections` connections, each waiting for its answer
+ * before the next, and times each batch; sentAt is stamped as each leaves.
+ */
+async function sendAll(collector, bodies, direct) {
+  const before = await direct.count()
+  const cpuBefore = cpuMs(collector.pid)
+  const latencies = []
+  const doneAt = []
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: REALISTIC_CONNECTIONS }, async () => {
+      while (next < bodies.length) {
+        const body = `{"sentAt":"${new Date().toISOString()}","batch":${bodies[next++]}}`
+        const start = performance.now()
+        await post(collector.url, '/v1/batch', body)
+        const end = performance.now()
+        latencies.push(end - start)
+        doneAt.push(end - t0)
+      }
+    }),
+  )
+  const seconds = (performance.now() - t0) / 1000
+  const cpuAfter = cpuMs(collector.pid)
+  const stored = (await direct.count()) - before
+  latencies.sort((a, b) => a - b)
+  // Batches are all 100 events but the last: the rate of a tenth is its batches ÷ its time.
+  const tenth = Math.max(1, Math.floor(doneAt.length / 10))
+  const rate = (from, to) => (to - from) / ((doneAt[to - 1] - (from ? doneAt[from - 1] : 0)) / 1000)
+  const ms = (x) => +x.toFixed(1)
+  return {
+    batches: bodies.length,
+    storedEvents: stored,
+    seconds: +seconds.toFixed(2),
+    eventsPerSecond: Math.round(stored / seconds),
+    batchMs: { p50: ms(pct(latencies, 50)), p95: ms(pct(latencies, 95)), p99: ms(pct(latencies, 99)), max: ms(latencies[latencies.length - 1]) },
+    cpuMicrosPerEvent: cpuBefore === null || cpuAfter === null ? null : +(((cpuAfter - cpuBefore) * 1000) / stored).toFixed(1),
+    lastTenthOverFirst: +(rate(doneAt.length - tenth, doneAt.length) / rate(0, tenth)).toFixed(2),
+  }
+}
+
+/** Realistic traffic, then flat events of the same count, each beside its "database alone" ceiling. */
+async function realisticRuns(kind, collector, direct) {
+  const out = []
+  for (const shape of ['realistic', 'flat']) {
+    process.stderr.write(`[${kind}] ${shape} traffic, ${REALISTIC_EVENTS} events in batches of 100 over ${REALISTIC_CONNECTIONS} connections…\n`)
+    // A seed per run: the flat run's browsers and messageIds are new too.
+    const bodies = shape === 'realistic' ? realisticBodies(SEED, REALISTIC_EVENTS).bodies : Array.from({ length: Math.ceil(REALISTIC_EVENTS / 100) }, () => batchArray(100))
+    const deadlocksBefore = await direct.deadlocks()
+    const run = await sendAll(collector, bodies, direct)
+    const deadlocks = deadlocksBefore === null ? null : (await direct.deadlocks()) - deadlocksBefore
+    process.stderr.write(`[${kind}] database alone for the same rows, transactions of ${CEILING_ROWS}…\n`)
+    const floorEvents = shape === 'realistic' ? realisticBodies(SEED + 1, REALISTIC_EVENTS).events : null
+    const rows = floorEvents ? rowsOf(floorEvents) : storedRows(REALISTIC_EVENTS, 100, 'segment')
+    const ceiling = await direct.floor(rows, CEILING_ROWS)
+    out.push({ shape, ...run, deadlocks, ceilingEventsPerSecond: Math.round(ceiling), ratioToCeiling: +(run.eventsPerSecond / ceiling).toFixed(2) })
+  }
+  return out
 }
 
 async function ingestRun(collector, size, shape, direct) {
@@ -334,11 +417,12 @@ async function benchBackend(kind) {
         })
       }
     }
+    const traffic = await realisticRuns(kind, collector, direct)
     process.stderr.write(`[${kind}] timeline latency…\n`)
     const timeline = await timelineRun(collector.url)
     process.stderr.write(`[${kind}] merge time…\n`)
     const merge = await mergeRun(collector.url)
-    return { backend: kind, ingest, timeline, merge }
+    return { backend: kind, ingest, traffic, timeline, merge }
   } finally {
     await collector.stop()
     await direct.close()
@@ -375,6 +459,22 @@ console.table(
       target: `≥ ${TARGET[b.backend]}`,
       'req p50 ms': r.latencyMs.p50,
       'non-2xx': r.non2xx,
+    })),
+  ),
+)
+console.log(`Realistic and flat traffic, ${REALISTIC_EVENTS} events each, batches of 100 over ${REALISTIC_CONNECTIONS} connections:`)
+console.table(
+  results.backends.flatMap((b) =>
+    b.traffic.map((r) => ({
+      backend: b.backend,
+      events: r.shape,
+      'events/s': r.eventsPerSecond,
+      'batch p50/p95/p99/max ms': `${r.batchMs.p50} / ${r.batchMs.p95} / ${r.batchMs.p99} / ${r.batchMs.max}`,
+      'CPU µs/event': r.cpuMicrosPerEvent,
+      'last ÷ first tenth': r.lastTenthOverFirst,
+      deadlocks: r.deadlocks ?? '—',
+      [`db alone (${CEILING_ROWS}/tx)`]: r.ceilingEventsPerSecond,
+      'ratio': r.ratioToCeiling,
     })),
   ),
 )
