@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// Where the collector's CPU goes for realistic events: a V8 CPU profile of a collector child
+// process (every thread) while it ingests the scale benchmark's seeded traffic, summed by part.
+//   npm run build && node bench/profile.mjs [events]     # default 50,000 events, SQLite
+// Env: WAYMARK_BENCH_PROFILE_SHAPE=flat for the flat Segment shape instead.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { batches } from './lib/traffic.mjs'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const CLI = join(ROOT, 'collector', 'dist', 'cli.js')
+const EVENTS = Number(process.argv[2] ?? 50_000)
+const WRITE_KEY = 'wk_profile'
+const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
+
+/** The part of the collector a profile frame belongs to, by its script and function. */
+function partOf(url, fn) {
+  if (fn === '(garbage collector)') return 'garbage collection'
+  if (fn === '(idle)' || fn === '(program)') return fn
+  if (/ua-parser-js/.test(url)) return 'user agent parsing (ua-parser-js)'
+  if (/isbot/.test(url)) return 'bot check (isbot)'
+  if (/better-sqlite3|sqlite-writer/.test(url)) return 'SQLite writer'
+  if (/kysely/.test(url)) return 'query building (kysely)'
+  if (/fastify|avvio|find-my-way|light-my-request|pino|secure-json-parse/.test(url)) return 'HTTP (fastify, pino)'
+  if (/ingest\/(normalize|validate)/.test(url)) return 'validate + normalize'
+  if (/identity\//.test(url)) return 'identity'
+  if (/journey\//.test(url)) return 'journey worker'
+  if (/ingest\//.test(url)) return 'ingest (write, memo)'
+  if (/collector\/dist/.test(url)) return 'collector, other'
+  if (fn === 'parse' || fn === 'stringify') return 'JSON parse / stringify'
+  if (url === '' || url.startsWith('node:')) return 'node internals, native'
+  return `other: ${url.replace(/^.*node_modules\//, '').split('/')[0]}`
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'waymark-profile-'))
+const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', join(dir, 'prof'), CLI, '--port', '0', '--db', join(dir, 'p.db')], {
+  env: { PATH: process.env.PATH, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: 'adm_profile', WAYMARK_RATE_LIMIT: '10000000', WAYMARK_RATE_LIMIT_CLIENT: '10000000', WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+const url = await new Promise((res, rej) => {
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    out += d
+    const m = /listening on (\S+)/.exec(out)
+    if (m) res(m[1])
+  })
+  child.on('exit', (code) => rej(new Error(`collector exited ${code}`)))
+})
+
+const flat = process.env.WAYMARK_BENCH_PROFILE_SHAPE === 'flat'
+const bodies = []
+for (const { batch } of batches(7, 0, EVENTS, 100, Date.now())) {
+  // Flat: the same count and messageIds, with neither context nor properties.
+  bodies.push(JSON.stringify(flat ? batch.map(({ context, properties, traits, ...e }) => e) : batch))
+}
+let next = 0
+let retried = 0
+const t0 = performance.now()
+await Promise.all(
+  Array.from({ length: 8 }, async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]
+      for (;;) {
+        const r = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body: `{"sentAt":"${new Date().toISOString()}","batch":${body}}` })
+        if (r.status === 200) break
+        // A 503 is the collector asking for a retry; the profile then runs slower than the load.
+        if (r.status !== 503) throw new Error(`${r.status} ${await r.text()}`)
+        retried++
+        await new Promise((res) => setTimeout(res, 200))
+      }
+    }
+  }),
+)
+const seconds = (performance.now() - t0) / 1000
+await new Promise((r) => (child.once('exit', r), child.kill('SIGTERM')))
+
+// Self time per part, every thread's profile summed (samples × their time deltas).
+const byPart = new Map()
+const byFunction = new Map()
+const byOwner = new Map()
+let total = 0
+for (const file of readdirSync(join(dir, 'prof'))) {
+  const { nodes, samples, timeDeltas } = JSON.parse(readFileSync(join(dir, 'prof', file), 'utf8'))
+  const frame = new Map(nodes.map((n) => [n.id, n.callFrame]))
+  const parent = new Map(nodes.flatMap((n) => (n.children ?? []).map((c) => [c, n.id])))
+  /** The nearest collector function on the stack: who asked for the library or native work. */
+  const owner = (id) => {
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const f = frame.get(at)
+      if (/collector\/dist\//.test(f.url)) return `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*collector\/dist\//, '')}:${f.lineNumber + 1}`
+    }
+    return '(outside the collector: HTTP, workers, start-up)'
+  }
+  samples.forEach((id, i) => {
+    const { url, functionName, lineNumber } = frame.get(id)
+    const p = partOf(url, functionName)
+    if (p === '(idle)') return
+    const fn = `${functionName || '(anonymous)'} ${url.replace(/^.*\/(node_modules|collector)\//, '')}:${lineNumber + 1}`
+    byPart.set(p, (byPart.get(p) ?? 0) + timeDeltas[i])
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + timeDeltas[i])
+    const o = owner(id)
+    byOwner.set(o, (byOwner.get(o) ?? 0) + timeDeltas[i])
+    total += timeDeltas[i]
+  })
+}
+rmSync(dir, { recursive: true, force: true })
+console.log(`${flat ? 'flat' : 'realistic'} events: ${EVENTS} in ${seconds.toFixed(1)} s (${retried} batches retried after a 503); CPU (all threads, not idle) ${(total / EVENTS).toFixed(1)} µs/event`)
+const rows = (m, key, n) =>
+  [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => ({ [key]: k, 'µs/event': +(us / EVENTS).toFixed(1), share: `${((100 * us) / total).toFixed(1)} %` }))
+console.table(rows(byPart, 'part', 20))
+console.log('Functions with the most self time:')
+console.table(rows(byFunction, 'function', 25))
+console.log('Charged to the nearest collector function on the stack:')
+console.table(rows(byOwner, 'collector function', 20))
