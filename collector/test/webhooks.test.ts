@@ -2,9 +2,12 @@
 // on the example site's pages sent to a real local HTTP receiver, signatures verified with the
 // standardwebhooks package, retries, stops, Retry-After, per-person order, resend, retention,
 // and targets refused.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCollector } from '../src/server.js'
-import { ADMIN_TOKEN, BACKENDS, api, createDatabase, mid, post, sendBatch, testConfig, uid, type TestDatabase } from './helpers.js'
+import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, buildCli, createDatabase, mid, post, sendBatch, spawnCollector, testConfig, uid, type TestDatabase } from './process-helpers.js'
 import { startReceiver, until, verified, type Receiver } from './webhook-receiver.js'
 
 const ADMIN = { auth: `Bearer ${ADMIN_TOKEN}` }
@@ -20,6 +23,13 @@ const trackOf = (anon: string, event: string, properties: Record<string, unknown
 const identifyOf = (anon: string, email: string) => ({ type: 'identify', messageId: mid(), anonymousId: anon, traits: { email }, context: ctx('/thanks.html'), timestamp: at(0) })
 
 type Running = Awaited<ReturnType<typeof startCollector>>
+
+/** A journey config file with these webhooks (and the default journey). */
+function journeyFile(webhooks: unknown[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'waymark-wh-')), 'journey.json')
+  writeFileSync(file, JSON.stringify({ webhooks }))
+  return file
+}
 
 async function subscribe(url: string, body: unknown): Promise<any> {
   const r = await post(url, '/api/webhooks', body, ADMIN)
@@ -174,6 +184,29 @@ describe.each(BACKENDS)('webhooks on $name', ({ name, skip }) => {
     expect((await api(c.url, `/api/webhooks/${hook.id}/deliveries`)).status).toBe(404)
   })
 
+  it.skipIf(skip)('a segment defined again over existing people sends only what happens after, not its first members', async () => {
+    const seg = `${t}-known-plus`
+    const define = async (when: unknown) => {
+      const made = await post(c.url, '/api/segments', { id: seg, name: 'Known or further', when }, ADMIN)
+      expect(made.status).toBe(201)
+      return made.body.segment.count
+    }
+    expect(await define({ stageAtLeast: 'advocate' })).toBe(0)
+    const hook = await subscribe(c.url, { url: `${rx.url}/segment`, triggers: { 'segment.entered': [seg] } })
+    // Defined again, wider: Ada and the old person are members at once. That is history.
+    expect((await api(c.url, `/api/segments/${seg}`, { method: 'DELETE' })).status).toBe(200)
+    expect(await define({ stageAtLeast: 'known' })).toBe(2)
+    await until(async () => (await api(c.url, '/api/journey')).body.status.stale === 0, 'the sweep')
+    const newcomer = `${t}-newcomer`
+    await sendBatch(c.url, [identifyOf(newcomer, email('newcomer'))])
+    await until(() => rx.received.some((r) => r.json?.data.webhook === hook.id), 'the newcomer')
+    await api(c.url, '/api/journey')
+    const sent = rx.received.filter((r) => r.json?.data.webhook === hook.id).map((r) => r.json.data.person.email)
+    expect(sent).toEqual([email('newcomer')])
+    await api(c.url, `/api/webhooks/${hook.id}`, { method: 'DELETE' })
+    expect((await api(c.url, `/api/segments/${seg}`, { method: 'DELETE' })).status).toBe(200)
+  })
+
   it.skipIf(skip)('a receiver answering 500, then 200: each delivery succeeds once, every attempt with the same webhook-id', async () => {
     const hook = await subscribe(c.url, { url: `${rx.url}/flaky`, triggers: { 'person.identified': true, 'stage.entered': ['known'] } })
     rx.answer = (r, path) => (path === '/flaky' && r.attempt <= 2 ? { status: 500 } : { status: 200 })
@@ -258,11 +291,7 @@ describe.each(BACKENDS)('webhook targets and checks on $name', ({ name, skip }) 
   beforeAll(async () => {
     if (skip) return
     db = await createDatabase(name)
-    const { writeFileSync, mkdtempSync } = await import('node:fs')
-    const { join } = await import('node:path')
-    const { tmpdir } = await import('node:os')
-    const file = join(mkdtempSync(join(tmpdir(), 'waymark-wh-')), 'journey.json')
-    writeFileSync(file, JSON.stringify({ webhooks: [{ id: 'crm', url: 'https://crm.example.com/hooks/waymark', secretEnv: 'CRM_SECRET', triggers: { 'stage.entered': ['customer'] } }] }))
+    const file = journeyFile([{ id: 'crm', url: 'https://crm.example.com/hooks/waymark', secretEnv: 'CRM_SECRET', triggers: { 'stage.entered': ['customer'] } }])
     c = await startCollector(testConfig(db.config, { WAYMARK_JOURNEY_CONFIG: file, CRM_SECRET: secret }))
   })
   afterAll(async () => {
@@ -316,5 +345,82 @@ describe.each(BACKENDS)('webhook targets and checks on $name', ({ name, skip }) 
     const made = await post(c.url, '/api/webhooks', { url: 'https://203.0.113.10/other', secret, triggers: { 'stage.entered': ['advocate'] } }, ADMIN)
     expect(made.status).toBe(201)
     expect(made.body.webhook.secret).toBe(secret)
+  })
+})
+
+// The built CLI as real processes: deliveries outlive a SIGKILL, and two processes on one
+// PostgreSQL database send each delivery once.
+describe.each(BACKENDS)('webhook deliveries across processes on $name', ({ name, skip }) => {
+  let db: TestDatabase
+  let rx: Receiver
+  const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`
+  const dbArg = () => (db.config.kind === 'sqlite' ? db.config.file : db.config.url)
+  const env = () => ({
+    WAYMARK_WRITE_KEYS: WRITE_KEY,
+    WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN,
+    WAYMARK_WEBHOOK_ALLOW_PRIVATE: '1',
+    WAYMARK_JOURNEY_CONFIG: journeyFile([{ id: 'crm', url: `${rx.url}/crm`, secret, triggers: { 'person.identified': true, 'stage.entered': ['known'] } }]),
+  })
+  beforeAll(async () => {
+    if (skip) return
+    buildCli()
+    rx = await startReceiver()
+    db = await createDatabase(name)
+  }, 120_000)
+  afterAll(async () => {
+    await rx?.close()
+    await db?.drop()
+  })
+
+  it.skipIf(skip)('a collector killed with SIGKILL while deliveries are pending sends them after restart', async () => {
+    rx.answer = () => ({ status: 503, headers: { 'retry-after': '3' } })
+    const first = await spawnCollector(['--port', '0', '--db', dbArg()], env())
+    const people = Array.from({ length: 5 }, () => uid('kill'))
+    expect((await sendBatch(first.url, people.map((p) => identifyOf(p, `${p}@example.com`)))).status).toBe(200)
+    // Each person's first delivery tried and refused, the next try 3 s away; their second waits behind it.
+    await until(() => new Set(rx.received.map((r) => r.id)).size === 5, 'five deliveries tried')
+    const pending = (await api(first.url, '/api/webhooks/crm/deliveries')).body.deliveries
+    expect(pending.map((d: any) => [d.type, d.status, d.attempts]).sort()).toEqual([...Array(5).fill(['person.identified', 'pending', 1]), ...Array(5).fill(['stage.entered', 'pending', 0])])
+    first.child.kill('SIGKILL')
+    await first.exited
+    rx.answer = () => ({ status: 200 })
+    const second = await spawnCollector(['--port', '0', '--db', dbArg()], env())
+    try {
+      await until(() => rx.succeeded().size === 10, () => `ten deliveries after the restart (got ${rx.succeeded().size})`)
+      for (const [id, n] of rx.succeeded()) {
+        expect(n, id).toBe(1)
+        verified(secret, rx.received.find((r) => r.id === id && r.status === 200)!)
+      }
+      expect(new Set(rx.received.map((r) => r.id)).size).toBe(10)
+      await until(async () => (await api(second.url, '/api/webhooks/crm/deliveries')).body.deliveries.every((d: any) => d.status === 'delivered'), 'all recorded')
+    } finally {
+      second.child.kill('SIGTERM')
+      await second.exited
+    }
+  })
+
+  it.skipIf(skip || name !== 'postgres')('two collector processes on one PostgreSQL database send each delivery once', async () => {
+    rx.received.length = 0
+    rx.answer = () => ({ status: 200 })
+    const [one, two] = await Promise.all([spawnCollector(['--port', '0', '--db', dbArg()], env()), spawnCollector(['--port', '0', '--db', dbArg()], env())])
+    try {
+      const people = Array.from({ length: 40 }, () => uid('two'))
+      await Promise.all(people.map((p, i) => sendBatch((i % 2 ? one : two).url, [identifyOf(p, `${p}@example.com`)])))
+      const expected = people.length * 2
+      await until(() => rx.succeeded().size === expected, () => `${expected} deliveries (got ${rx.succeeded().size})`)
+      // Let both senders look again: nothing more may arrive.
+      await until(async () => (await api(one.url, '/api/webhooks/crm/deliveries?status=pending')).body.deliveries.length === 0, 'none pending')
+      const recorded = (await api(two.url, '/api/webhooks/crm/deliveries?limit=200')).body.deliveries.filter((d: any) => people.includes(d.payload.data.person.email.split('@')[0]))
+      expect(recorded).toHaveLength(expected)
+      for (const d of recorded) expect(d).toMatchObject({ status: 'delivered', attempts: 1, lastStatus: 200 })
+      const mine = rx.received.filter((r) => people.includes(r.json.data.person.email.split('@')[0]))
+      expect(mine).toHaveLength(expected)
+      expect(new Set(mine.map((r) => r.id)).size).toBe(expected)
+      for (const p of people) expect(mine.filter((r) => r.json.data.person.email === `${p}@example.com`).map((r) => r.json.type)).toEqual(['person.identified', 'stage.entered'])
+    } finally {
+      one.child.kill('SIGTERM')
+      two.child.kill('SIGTERM')
+      await Promise.all([one.exited, two.exited])
+    }
   })
 })

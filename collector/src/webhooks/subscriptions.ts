@@ -153,16 +153,21 @@ async function purgeDeliveries(store: Store, ids: string[]): Promise<void> {
  */
 export async function syncConfigSubscriptions(store: Store, list: ConfigWebhook[], now: number): Promise<void> {
   const gone = await writeTransaction(store, async (trx) => {
-    const stored = await trx.selectFrom('webhook_subscriptions').select(['id', 'source']).execute()
-    const byId = new Map(stored.map((r) => [r.id, r.source]))
-    const wanted = new Set(list.map((w) => w.id))
+    // Processes starting at once on one database each run this: inserts that meet do nothing.
     for (const w of list) {
-      if (byId.get(w.id) === 'api') throw new WebhookError(`webhooks: id "${w.id}" is taken by a webhook created through the API`)
       const values = { url: w.url, secret: w.secret, triggers: JSON.stringify(w.triggers) }
-      if (byId.has(w.id)) await trx.updateTable('webhook_subscriptions').set(values).where('id', '=', w.id).execute()
-      else await trx.insertInto('webhook_subscriptions').values({ id: w.id, ...values, source: 'config', created_at: now, from_event: await highestEventId(trx) }).execute()
+      const from = await highestEventId(trx)
+      await trx
+        .insertInto('webhook_subscriptions')
+        .values({ id: w.id, ...values, source: 'config', created_at: now, from_event: from })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute()
+      const r = await trx.updateTable('webhook_subscriptions').set(values).where('id', '=', w.id).where('source', '=', 'config').executeTakeFirst()
+      if (Number(r.numUpdatedRows) === 0) throw new WebhookError(`webhooks: id "${w.id}" is taken by a webhook created through the API`)
     }
-    const gone = stored.filter((r) => r.source === 'config' && !wanted.has(r.id)).map((r) => r.id)
+    const stored = await trx.selectFrom('webhook_subscriptions').select('id').where('source', '=', 'config').execute()
+    const wanted = new Set(list.map((w) => w.id))
+    const gone = stored.map((r) => r.id).filter((id) => !wanted.has(id))
     if (gone.length) await trx.deleteFrom('webhook_subscriptions').where('id', 'in', gone).execute()
     return gone
   })
