@@ -6,7 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createServer } from 'node:http'
 import { startCollector } from '../src/server.js'
+import { httpTransport, KEPT_BODY_BYTES } from '../src/webhooks/transport.js'
 import { ADMIN_TOKEN, BACKENDS, WRITE_KEY, api, buildCli, createDatabase, mid, post, sendBatch, spawnCollector, testConfig, uid, type TestDatabase } from './process-helpers.js'
 import { startReceiver, until, verified, type Receiver } from './webhook-receiver.js'
 
@@ -421,6 +423,50 @@ describe.each(BACKENDS)('webhook deliveries across processes on $name', ({ name,
       one.child.kill('SIGTERM')
       two.child.kill('SIGTERM')
       await Promise.all([one.exited, two.exited])
+    }
+  })
+})
+
+describe('webhook transport', () => {
+  it('reads at most 64 KB of an answer, keeps 1 KB, times out, and refuses private targets at connect time', async () => {
+    let hang = false
+    let sentBytes = 0
+    const server = createServer((req, res) => {
+      req.resume()
+      if (hang) return
+      res.writeHead(200)
+      // A receiver that answers a megabyte: the transport stops reading past 64 KB.
+      const chunk = Buffer.alloc(16 * 1024, 'x')
+      const pump = () => {
+        while (sentBytes < 1024 * 1024) {
+          sentBytes += chunk.length
+          if (!res.write(chunk)) return void res.once('drain', pump)
+        }
+        res.end()
+      }
+      pump()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const port = (server.address() as { port: number }).port
+    const open = httpTransport({ allowPrivate: true, timeoutMs: 300 })
+    const closed = httpTransport({ allowPrivate: false })
+    try {
+      const big = await open.send(`http://127.0.0.1:${port}/`, {}, '{}')
+      expect(big).toMatchObject({ kind: 'answer', status: 200 })
+      expect(big.kind === 'answer' && big.body.length).toBe(KEPT_BODY_BYTES)
+      hang = true
+      expect(await open.send(`http://127.0.0.1:${port}/`, {}, '{}')).toEqual({ kind: 'error', error: 'timeout: no answer within 0.3 s', retryable: true })
+      for (const host of ['127.0.0.1', 'localhost']) {
+        const refused = await closed.send(`http://${host}:${port}/`, {}, '{}')
+        expect(refused, host).toMatchObject({ kind: 'error', retryable: false, error: expect.stringMatching(/^refused: /) })
+      }
+      await new Promise<void>((r) => server.close(() => r()))
+      server.closeAllConnections()
+      expect(await open.send(`http://127.0.0.1:${port}/`, {}, '{}')).toEqual({ kind: 'error', error: 'network error: ECONNREFUSED', retryable: true })
+    } finally {
+      open.close()
+      closed.close()
+      server.close()
     }
   })
 })

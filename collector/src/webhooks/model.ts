@@ -255,6 +255,8 @@ export function parseRetryAfter(value: string | null, now: number): number | nul
   let digits = true
   for (const ch of v) if (ch < '0' || ch > '9') digits = false
   if (digits) return Number(v) * 1000
+  // An HTTP date ("Wed, 21 Oct 2026 07:28:00 GMT"); Date.parse alone reads "-5" as a year.
+  if (!v.endsWith(' GMT') || !v.includes(',')) return null
   const at = Date.parse(v)
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
