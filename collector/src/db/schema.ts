@@ -110,6 +110,8 @@ export interface JourneyStateTable {
   config_hash: string
   /** JSON: names of the event keepers whose facts are complete. */
   keepers: string
+  /** The epoch of the last change of config or facts (a day's change excluded). */
+  changed_epoch: number
 }
 
 export interface JourneyMatchersTable {
@@ -192,7 +194,50 @@ export interface JourneyCountsTable {
   n: number
 }
 
+export interface WebhookSubscriptionsTable {
+  id: string
+  url: string
+  /** whsec_<base64>: shown once when created, never read back through the API. */
+  secret: string
+  /** JSON WebhookTriggers. */
+  triggers: string
+  source: 'config' | 'api'
+  created_at: number
+  /** Changes caused by events with ids up to this one are history: never sent. */
+  from_event: number
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+export interface WebhookDeliveriesTable {
+  seq: Generated<number>
+  /** msg_<ulid>: the webhook-id header, the same on every attempt. */
+  id: string
+  subscription_id: string
+  /** The person's profile id when enqueued: one person's deliveries go out in seq order. */
+  person_key: string
+  kind: string
+  /** The exact JSON body that is signed and sent. */
+  payload: string
+  status: DeliveryStatus
+  attempts: number
+  created_at: number
+  next_attempt_at: number
+  /** Retrying stops past this (24 h after creation or a resend). */
+  expires_at: number
+  lease_until: number
+  lease_owner: string | null
+  last_attempt_at: number | null
+  last_status: number | null
+  last_error: string | null
+  /** The start of the last answer's body (at most 1 KB). */
+  last_body: string | null
+  delivered_at: number | null
+}
+
 export interface DB {
+  webhook_subscriptions: WebhookSubscriptionsTable
+  webhook_deliveries: WebhookDeliveriesTable
   journey_state: JourneyStateTable
   journey_matchers: JourneyMatchersTable
   journey_backfills: JourneyBackfillsTable

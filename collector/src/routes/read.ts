@@ -12,7 +12,9 @@ import type { JourneyWorker } from '../journey/worker.js'
 import { BadRequest } from '../lib/errors.js'
 import { devicesPage } from '../read/devices.js'
 import { getProfile, lookupProfile, timeline, type ProfileDetail } from '../read/profiles.js'
+import type { WebhookSender } from '../webhooks/sender.js'
 import { basicAuthUser, safeEqual, unavailable } from './http.js'
+import { webhookRoutes } from './webhooks.js'
 
 // The shapes of every query, path and body, checked by Fastify before a handler runs and typed
 // for it by the type provider: a bad one is a 400 that names the field.
@@ -49,7 +51,7 @@ type PeopleQuery = { q?: string; stage?: string; segment?: string; identified?: 
 /** API segments at most: each one is evaluated for every person the journey worker touches. */
 const MAX_API_SEGMENTS = 100
 
-export async function readRoutes(plain: FastifyInstance, opts: { config: Config; store: Store; journey: JourneyWorker }): Promise<void> {
+export async function readRoutes(plain: FastifyInstance, opts: { config: Config; store: Store; journey: JourneyWorker; webhooks: WebhookSender }): Promise<void> {
   const app = plain.withTypeProvider<JsonSchemaToTsProvider>()
   const { config, store, journey } = opts
   const db = store.db
@@ -97,6 +99,9 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
     request.log.error({ err }, 'read API failed')
     return reply.code(500).send({ error: 'internal error' })
   })
+
+  // Webhooks share the admin token, the checks above and the error answers.
+  await app.register(webhookRoutes, opts)
 
   const peopleQuery = (q: PeopleQuery) => ({
     q: q.q,

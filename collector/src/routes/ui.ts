@@ -86,6 +86,10 @@ th{font-size:.8rem;color:var(--muted);text-transform:uppercase;letter-spacing:.0
 .funnel .bar{display:block;height:100%;background:linear-gradient(90deg,#0b5cad,#3b8ad9)}
 .funnel .nums{grid-column:2;font-size:.85rem;color:var(--muted)}
 .more{margin:.6rem 0}
+.status{font-weight:600}.status-delivered{color:var(--mark)}.status-pending{color:var(--before)}.status-failed{color:#b00020}
+button.resend{padding:.15rem .6rem;font-size:.85rem;white-space:nowrap}
+.deliveries th,.deliveries td{overflow-wrap:normal;word-break:normal}.deliveries td a,.deliveries td code{overflow-wrap:anywhere}
+.deliveries pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f5f7;padding:.4rem;margin:.3rem 0;font-size:.8rem;max-height:12rem;overflow:auto}
 main[tabindex]:focus,main[tabindex]:focus-visible{outline:none}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;color:#000;padding:.3rem .6rem;z-index:9}
 @media (max-width:640px){
