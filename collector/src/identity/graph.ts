@@ -82,6 +82,8 @@ export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promis
   for (const item of distinct.values()) for (const k of tupleKeys(item.identity)) allKeys.add(k)
   const owners = await ownersOf(db, [...allKeys])
   const work: PendingWork = { ensure: [], link: [] }
+  /** Identified tuples one profile already holds whole, by that profile. */
+  const held = new Map<string, IdentityWork[]>()
   for (const item of distinct.values()) {
     const keys = tupleKeys(item.identity)
     if (item.identity.previousId) work.link.push(item)
@@ -89,9 +91,32 @@ export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promis
       if (!owners.has(keys[0]!)) work.ensure.push({ key: keys[0]!, at: item.at })
     } else if (keys.some((k) => !owners.has(k)) || new Set(keys.map((k) => owners.get(k))).size > 1) {
       work.link.push(item)
+    } else {
+      const owner = owners.get(keys[0]!)!
+      held.set(owner, [...(held.get(owner) ?? []), item])
     }
   }
+  // Rule 7 whatever the arrival order: an identified event older than its person's
+  // identification (a retry or backfill delivered after the identify) moves it back, as it
+  // would have set it had it arrived first. One more SELECT, only for batches with such events.
+  for (const [id, identifiedAt] of await identifiedAtOf(db, [...held.keys()])) {
+    for (const item of held.get(id)!) if (identifiedAt !== null && item.at < identifiedAt) work.link.push(item)
+  }
   return work
+}
+
+async function identifiedAtOf(db: Db, ids: string[]): Promise<Map<string, number | null>> {
+  const at = new Map<string, number | null>()
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await db
+      .selectFrom('profiles')
+      .select(['id', 'identified_at'])
+      .where('id', 'in', ids.slice(i, i + CHUNK))
+      .execute()
+    // BIGINT comes back from PostgreSQL as text
+    for (const r of rows) at.set(r.id, r.identified_at === null ? null : Number(r.identified_at))
+  }
+  return at
 }
 
 /**
