@@ -3,3 +3,4 @@
 export * from './identity.js'
 export * from './vocabulary.js'
 export type * from './read-api.js'
+export type * from './analytics-api.js'

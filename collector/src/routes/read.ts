@@ -12,6 +12,7 @@ import type { JourneyWorker } from '../journey/worker.js'
 import { BadRequest } from '../lib/errors.js'
 import { devicesPage } from '../read/devices.js'
 import { getProfile, lookupProfile, timeline, type ProfileDetail } from '../read/profiles.js'
+import { analyticsRoutes } from './analytics.js'
 import { basicAuthUser, safeEqual, unavailable } from './http.js'
 
 // The shapes of every query, path and body, checked by Fastify before a handler runs and typed
@@ -174,6 +175,8 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
     await journey.sync()
     return journeyReport(db, journey, period)
   })
+
+  analyticsRoutes(app, { db, journey })
 
   app.get('/api/segments', async () => {
     await journey.sync()
