@@ -21,3 +21,14 @@ export function go(name: Route['name'], params: Record<string, string> = {}, id?
   const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '')).toString()
   location.hash = `#/${name}${id ? `/${encodeURIComponent(id)}` : ''}${q ? `?${q}` : ''}`
 }
+
+/** Changes parameters of the current route in the address without showing the page again (a section reloads itself). */
+export function setParams(params: Record<string, string>): void {
+  const route = parseRoute(location.hash)
+  for (const [k, v] of Object.entries(params)) {
+    if (v === '') route.params.delete(k)
+    else route.params.set(k, v)
+  }
+  const q = route.params.toString()
+  history.replaceState(history.state, '', `#/${route.name}${route.id ? `/${encodeURIComponent(route.id)}` : ''}${q ? `?${q}` : ''}`)
+}

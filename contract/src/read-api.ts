@@ -33,8 +33,9 @@ export interface JourneyReport {
   /** People in the period: first seen within it. */
   people: number
   stages: Array<{ stage: string; name: string; count: number; reached: number; conversion: number | null }>
-  content: Array<{ name: string; consumers: number; known: number; becameKnown: number }>
-  pages: Array<{ path: string; visitors: number; known: number; becameKnown: number }>
+  /** `customers`: of the consumers, those in the customer stage; `becameCustomer`: of those, who saw it before becoming one. */
+  content: Array<{ name: string; consumers: number; known: number; becameKnown: number; customers: number; becameCustomer: number }>
+  pages: Array<{ path: string; visitors: number; known: number; becameKnown: number; customers: number; becameCustomer: number }>
   channels: Array<{ channel: string; visitors: number; leads: number; customers: number }>
   ctas: Array<{ label: string; kind: 'content' | 'track'; clicks: number; people: number; beforeIdentification: number }>
   status: JourneyStatus

@@ -12,6 +12,9 @@ export const FILE_DOWNLOADED = 'File Downloaded'
 export const EMAIL_LINK_CLICKED = 'Email Link Clicked'
 export const PHONE_LINK_CLICKED = 'Phone Link Clicked'
 
+/** The Segment e-commerce event whose `revenue` (else `total`, else `value`) and `currency` the revenue tables add up. */
+export const ORDER_COMPLETED = 'Order Completed'
+
 /** Every event the autotrackers record, none of them a call to action of the site's own. */
 export const AUTOTRACK_EVENTS: readonly string[] = [
   CONTENT_IMPRESSION,

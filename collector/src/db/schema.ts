@@ -172,6 +172,10 @@ export interface JourneyPeopleTable {
   contribution: string
   /** The state's epoch when evaluated. */
   stamp: number
+  /** JSON [day, dim, item, a, b, c][]: what this person adds to journey_daily. */
+  daily: string
+  /** JSON [model, kind, campaign, ms][]: this person's rows of journey_durations. */
+  durations: string
 }
 
 export interface JourneyMembersTable {
@@ -187,6 +191,36 @@ export interface JourneyRollupTable {
   a: number
   b: number
   c: number
+}
+
+export interface JourneyCampaignsTable {
+  key: string
+  day: number
+  source: string
+  medium: string
+  campaign: string
+  first_at: number
+  last_at: number
+}
+
+export interface JourneyOrdersTable {
+  key: string
+  message_id: string
+  at: number
+  order_id: string | null
+  currency: string
+  amount: number
+}
+
+export type JourneyDailyTable = JourneyRollupTable
+
+export interface JourneyDurationsTable {
+  profile_id: string
+  model: string
+  kind: string
+  campaign: string
+  first_seen: number
+  ms: number
 }
 
 export interface JourneyCountsTable {
@@ -248,6 +282,10 @@ export interface DB {
   journey_members: JourneyMembersTable
   journey_rollup: JourneyRollupTable
   journey_counts: JourneyCountsTable
+  journey_campaigns: JourneyCampaignsTable
+  journey_orders: JourneyOrdersTable
+  journey_daily: JourneyDailyTable
+  journey_durations: JourneyDurationsTable
   profiles: ProfilesTable
   identifiers: IdentifiersTable
   traits: TraitsTable

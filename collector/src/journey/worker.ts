@@ -11,8 +11,9 @@ import type { JourneyStatus } from '@waymark/contract'
 import { writeTransaction, type Store } from '../db/connect.js'
 import { parseJson, type Db, type JourneyStateTable } from '../db/schema.js'
 import { checkSegment } from './config.js'
+import { analyticsKeeper } from './analytics.js'
 import { factRows, writeFacts, type KeyedSignal } from './facts.js'
-import type { JourneyHooks, PersonChange, PersonState, StepChanges, StoredEvent } from './hooks.js'
+import type { EventKeeper, JourneyHooks, PersonChange, PersonState, StepChanges, StoredEvent } from './hooks.js'
 import { dayOf, matchersOf, type JourneyConfig, type Matcher, type SegmentDef } from './model.js'
 import { chunks, forgetPerson, reevaluate, type Cause } from './people.js'
 import { signalOfParsed } from './signal.js'
@@ -69,6 +70,8 @@ export class JourneyWorker {
   private matcherKeys = new Map<number, string>()
   private active: Array<[number, Matcher]> = []
   private reconciledHash = ''
+  /** The analytics tables' keeper, then those of other modules. */
+  private readonly keepers: EventKeeper[]
 
   constructor(
     private readonly store: Store,
@@ -81,6 +84,7 @@ export class JourneyWorker {
     this.sweepSize = opts.sweep ?? 200
     this.idleMs = opts.idleMs ?? 250
     this.now = opts.now ?? Date.now
+    this.keepers = [analyticsKeeper, ...(hooks.keepers ?? [])]
   }
 
   /** Config segments first, then the ones created through the API (as of the last step). */
@@ -196,7 +200,7 @@ export class JourneyWorker {
     if (fresh.length) {
       const keyed = fresh.map(toKeyed)
       await writeFacts(trx, this.store.dialect, factRows(keyed, this.active))
-      for (const k of this.hooks.keepers ?? []) await k.apply(trx, this.store.dialect, fresh)
+      for (const k of this.keepers) await k.apply(trx, this.store.dialect, fresh)
       const latest = new Map<string, StoredEvent>()
       for (const e of fresh) {
         const prev = latest.get(e.identityKey)
@@ -282,7 +286,7 @@ export class JourneyWorker {
       await trx.insertInto('journey_state').values(state).execute()
     }
     state = { ...state, scanned_to: Number(state.scanned_to), epoch: Number(state.epoch), epoch_day: Number(state.epoch_day), changed_epoch: Number(state.changed_epoch) }
-    const keepers = (this.hooks.keepers ?? []).map((k) => k.name)
+    const keepers = this.keepers.map((k) => k.name)
     const knownKeepers = new Set<string>(JSON.parse(state.keepers))
     const newKeepers = keepers.filter((k) => !knownKeepers.has(k))
     let newMatchers: number[] = []
@@ -373,7 +377,7 @@ export class JourneyWorker {
     const events = rows.map(toStored)
     if (matchers.length) await writeFacts(trx, this.store.dialect, factRows(events.map(toKeyed), matchers, false))
     const keepers = new Set<string>(JSON.parse(job.keepers))
-    for (const k of this.hooks.keepers ?? []) if (keepers.has(k.name)) await k.apply(trx, this.store.dialect, events)
+    for (const k of this.keepers) if (keepers.has(k.name)) await k.apply(trx, this.store.dialect, events)
     const next = read.length < this.batch ? upto : Number(read[read.length - 1]!.id)
     if (next >= upto) {
       await trx.deleteFrom('journey_backfills').where('id', '=', job.id).execute()

@@ -13,6 +13,7 @@ import { BadRequest } from '../lib/errors.js'
 import { devicesPage } from '../read/devices.js'
 import { getProfile, lookupProfile, timeline, type ProfileDetail } from '../read/profiles.js'
 import type { WebhookSender } from '../webhooks/sender.js'
+import { analyticsRoutes } from './analytics.js'
 import { basicAuthUser, safeEqual, unavailable } from './http.js'
 import { webhookRoutes } from './webhooks.js'
 
@@ -179,6 +180,8 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
     await journey.sync()
     return journeyReport(db, journey, period)
   })
+
+  analyticsRoutes(app, { db, journey })
 
   app.get('/api/segments', async () => {
     await journey.sync()

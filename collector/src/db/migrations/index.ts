@@ -12,12 +12,13 @@ import { initial } from './001_initial.js'
 import { segments } from './002_segments.js'
 import { journey } from './003_journey.js'
 import { webhooks } from './004_webhooks.js'
+import { analytics } from './005_analytics.js'
 
 import type { DialectTypes, Migration } from './migration.js'
 
 export type { DialectTypes, Migration }
 
-export const migrations: Migration[] = [initial, segments, journey, webhooks]
+export const migrations: Migration[] = [initial, segments, journey, webhooks, analytics]
 
 const TYPES: Record<Dialect, DialectTypes> = {
   sqlite: { autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT', json: 'TEXT', patternOps: '' },
