@@ -6,6 +6,8 @@ import { isUnavailable } from './db/errors.js'
 import { applyIpPolicy } from './ingest/normalize.js'
 import { JourneyWorker } from './journey/worker.js'
 import type { JourneyHooks } from './journey/hooks.js'
+import { deviceLinkKeeper } from './journey/device-links.js'
+import { shareKeeper } from './journey/shares.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { readRoutes } from './routes/read.js'
 import { staticRoutes } from './routes/static.js'
@@ -19,7 +21,10 @@ export type { Store } from './db/connect.js'
 /** A socket with no request in flight is closed after this. */
 const CONNECTION_TIMEOUT_MS = 75_000
 
-export function buildServer(config: Config, store: Store, journey = new JourneyWorker(store, config.journey)): FastifyInstance {
+/** Tables kept from events besides the journey's own (docs/viewer.md). */
+export const KEEPERS = [shareKeeper, deviceLinkKeeper]
+
+export function buildServer(config: Config, store: Store, journey = new JourneyWorker(store, config.journey, { keepers: KEEPERS })): FastifyInstance {
   const app = Fastify({
     // Logs go to stderr: stdout carries only the start-up lines ("listening on …").
     logger:
@@ -119,7 +124,7 @@ export interface RunningCollector {
 export async function startCollector(config: Config): Promise<RunningCollector> {
   let app: FastifyInstance | null = null
   const store = await openStore(config.database, (err) => app?.log.warn({ err }, 'idle database connection lost'))
-  const hooks: JourneyHooks = {}
+  const hooks: JourneyHooks = { keepers: KEEPERS }
   // Journey analytics are kept in the background, in bounded steps (journey/worker.ts).
   const journey = new JourneyWorker(store, config.journey, hooks)
   app = buildServer(config, store, journey)

@@ -192,6 +192,39 @@ export interface JourneyCountsTable {
   n: number
 }
 
+export interface ShareLinksTable {
+  token: string
+  content: string
+  network: string
+  /** Identity key of the sharing event ('' once that person is erased). */
+  sharer: string
+  at: number
+}
+
+export interface ShareVisitsTable {
+  token: string
+  /** Identity key of the arriving event. */
+  visitor: string
+  day: number
+  first_at: number
+  first_identified: number
+  n: number
+}
+
+export interface ShareTotalsTable {
+  day: number
+  content: string
+  network: string
+  shares: number
+  visits: number
+}
+
+export interface DeviceLinksTable {
+  /** `anonymousId:…` */
+  key: string
+  at: number
+}
+
 export interface DB {
   journey_state: JourneyStateTable
   journey_matchers: JourneyMatchersTable
@@ -203,6 +236,10 @@ export interface DB {
   journey_members: JourneyMembersTable
   journey_rollup: JourneyRollupTable
   journey_counts: JourneyCountsTable
+  share_links: ShareLinksTable
+  share_visits: ShareVisitsTable
+  share_totals: ShareTotalsTable
+  device_links: DeviceLinksTable
   profiles: ProfilesTable
   identifiers: IdentifiersTable
   traits: TraitsTable
