@@ -6,6 +6,8 @@ import { isUnavailable } from './db/errors.js'
 import { applyIpPolicy } from './ingest/normalize.js'
 import { JourneyWorker } from './journey/worker.js'
 import type { JourneyHooks } from './journey/hooks.js'
+import { deviceLinkKeeper } from './journey/device-links.js'
+import { shareKeeper } from './journey/shares.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { readRoutes } from './routes/read.js'
 import { staticRoutes } from './routes/static.js'
@@ -21,6 +23,9 @@ export type { Store } from './db/connect.js'
 
 /** A socket with no request in flight is closed after this. */
 const CONNECTION_TIMEOUT_MS = 75_000
+
+/** Tables kept from events besides the journey's own (docs/viewer.md). */
+export const KEEPERS = [shareKeeper, deviceLinkKeeper]
 
 export function buildServer(config: Config, store: Store, journey: JourneyWorker, webhooks: WebhookSender): FastifyInstance {
   const app = Fastify({
@@ -132,7 +137,11 @@ export async function startCollector(config: Config, opts: StartOptions = {}): P
   // Webhooks: deliveries are written in the journey worker's transaction (the outbox) and
   // sent by the sender, which is woken when a step commits.
   const webhooks = new WebhookSender(store, { ...opts.webhooks, allowPrivate: config.webhooks.allowPrivate })
-  const hooks: JourneyHooks = { listeners: [outboxListener({ maxAgeMs: webhooks.retry.maxAgeMs })], committed: [() => webhooks.wake()] }
+  const hooks: JourneyHooks = {
+    keepers: KEEPERS,
+    listeners: [outboxListener({ maxAgeMs: webhooks.retry.maxAgeMs })],
+    committed: [() => webhooks.wake()],
+  }
   // Journey analytics are kept in the background, in bounded steps (journey/worker.ts).
   const journey = new JourneyWorker(store, config.journey, hooks)
   app = buildServer(config, store, journey, webhooks)

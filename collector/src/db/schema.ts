@@ -269,6 +269,39 @@ export interface WebhookDeliveriesTable {
   delivered_at: number | null
 }
 
+export interface ShareLinksTable {
+  token: string
+  content: string
+  network: string
+  /** Identity key of the sharing event ('' once that person is erased). */
+  sharer: string
+  at: number
+}
+
+export interface ShareVisitsTable {
+  token: string
+  /** Identity key of the arriving event. */
+  visitor: string
+  day: number
+  first_at: number
+  first_identified: number
+  n: number
+}
+
+export interface ShareTotalsTable {
+  day: number
+  content: string
+  network: string
+  shares: number
+  visits: number
+}
+
+export interface DeviceLinksTable {
+  /** `anonymousId:…` */
+  key: string
+  at: number
+}
+
 export interface DB {
   webhook_subscriptions: WebhookSubscriptionsTable
   webhook_deliveries: WebhookDeliveriesTable
@@ -286,6 +319,10 @@ export interface DB {
   journey_orders: JourneyOrdersTable
   journey_daily: JourneyDailyTable
   journey_durations: JourneyDurationsTable
+  share_links: ShareLinksTable
+  share_visits: ShareVisitsTable
+  share_totals: ShareTotalsTable
+  device_links: DeviceLinksTable
   profiles: ProfilesTable
   identifiers: IdentifiersTable
   traits: TraitsTable

@@ -28,6 +28,8 @@ export interface EventKeeper {
   /** Stable name; a keeper added to an existing database is backfilled from the first event. */
   name: string
   apply(trx: Db, dialect: Dialect, events: StoredEvent[]): Promise<void>
+  /** An erased person's identifier keys: what the keeper holds of them goes, in the erasing transaction. */
+  forget?(trx: Db, dialect: Dialect, keys: string[]): Promise<void>
 }
 
 /** The person as evaluated after a change. */

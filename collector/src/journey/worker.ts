@@ -393,6 +393,7 @@ export class JourneyWorker {
   async forget(trx: Db, profileId: string, keys: string[]): Promise<void> {
     if (this.store.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${JOURNEY_LOCK})`.execute(trx)
     await forgetPerson(trx, this.store.dialect, profileId, keys)
+    for (const k of this.hooks.keepers ?? []) await k.forget?.(trx, this.store.dialect, keys)
   }
 
   /** How far the journey is behind the events, for readers. */
