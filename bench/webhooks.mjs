@@ -16,14 +16,13 @@
 // - latency from the triggering event's receipt by the collector (the payload's
 //   cause.receivedAt) to the receiver, p50/p95, under that load and for a trickle afterwards
 //   (one new person identifying every 50 ms).
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { pgAnswers } from './lib/pg.mjs'
+import { benchClient, pct, round, scratchDatabase, sleep, startCollectorChild } from './lib/run.mjs'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -38,23 +37,11 @@ const TRICKLE = 100
 const TRICKLE_EVERY_MS = 50
 const WRITE_KEY = 'wk_webhooks'
 const ADMIN = 'adm_webhooks'
-const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
 const SUBSCRIPTIONS = [
   { path: '/crm', triggers: { 'person.identified': true, 'stage.entered': ['known', 'engaged', 'customer'] } },
   { path: '/automation', triggers: { 'segment.entered': ['known', 'hot-leads', 'pricing-twice-7d', 'whitepaper'], 'segment.left': ['anonymous'] } },
   { path: '/orders', triggers: { event: ['Order Completed', 'Form Submitted'] } },
 ]
-
-const children = new Set()
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const round = (x, d = 1) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d)
-function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : null
-}
 
 /** CPU time (user + system, all threads) of a process, in ms, from /proc. */
 function cpuMs(pid) {
@@ -62,33 +49,9 @@ function cpuMs(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-function startCollector(database) {
-  const child = spawn(process.execPath, [CLI, '--port', '0'], {
-    env: {
-      PATH: process.env.PATH,
-      WAYMARK_DATABASE_URL: database,
-      WAYMARK_WRITE_KEYS: WRITE_KEY,
-      WAYMARK_ADMIN_TOKEN: ADMIN,
-      WAYMARK_RATE_LIMIT: '10000000',
-      WAYMARK_RATE_LIMIT_CLIENT: '10000000',
-      // The receiver is on 127.0.0.1.
-      WAYMARK_WEBHOOK_ALLOW_PRIVATE: '1',
-      WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  return new Promise((res, rej) => {
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d
-      const m = /listening on (\S+)/.exec(out)
-      if (m) res({ url: m[1], pid: child.pid, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) })
-    })
-    child.on('exit', (code) => rej(new Error(`collector exited ${code}`)))
-  })
-}
+// The receiver is on 127.0.0.1.
+const startCollector = (database) =>
+  startCollectorChild(CLI, { WAYMARK_DATABASE_URL: database, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_WEBHOOK_ALLOW_PRIVATE: '1' })
 
 /** Records each delivery's latency: its arrival here minus the causing event's receipt by the collector. */
 async function startReceiver() {
@@ -111,23 +74,7 @@ async function startReceiver() {
   return rx
 }
 
-async function send(url, batch) {
-  const body = JSON.stringify({ batch, sentAt: new Date().toISOString() })
-  for (;;) {
-    const r = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body })
-    const text = await r.text()
-    if (r.status === 200) return
-    if (r.status !== 503 && r.status !== 429) throw new Error(`batch: ${r.status} ${text}`)
-    await sleep(500)
-  }
-}
-
-async function api(url, path, init = {}) {
-  const r = await fetch(url + path, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...init.headers } })
-  const text = await r.text()
-  if (r.status >= 300) throw new Error(`${path}: ${r.status} ${text}`)
-  return JSON.parse(text)
-}
+const { send, api } = benchClient({ writeKey: WRITE_KEY, admin: ADMIN })
 
 /** Whether any subscription has a delivery pending. */
 async function pending(url, ids) {
@@ -197,33 +144,11 @@ async function run(database, withWebhooks) {
 async function benchBackend(kind) {
   const out = { database: kind, runs: [] }
   for (const withWebhooks of [false, true]) {
-    let database
-    let drop
-    if (kind === 'sqlite') {
-      const dir = mkdtempSync(join(tmpdir(), 'waymark-bench-webhooks-'))
-      database = join(dir, 'waymark.db')
-      drop = async () => rmSync(dir, { recursive: true, force: true })
-    } else {
-      const name = `waymark_bench_webhooks_${process.pid}_${withWebhooks ? 1 : 0}`
-      const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
-      await admin.connect()
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await admin.query(`CREATE DATABASE ${name}`)
-      await admin.end()
-      const u = new URL(PG_ADMIN_URL)
-      u.pathname = `/${name}`
-      database = u.toString()
-      drop = async () => {
-        const a = new pg.Client({ connectionString: PG_ADMIN_URL })
-        await a.connect()
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-        await a.end()
-      }
-    }
+    const db = await scratchDatabase(kind, PG_ADMIN_URL, 'waymark_bench_webhooks')
     try {
-      out.runs.push(await run(database, withWebhooks))
+      out.runs.push(await run(db.url, withWebhooks))
     } finally {
-      await drop()
+      await db.drop()
     }
   }
   const [none, three] = out.runs

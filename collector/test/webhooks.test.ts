@@ -383,14 +383,17 @@ describe.each(BACKENDS)('webhook deliveries across processes on $name', ({ name,
   it.skipIf(skip)('a collector killed with SIGKILL while deliveries are pending sends them after restart', async () => {
     rx.answer = () => ({ status: 503, headers: { 'retry-after': '3' } })
     const first = await spawnCollector(['--port', '0', '--db', dbArg()], env())
-    const people = Array.from({ length: 5 }, () => uid('kill'))
-    expect((await sendBatch(first.url, people.map((p) => identifyOf(p, `${p}@example.com`)))).status).toBe(200)
-    // Each person's first delivery tried and refused, the next try 3 s away; their second waits behind it.
-    await until(() => new Set(rx.received.map((r) => r.id)).size === 5, 'five deliveries tried')
-    const pending = (await api(first.url, '/api/webhooks/crm/deliveries')).body.deliveries
-    expect(pending.map((d: any) => [d.type, d.status, d.attempts]).sort()).toEqual([...Array(5).fill(['person.identified', 'pending', 1]), ...Array(5).fill(['stage.entered', 'pending', 0])])
-    first.child.kill('SIGKILL')
-    await first.exited
+    try {
+      const people = Array.from({ length: 5 }, () => uid('kill'))
+      expect((await sendBatch(first.url, people.map((p) => identifyOf(p, `${p}@example.com`)))).status).toBe(200)
+      // Each person's first delivery tried and refused, the next try 3 s away; their second waits behind it.
+      await until(() => new Set(rx.received.map((r) => r.id)).size === 5, 'five deliveries tried')
+      const pending = (await api(first.url, '/api/webhooks/crm/deliveries')).body.deliveries
+      expect(pending.map((d: any) => [d.type, d.status, d.attempts]).sort()).toEqual([...Array(5).fill(['person.identified', 'pending', 1]), ...Array(5).fill(['stage.entered', 'pending', 0])])
+    } finally {
+      first.child.kill('SIGKILL')
+      await first.exited
+    }
     rx.answer = () => ({ status: 200 })
     const second = await spawnCollector(['--port', '0', '--db', dbArg()], env())
     try {
