@@ -32,14 +32,15 @@
 // - merge: identify latency when the anonymous history holds 10 vs 100,000 events.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir, cpus } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { pgAnswers } from './lib/pg.mjs'
+import { scratchDatabase } from './lib/run.mjs'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -367,28 +368,9 @@ async function mergeRun(url) {
 }
 
 async function benchBackend(kind) {
-  let target
-  let cleanup
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'waymark-bench-'))
-    target = join(dir, 'bench.db')
-    cleanup = async () => rmSync(dir, { recursive: true, force: true })
-  } else {
-    const name = `waymark_bench_${randomBytes(4).toString('hex')}`
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
-    await admin.connect()
-    await admin.query(`CREATE DATABASE ${name}`)
-    await admin.end()
-    const u = new URL(PG_ADMIN_URL)
-    u.pathname = `/${name}`
-    target = u.toString()
-    cleanup = async () => {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL })
-      await c.connect()
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await c.end()
-    }
-  }
+  const scratch = await scratchDatabase(kind, PG_ADMIN_URL)
+  const target = scratch.url
+  const cleanup = scratch.drop
   const collector = await startCollector(target) // also applies the migrations
   const direct = openDirect(kind, target)
   try {

@@ -12,13 +12,13 @@
 // for; the collector is restarted and the first /api/journey timed; then warm reads (p50/p95 of
 // 40 each), RSS, database size; then live traffic of 2,000 events/s (identifies included) with
 // no reads, and the same with the reads running, to see what reads cost ingest and the reverse.
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { pgAnswers } from './lib/pg.mjs'
+import { benchClient, pct, round, sleep, startCollectorChild } from './lib/run.mjs'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -32,40 +32,10 @@ const BATCH = 100
 const READS_EACH = 40
 const WRITE_KEY = 'wk_scale'
 const ADMIN = 'adm_scale'
-const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
 const argSizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = { sqlite: argSizes.length ? argSizes : [100_000, 1_000_000, 5_000_000], postgres: argSizes.length ? argSizes : [100_000, 1_000_000, 10_000_000] }
 
-/** Collector children still running: ended with the bench, whatever way it ends. */
-const children = new Set()
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d
-function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : null
-}
-
-function startCollector(database) {
-  const started = performance.now()
-  const child = spawn(process.execPath, [CLI, '--port', '0'], {
-    env: { PATH: process.env.PATH, WAYMARK_DATABASE_URL: database, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_RATE_LIMIT_CLIENT: '10000000', WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  return new Promise((res, rej) => {
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d
-      const m = /listening on (\S+)/.exec(out)
-      if (m) res({ url: m[1], pid: child.pid, startMs: performance.now() - started, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) })
-    })
-    child.on('exit', (code) => rej(new Error(`collector exited ${code}`)))
-  })
-}
+const startCollector = (database) => startCollectorChild(CLI, { WAYMARK_DATABASE_URL: database, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN })
 
 /** Resident and peak memory of the collector process (MB), from /proc. */
 function memoryMb(pid) {
@@ -76,25 +46,7 @@ function memoryMb(pid) {
 
 /** Answers other than 200, by status: the SDK retries a 503 or 429 later, so the bench does too and counts them. */
 const refused = new Map()
-
-async function send(url, batch) {
-  const body = JSON.stringify({ batch, sentAt: new Date().toISOString() })
-  for (;;) {
-    const r = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body })
-    const text = await r.text()
-    if (r.status === 200) return
-    refused.set(r.status, (refused.get(r.status) ?? 0) + 1)
-    if (r.status !== 503 && r.status !== 429) throw new Error(`batch: ${r.status} ${text}`)
-    await sleep(500)
-  }
-}
-
-async function api(url, path, init = {}) {
-  const r = await fetch(url + path, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...init.headers } })
-  const text = await r.text()
-  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${text}`)
-  return JSON.parse(text)
-}
+const { send, api } = benchClient({ writeKey: WRITE_KEY, admin: ADMIN, refused })
 
 /** Sends `count` events from browser `from` on, as fast as CONNECTIONS connections go. */
 async function load(url, from, count) {

@@ -137,10 +137,11 @@ export async function startCollector(config: Config, opts: StartOptions = {}): P
   // Webhooks: deliveries are written in the journey worker's transaction (the outbox) and
   // sent by the sender, which is woken when a step commits.
   const webhooks = new WebhookSender(store, { ...opts.webhooks, allowPrivate: config.webhooks.allowPrivate })
+  let enqueued = false
   const hooks: JourneyHooks = {
     keepers: KEEPERS,
-    listeners: [outboxListener({ maxAgeMs: webhooks.retry.maxAgeMs })],
-    committed: [() => webhooks.wake()],
+    listeners: [outboxListener({ maxAgeMs: webhooks.retry.maxAgeMs, enqueued: () => (enqueued = true) })],
+    committed: [() => enqueued && ((enqueued = false), webhooks.wake())],
   }
   // Journey analytics are kept in the background, in bounded steps (journey/worker.ts).
   const journey = new JourneyWorker(store, config.journey, hooks)

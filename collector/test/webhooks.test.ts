@@ -160,8 +160,11 @@ describe.each(BACKENDS)('webhooks on $name', ({ name, skip }) => {
     const forOld = rx.received.filter((r) => r.json?.data.person.profileId === oldProfile.id).map((r) => r.json)
     expect(names(forOld)).toEqual(['segment.entered:pricing-twice-7d'])
 
-    // The deliveries list says what happened to each.
-    const list = await deliveries(c.url, hook.id)
+    // The deliveries list says what happened to each (once the last answers are recorded).
+    const list = await until(async () => {
+      const all = await deliveries(c.url, hook.id)
+      return all.length === expected.length + 1 && all.every((d) => d.status === 'delivered') && all
+    }, 'every delivery recorded')
     expect(list.length).toBe(expected.length + 1)
     for (const d of list) expect(d).toMatchObject({ webhookId: hook.id, status: 'delivered', attempts: 1, lastStatus: 200, lastError: null, lastBody: 'ok', nextAttemptAt: null })
     expect(list[0].payload.data.person.profileId).toBe(oldProfile.id)
@@ -188,16 +191,16 @@ describe.each(BACKENDS)('webhooks on $name', ({ name, skip }) => {
 
   it.skipIf(skip)('a segment defined again over existing people sends only what happens after, not its first members', async () => {
     const seg = `${t}-known-plus`
-    const define = async (when: unknown) => {
-      const made = await post(c.url, '/api/segments', { id: seg, name: 'Known or further', when }, ADMIN)
-      expect(made.status).toBe(201)
-      return made.body.segment.count
+    const members = async () => (await api(c.url, '/api/segments')).body.segments.find((x: any) => x.id === seg)?.count
+    const define = async (when: unknown, count: number) => {
+      expect((await post(c.url, '/api/segments', { id: seg, name: 'Known or further', when }, ADMIN)).status).toBe(201)
+      await until(async () => (await members()) === count, () => `${count} members of ${seg}`)
     }
-    expect(await define({ stageAtLeast: 'advocate' })).toBe(0)
+    await define({ stageAtLeast: 'advocate' }, 0)
     const hook = await subscribe(c.url, { url: `${rx.url}/segment`, triggers: { 'segment.entered': [seg] } })
     // Defined again, wider: Ada and the old person are members at once. That is history.
     expect((await api(c.url, `/api/segments/${seg}`, { method: 'DELETE' })).status).toBe(200)
-    expect(await define({ stageAtLeast: 'known' })).toBe(2)
+    await define({ stageAtLeast: 'known' }, 2)
     await until(async () => (await api(c.url, '/api/journey')).body.status.stale === 0, 'the sweep')
     const newcomer = `${t}-newcomer`
     await sendBatch(c.url, [identifyOf(newcomer, email('newcomer'))])
@@ -232,7 +235,10 @@ describe.each(BACKENDS)('webhooks on $name', ({ name, skip }) => {
       const seen = mine().filter((r) => r.status === 200 && r.json.data.person.email === email(p)).map((r) => r.json.type)
       expect(seen).toEqual(['person.identified', 'stage.entered'])
     }
-    const list = await deliveries(c.url, hook.id)
+    const list = await until(async () => {
+      const all = await deliveries(c.url, hook.id)
+      return all.every((d) => d.status === 'delivered') && all
+    }, 'every delivery recorded')
     expect(list.map((d) => [d.status, d.attempts, d.lastStatus])).toEqual(Array(10).fill(['delivered', 3, 200]))
     rx.answer = () => ({ status: 200 })
     await api(c.url, `/api/webhooks/${hook.id}`, { method: 'DELETE' })
@@ -377,14 +383,17 @@ describe.each(BACKENDS)('webhook deliveries across processes on $name', ({ name,
   it.skipIf(skip)('a collector killed with SIGKILL while deliveries are pending sends them after restart', async () => {
     rx.answer = () => ({ status: 503, headers: { 'retry-after': '3' } })
     const first = await spawnCollector(['--port', '0', '--db', dbArg()], env())
-    const people = Array.from({ length: 5 }, () => uid('kill'))
-    expect((await sendBatch(first.url, people.map((p) => identifyOf(p, `${p}@example.com`)))).status).toBe(200)
-    // Each person's first delivery tried and refused, the next try 3 s away; their second waits behind it.
-    await until(() => new Set(rx.received.map((r) => r.id)).size === 5, 'five deliveries tried')
-    const pending = (await api(first.url, '/api/webhooks/crm/deliveries')).body.deliveries
-    expect(pending.map((d: any) => [d.type, d.status, d.attempts]).sort()).toEqual([...Array(5).fill(['person.identified', 'pending', 1]), ...Array(5).fill(['stage.entered', 'pending', 0])])
-    first.child.kill('SIGKILL')
-    await first.exited
+    try {
+      const people = Array.from({ length: 5 }, () => uid('kill'))
+      expect((await sendBatch(first.url, people.map((p) => identifyOf(p, `${p}@example.com`)))).status).toBe(200)
+      // Each person's first delivery tried and refused, the next try 3 s away; their second waits behind it.
+      await until(() => new Set(rx.received.map((r) => r.id)).size === 5, 'five deliveries tried')
+      const pending = (await api(first.url, '/api/webhooks/crm/deliveries')).body.deliveries
+      expect(pending.map((d: any) => [d.type, d.status, d.attempts]).sort()).toEqual([...Array(5).fill(['person.identified', 'pending', 1]), ...Array(5).fill(['stage.entered', 'pending', 0])])
+    } finally {
+      first.child.kill('SIGKILL')
+      await first.exited
+    }
     rx.answer = () => ({ status: 200 })
     const second = await spawnCollector(['--port', '0', '--db', dbArg()], env())
     try {

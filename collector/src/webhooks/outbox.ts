@@ -3,19 +3,34 @@
 // under a lease: on PostgreSQL with FOR UPDATE SKIP LOCKED, so processes sharing the database
 // never take the same row; on SQLite one writer at a time makes the claim whole.
 import { monotonicFactory } from 'ulid'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import { writeTransaction, type Store } from '../db/connect.js'
-import type { Db, WebhookDeliveriesTable } from '../db/schema.js'
+import type { Db, Dialect } from '../db/schema.js'
+import { jsonRows, runJson } from '../journey/facts.js'
 import type { ChangeListener } from '../journey/hooks.js'
-import { chunks } from '../journey/people.js'
 import { inCauseOrder, itemOfChange, itemOfEvent, payloadOf, wants, type Item } from './model.js'
 import { matchingView } from './subscriptions.js'
 
 const ulid = monotonicFactory()
 export const newDeliveryId = (now: number): string => `msg_${ulid(now)}`
 
-/** Rows per INSERT: 17 values each, far under both databases' bind-parameter limits. */
-const INSERT_CHUNK = 200
+// One statement over one JSON array parameter for a step's deliveries, and one for a round's
+// attempts: prepared once, whatever the count (building a query per row was most of the cost).
+const statements = (d: Dialect) => ({
+  // Ordered by the array's index, so seq follows the order the rows were made in.
+  insert: `INSERT INTO webhook_deliveries (id, subscription_id, person_key, kind, payload, status, attempts, created_at, next_attempt_at, expires_at, lease_until)
+${
+  d === 'sqlite'
+    ? `SELECT value->>0, value->>1, value->>2, value->>3, value->>4, 'pending', 0, value->>5, value->>5, value->>6, 0 FROM json_each(?) ORDER BY key`
+    : `SELECT value->>0, value->>1, value->>2, value->>3, value->>4, 'pending', 0, (value->>5)::bigint, (value->>5)::bigint, (value->>6)::bigint, 0
+FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, n) ORDER BY n`
+}`,
+  record: `UPDATE webhook_deliveries SET status = j.st, last_attempt_at = j.at, last_status = j.hs, last_error = j.er, last_body = j.bo,
+  next_attempt_at = j.na, delivered_at = j.da, lease_until = 0, lease_owner = NULL
+FROM (${jsonRows(d, [['sq', 'bigint'], ['st', 'text'], ['at', 'bigint'], ['hs', 'bigint'], ['er', 'text'], ['bo', 'text'], ['na', 'bigint'], ['da', 'bigint'], ['ow', 'text']])}) AS j
+WHERE webhook_deliveries.seq = j.sq AND webhook_deliveries.lease_owner = j.ow`,
+})
+const STATEMENTS = { sqlite: statements('sqlite'), postgres: statements('postgres') }
 
 export interface OutboxOptions {
   /** A delivery is retried until this long after it was made. */
@@ -26,8 +41,8 @@ export interface OutboxOptions {
  * The journey listener that writes deliveries: for each subscription, the step's changes and
  * events it wants, one person's in the order their causes happened.
  */
-export function outboxListener(opts: OutboxOptions): ChangeListener {
-  return async (trx, _dialect, step) => {
+export function outboxListener(opts: OutboxOptions & { enqueued?: () => void }): ChangeListener {
+  return async (trx, dialect, step) => {
     const subs = await matchingView(trx)
     if (subs.length === 0) return
     const byPerson = new Map<string, Array<[Item, 'event' | 'time' | 'config']>>()
@@ -39,36 +54,21 @@ export function outboxListener(opts: OutboxOptions): ChangeListener {
     for (const c of step.changes) add(itemOfChange(c, step.now), c.origin)
     // Only track events are forwarded: a subscription names them.
     if (subs.some((s) => s.triggers.event)) for (const { event, person } of step.events) if (event.type === 'track') add(itemOfEvent(event, person), 'event')
-    const rows: Array<Omit<WebhookDeliveriesTable, 'seq'>> = []
+    const rows: unknown[] = []
+    const expires = step.now + opts.maxAgeMs
     for (const [profileId, list] of byPerson) {
       const origins = new Map(list)
       for (const item of inCauseOrder(list.map(([i]) => i))) {
         for (const sub of subs) {
           if (!wants(sub, item, origins.get(item), step.now)) continue
           const id = newDeliveryId(step.now)
-          rows.push({
-            id,
-            subscription_id: sub.id,
-            person_key: profileId,
-            kind: item.type,
-            payload: payloadOf(id, sub.id, item),
-            status: 'pending',
-            attempts: 0,
-            created_at: step.now,
-            next_attempt_at: step.now,
-            expires_at: step.now + opts.maxAgeMs,
-            lease_until: 0,
-            lease_owner: null,
-            last_attempt_at: null,
-            last_status: null,
-            last_error: null,
-            last_body: null,
-            delivered_at: null,
-          })
+          rows.push([id, sub.id, profileId, item.type, payloadOf(id, sub.id, item), step.now, expires])
         }
       }
     }
-    for (const chunk of chunks(rows, INSERT_CHUNK)) await trx.insertInto('webhook_deliveries').values(chunk).execute()
+    // In the order pushed: seq follows it, and a person's deliveries go out by seq.
+    await runJson(trx, STATEMENTS[dialect].insert, rows)
+    if (rows.length) opts.enqueued?.()
   }
 }
 
@@ -88,6 +88,16 @@ export interface Claimed {
  * subscription is ever due, so their deliveries go out one after another, in order.
  */
 export async function claimDue(store: Store, owner: string, now: number, limit: number, leaseMs: number): Promise<Claimed[]> {
+  // A read first: most looks find nothing due, and need no write lock for that.
+  const due = await store.db
+    .selectFrom('webhook_deliveries')
+    .select('seq')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .where('lease_until', '<=', now)
+    .limit(1)
+    .executeTakeFirst()
+  if (!due) return []
   const skipLocked = store.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``
   const rows = await writeTransaction(store, async (trx) =>
     sql<{ seq: number; id: string; subscription_id: string; payload: string; attempts: number; expires_at: number }>`
@@ -117,31 +127,16 @@ export interface Attempt {
   body: string | null
 }
 
-/** Keeps what one attempt came to, if this process still holds the lease. */
-export async function recordAttempt(store: Store, c: Claimed, owner: string, a: Attempt): Promise<void> {
-  await writeTransaction(store, (trx) =>
-    trx
-      .updateTable('webhook_deliveries')
-      .set({
-        status: a.status,
-        last_attempt_at: a.at,
-        last_status: a.httpStatus,
-        last_error: a.error,
-        last_body: a.body,
-        next_attempt_at: a.nextAt ?? a.at,
-        lease_until: 0,
-        lease_owner: null,
-        delivered_at: a.status === 'delivered' ? a.at : null,
-      })
-      .where('seq', '=', c.seq)
-      .where('lease_owner', '=', owner)
-      .execute(),
-  )
+/** Keeps what attempts came to (one transaction for a round), where this process still holds the lease. */
+export async function recordAttempts(store: Store, owner: string, attempts: Array<[Claimed, Attempt]>): Promise<void> {
+  if (attempts.length === 0) return
+  const rows = attempts.map(([c, a]) => [c.seq, a.status, a.at, a.httpStatus, a.error, a.body, a.nextAt ?? a.at, a.status === 'delivered' ? a.at : null, owner])
+  await writeTransaction(store, (trx) => trx.executeQuery(CompiledQuery.raw(STATEMENTS[store.dialect].record, [JSON.stringify(rows)])))
 }
 
-/** A claimed delivery whose subscription is gone: dropped. */
-export async function dropDelivery(store: Store, seq: number): Promise<void> {
-  await writeTransaction(store, (trx) => trx.deleteFrom('webhook_deliveries').where('seq', '=', seq).execute())
+/** Claimed deliveries whose subscription is gone: dropped. */
+export async function dropDeliveries(store: Store, seqs: number[]): Promise<void> {
+  if (seqs.length) await writeTransaction(store, (trx) => trx.deleteFrom('webhook_deliveries').where('seq', 'in', seqs).execute())
 }
 
 /**

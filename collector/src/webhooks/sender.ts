@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Store } from '../db/connect.js'
 import { decide, DEFAULT_RETRY, type RetryPolicy } from './model.js'
-import { claimDue, dropDelivery, nextDue, recordAttempt, sweepFinished, type Claimed } from './outbox.js'
+import { claimDue, dropDeliveries, nextDue, recordAttempts, sweepFinished, type Attempt, type Claimed } from './outbox.js'
 import { targets } from './subscriptions.js'
 import { httpTransport, signedHeaders, TIMEOUT_MS, type Transport } from './transport.js'
 
@@ -109,27 +109,29 @@ export class WebhookSender {
     const claimed = await claimDue(this.store, this.owner, now, this.batch, this.leaseMs)
     if (claimed.length) {
       const where = await targets(this.store.db, [...new Set(claimed.map((c) => c.subscriptionId))])
-      await Promise.all(claimed.map((c) => this.attempt(c, where.get(c.subscriptionId))))
+      // Its subscription was deleted after the claim's read.
+      await dropDeliveries(this.store, claimed.filter((c) => !where.has(c.subscriptionId)).map((c) => c.seq))
+      const live = claimed.filter((c) => where.has(c.subscriptionId))
+      const done = await Promise.all(live.map(async (c): Promise<[Claimed, Attempt]> => [c, await this.attempt(c, where.get(c.subscriptionId)!)]))
+      await recordAttempts(this.store, this.owner, done)
       return { more: true, wait: 0 }
     }
     const due = await nextDue(this.store.db)
     return { more: false, wait: due === null ? this.idleMs : Math.max(0, Math.min(this.idleMs, due - this.now())) }
   }
 
-  private async attempt(c: Claimed, target: { url: string; secret: string } | undefined): Promise<void> {
-    // Its subscription was deleted after the claim's read.
-    if (!target) return dropDelivery(this.store, c.seq)
+  private async attempt(c: Claimed, target: { url: string; secret: string }): Promise<Attempt> {
     const sentAt = this.now()
     const outcome = await this.transport.send(target.url, signedHeaders(target.secret, c.id, new Date(sentAt), c.payload), c.payload)
     const at = this.now()
     const d = decide(outcome, c.attempts, at, c.expiresAt, this.random, this.retry)
-    await recordAttempt(this.store, c, this.owner, {
+    return {
       status: d.status,
       at,
       ...(d.status === 'pending' ? { nextAt: d.nextAt } : {}),
       httpStatus: outcome.kind === 'answer' ? outcome.status : null,
       error: d.status === 'delivered' ? null : d.reason,
       body: outcome.kind === 'answer' ? outcome.body : null,
-    })
+    }
   }
 }

@@ -40,11 +40,12 @@ export const webhooks: Migration = {
       last_body TEXT,
       delivered_at BIGINT
     )`,
-    // Due rows, oldest first; a person's earlier pending delivery; a subscription's history;
-    // finished rows by age, for the retention sweep.
+    // Due rows, oldest first; a person's earlier pending delivery; a subscription's history,
+    // all or by status; finished rows by age, for the retention sweep.
     `CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at, seq) WHERE status = 'pending'`,
     `CREATE INDEX webhook_deliveries_person ON webhook_deliveries(subscription_id, person_key, seq) WHERE status = 'pending'`,
     `CREATE INDEX webhook_deliveries_list ON webhook_deliveries(subscription_id, seq)`,
+    `CREATE INDEX webhook_deliveries_status ON webhook_deliveries(subscription_id, status, seq)`,
     `CREATE INDEX webhook_deliveries_finished ON webhook_deliveries(created_at) WHERE status <> 'pending'`,
     // The journey's epoch at the last change of config or facts (not of the day): a person
     // evaluated before it who changes without an event of their own changed because the
