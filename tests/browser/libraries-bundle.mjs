@@ -22,6 +22,7 @@ export async function bundleLibraries(dir) {
   for (const [key, { input, name }] of Object.entries(LIBRARIES)) {
     const bundle = await rollup({
       input,
+      // commonjs: some of analytics.js's dependencies (@segment/facade…) ship CommonJS only
       plugins: [nodeResolve({ browser: true, preferBuiltins: false }), commonjs()],
       onwarn(warning, warn) {
         // Their own `this` at module top and circular imports are theirs to keep.
