@@ -137,9 +137,9 @@ describe.each(BACKENDS)('journey model on $name', ({ name, skip }) => {
 
   it.skipIf(skip)('journey tables: content that made people known, pages, channels, CTAs', async () => {
     const j = (await api(c.url, '/api/journey')).body
-    expect(j.content.find((r: any) => r.name === 'Home hero')).toEqual({ name: 'Home hero', consumers: 1, known: 1, becameKnown: 1 })
-    expect(j.content.find((r: any) => r.name === 'Related post')).toEqual({ name: 'Related post', consumers: 1, known: 1, becameKnown: 1 })
-    expect(j.pages.find((r: any) => r.path === '/pricing')).toEqual({ path: '/pricing', visitors: 2, known: 1, becameKnown: 1 })
+    expect(j.content.find((r: any) => r.name === 'Home hero')).toEqual({ name: 'Home hero', consumers: 1, known: 1, becameKnown: 1, customers: 0, becameCustomer: 0 })
+    expect(j.content.find((r: any) => r.name === 'Related post')).toEqual({ name: 'Related post', consumers: 1, known: 1, becameKnown: 1, customers: 0, becameCustomer: 0 })
+    expect(j.pages.find((r: any) => r.path === '/pricing')).toEqual({ path: '/pricing', visitors: 2, known: 1, becameKnown: 1, customers: 0, becameCustomer: 0 })
     const ch = Object.fromEntries(j.channels.map((r: any) => [r.channel, [r.visitors, r.leads, r.customers]]))
     expect(ch).toEqual({ 'paid search': [1, 0, 0], email: [1, 1, 0], direct: [3, 3, 2] })
     expect(j.ctas).toEqual([

@@ -61,6 +61,11 @@ export const qs = (params: Record<string, string | number | null | undefined>): 
 }
 
 export type {
+  CampaignReport,
+  RevenueReport,
+  ScoreDriversReport,
+  SegmentCtaReport,
+  TrendsReport,
   ProfileAnswer as Detail,
   Device,
   DevicesPage,
@@ -72,4 +77,9 @@ export type {
   TimelineEvent,
   TimelinePage,
   Touch,
+  DeliveriesPage,
+  WebhookDelivery,
+  WebhookList,
+  WebhookSubscription,
+  WebhookTriggers,
 } from '@waymark/contract'

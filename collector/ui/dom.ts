@@ -48,6 +48,38 @@ const numberFormat = new Intl.NumberFormat()
 export const fmtNum = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : numberFormat.format(n))
 export const pct = (r: number | null | undefined): string => (r === null || r === undefined ? '—' : `${Math.round(r * 1000) / 10} %`)
 
+/** A duration in the two largest units that matter: 45 s, 12 min, 3 h 10 min, 2 d 3 h. */
+export function fmtDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—'
+  const s = Math.round(ms / 1000)
+  if (s < 60) return `${s} s`
+  const m = Math.round(s / 60)
+  if (m < 60) return `${m} min`
+  const hours = Math.floor(m / 60)
+  if (hours < 24) return m % 60 ? `${hours} h ${m % 60} min` : `${hours} h`
+  const d = Math.floor(hours / 24)
+  return hours % 24 ? `${d} d ${hours % 24} h` : `${d} d`
+}
+
+const plainAmount = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 })
+const moneyFormats = new Map<string, (n: number) => string>()
+/** An amount in its currency when the code is one the browser knows, else the number and the code as sent. */
+export function fmtMoney(amount: number, currency: string): string {
+  let f = moneyFormats.get(currency)
+  if (!f) {
+    let format = plainAmount
+    let suffix = ''
+    try {
+      if (currency) format = new Intl.NumberFormat(undefined, { style: 'currency', currency })
+    } catch {
+      suffix = ` ${currency}`
+    }
+    f = (n) => `${format.format(n)}${suffix}`
+    if (moneyFormats.size < 100) moneyFormats.set(currency, f)
+  }
+  return f(amount)
+}
+
 /** CSV with quoting, and a leading ' on cells a spreadsheet would run as a formula. */
 export function toCsv(header: string[], rows: unknown[][]): string {
   const cell = (v: unknown) => {
@@ -67,15 +99,20 @@ export function download(name: string, text: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000)
 }
 
-/** A table with a caption, in a scroll box so narrow screens scroll it instead of the page. */
-export function table(caption: string, header: string[], rows: Child[][], empty = 'Nothing yet.'): HTMLElement {
+/** A button that downloads `rows` as a CSV file. */
+export function csvButton(name: string, header: string[], rows: unknown[][]): HTMLElement {
+  return h('button', { type: 'button', class: 'link csv', onclick: () => download(name, toCsv(header, rows)) }, `Download CSV (${name})`)
+}
+
+/** A table with a caption, in a scroll box so narrow screens scroll it instead of the page; `wide`: figures never wrap (the box scrolls). */
+export function table(caption: string, header: string[], rows: Child[][], empty = 'Nothing yet.', cls: 'wide' | null = null): HTMLElement {
   if (rows.length === 0) return h('section', { class: 'card' }, h('h3', {}, caption), h('p', { class: 'muted' }, empty))
   return h(
     'div',
     { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption },
     h(
       'table',
-      {},
+      { class: cls },
       h('caption', {}, caption),
       h('thead', {}, h('tr', {}, header.map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))),

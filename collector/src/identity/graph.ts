@@ -14,7 +14,6 @@
 // processes handling the same person at once serialize and end with one profile (rule 5).
 // A profile gathers at most MAX_ANONYMOUS_IDS browsers: past it a browser stays its own person
 // and the refused link is a conflict, so a public write key cannot pile browsers onto an email.
-import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db, Dialect, IdentifierKind, ProfilesTable } from '../db/schema.js'
 import { isRetryableConflict } from '../db/errors.js'
@@ -41,9 +40,12 @@ export interface PendingWork {
 const IDENTITY_LOCK = 72_617_002
 const CHUNK = 500
 
-/** Time-ordered, so listing profiles by id lists them by creation. */
+/**
+ * Time-ordered, so listing profiles by id lists them by creation. Globals only: SQLite's writer
+ * thread runs this function from its source text (ingest/sqlite-writer.ts).
+ */
 export function newProfileId(): string {
-  return `p_${Date.now().toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`
+  return `p_${Date.now().toString(36).padStart(9, '0')}${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex')}`
 }
 
 export class IdentityRaceError extends Error {

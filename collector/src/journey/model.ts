@@ -442,9 +442,9 @@ export const DEFAULT_CONFIG: JourneyConfig = {
 export const ITEM_CAP = 200
 
 export interface Contribution {
-  /** Each content piece / page seen, and whether first seen before identification. */
-  content: Array<[name: string, before: boolean]>
-  pages: Array<[path: string, before: boolean]>
+  /** Each content piece / page seen, whether first seen before identification, and when first. */
+  content: Array<[name: string, before: boolean, at: number]>
+  pages: Array<[path: string, before: boolean, at: number]>
   ctas: Array<{ kind: 'content' | 'track'; label: string; clicks: number; before: boolean }>
 }
 
@@ -463,8 +463,8 @@ export function contributionOf(f: Facts): Contribution {
   const wasBefore = (x: ItemFact) => known && isBeforeIdentification(x.at, x.identified, f.identifiedAt)
   const ctas = [...first('cta:content').map((x) => ['content', x] as const), ...first('cta:track').map((x) => ['track', x] as const)]
   return {
-    content: first('content').map(([name, x]) => [name, wasBefore(x)]),
-    pages: first('page').map(([path, x]) => [path, wasBefore(x)]),
+    content: first('content').map(([name, x]) => [name, wasBefore(x), x.at]),
+    pages: first('page').map(([path, x]) => [path, wasBefore(x), x.at]),
     ctas: ctas.map(([kind, [label, x]]) => ({ kind, label, clicks: x.n, before: wasBefore(x) })),
   }
 }

@@ -3,9 +3,10 @@
 // queries filter, sort and count them; the tables' sums (journey_rollup) and counters
 // (journey_counts) move by the difference between a person's old and new state.
 import type { Db, Dialect, JourneyPeopleTable } from '../db/schema.js'
-import type { PersonChange, PersonState } from './hooks.js'
+import { analyticsOf, customerEvents, forgetKeys, loadAnalytics, type DailyRow } from './analytics.js'
+import type { ChangeCause, PersonChange, PersonState } from './hooks.js'
 import { jsonRows, runJson } from './facts.js'
-import { addItem, contributionOf, dayOf, emptyFacts, evaluateFacts, touchEarlier, type Evaluation, type Facts, type JourneyConfig } from './model.js'
+import { addItem, contributionOf, dayOf, emptyFacts, evaluateFacts, touchEarlier, type Contribution, type Evaluation, type Facts, type JourneyConfig } from './model.js'
 
 /** Keys per IN list: far under both databases' bind-parameter limits. */
 const CHUNK = 500
@@ -99,9 +100,8 @@ export async function loadFacts(db: Db, people: PersonIdentity[], matchers: Map<
 type RollupRow = [string, string, number, number, number]
 
 /** Pure: what one evaluated person adds to the tables (see journey/queries.ts for what a, b, c mean per dim). */
-export function rollupOf(e: Evaluation, f: Facts, customerIndex: number): RollupRow[] {
+export function rollupOf(e: Evaluation, f: Facts, customerIndex: number, c: Contribution = contributionOf(f)): RollupRow[] {
   const known = f.identifiedAt !== null ? 1 : 0
-  const c = contributionOf(f)
   const rows: RollupRow[] = [
     ['stage', e.stage, 1, 0, 0],
     ['channel', e.channel ?? '(none)', 1, e.stageIndex >= 1 ? 1 : 0, e.stageIndex >= customerIndex ? 1 : 0],
@@ -135,34 +135,45 @@ function countNames(row: Pick<JourneyPeopleTable, 'identified' | 'segments'>, ro
 /** Deltas of one step, added up before they are written. */
 class Deltas {
   readonly rollup = new Map<string, [number, string, string, number, number, number]>()
+  readonly daily = new Map<string, [number, string, string, number, number, number]>()
   readonly counts = new Map<string, number>()
 
-  add(row: Pick<JourneyPeopleTable, 'identified' | 'segments' | 'contribution' | 'first_seen'>, sign: 1 | -1): void {
+  add(row: Pick<JourneyPeopleTable, 'identified' | 'segments' | 'contribution' | 'first_seen' | 'daily'>, sign: 1 | -1): void {
     const rollup = JSON.parse(row.contribution) as RollupRow[]
     for (const name of countNames(row, rollup)) this.counts.set(name, (this.counts.get(name) ?? 0) + sign)
     const day = dayOf(Number(row.first_seen))
     for (const [dim, item, a, b, c] of rollup) {
-      for (const d of [day, -1]) {
-        const k = `${d}\u0000${dim}\u0000${item}`
-        const r = this.rollup.get(k)
-        if (r) (r[3] += sign * a), (r[4] += sign * b), (r[5] += sign * c)
-        else this.rollup.set(k, [d, dim, item, sign * a, sign * b, sign * c])
-      }
+      for (const d of [day, -1]) addDelta(this.rollup, d, dim, item, sign * a, sign * b, sign * c)
     }
+    for (const [d, dim, item, a, b, c] of JSON.parse(row.daily) as DailyRow[]) addDelta(this.daily, d, dim, item, sign * a, sign * b, sign * c)
   }
+}
+
+function addDelta(sums: Deltas['rollup'], day: number, dim: string, item: string, a: number, b: number, c: number): void {
+  const k = `${day}\u0000${dim}\u0000${item}`
+  const r = sums.get(k)
+  if (r) (r[3] += a), (r[4] += b), (r[5] += c)
+  else sums.set(k, [day, dim, item, a, b, c])
 }
 
 const statements = (d: Dialect) => ({
   rollup: `INSERT INTO journey_rollup (day, dim, item, a, b, c)
 ${jsonRows(d, [['day', 'bigint'], ['dim', 'text'], ['item', 'text'], ['a', 'bigint'], ['b', 'bigint'], ['c', 'bigint']])}
 ON CONFLICT (day, dim, item) DO UPDATE SET a = journey_rollup.a + excluded.a, b = journey_rollup.b + excluded.b, c = journey_rollup.c + excluded.c`,
+  daily: `INSERT INTO journey_daily (day, dim, item, a, b, c)
+${jsonRows(d, [['day', 'bigint'], ['dim', 'text'], ['item', 'text'], ['a', 'bigint'], ['b', 'bigint'], ['c', 'bigint']])}
+ON CONFLICT (day, dim, item) DO UPDATE SET a = journey_daily.a + excluded.a, b = journey_daily.b + excluded.b, c = journey_daily.c + excluded.c`,
+  durations: `INSERT INTO journey_durations (profile_id, model, kind, campaign, first_seen, ms)
+${jsonRows(d, [['p', 'text'], ['m', 'text'], ['k', 'text'], ['c', 'text'], ['f', 'bigint'], ['ms', 'bigint']])}
+ON CONFLICT (profile_id, model, kind) DO UPDATE SET campaign = excluded.campaign, first_seen = excluded.first_seen, ms = excluded.ms`,
   counts: `INSERT INTO journey_counts (name, n) ${jsonRows(d, [['name', 'text'], ['n', 'bigint']])}
 ON CONFLICT (name) DO UPDATE SET n = journey_counts.n + excluded.n`,
-  people: `INSERT INTO journey_people (profile_id, stage_index, score, identified, channel, source, first_seen, last_seen, reasons, segments, contribution, stamp)
-${jsonRows(d, [['p', 'text'], ['si', 'bigint'], ['sc', 'bigint'], ['i', 'bigint'], ['ch', 'text'], ['so', 'text'], ['fs', 'bigint'], ['ls', 'bigint'], ['r', 'text'], ['sg', 'text'], ['c', 'text'], ['st', 'bigint']])}
+  people: `INSERT INTO journey_people (profile_id, stage_index, score, identified, channel, source, first_seen, last_seen, reasons, segments, contribution, stamp, daily, durations)
+${jsonRows(d, [['p', 'text'], ['si', 'bigint'], ['sc', 'bigint'], ['i', 'bigint'], ['ch', 'text'], ['so', 'text'], ['fs', 'bigint'], ['ls', 'bigint'], ['r', 'text'], ['sg', 'text'], ['c', 'text'], ['st', 'bigint'], ['dl', 'text'], ['du', 'text']])}
 ON CONFLICT (profile_id) DO UPDATE SET stage_index = excluded.stage_index, score = excluded.score, identified = excluded.identified,
   channel = excluded.channel, source = excluded.source, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-  reasons = excluded.reasons, segments = excluded.segments, contribution = excluded.contribution, stamp = excluded.stamp`,
+  reasons = excluded.reasons, segments = excluded.segments, contribution = excluded.contribution, stamp = excluded.stamp,
+  daily = excluded.daily, durations = excluded.durations`,
   members: `INSERT INTO journey_members (segment, profile_id, last_seen) ${jsonRows(d, [['s', 'text'], ['p', 'text'], ['l', 'bigint']])}
 ON CONFLICT (segment, profile_id) DO UPDATE SET last_seen = excluded.last_seen`,
 })
@@ -172,6 +183,7 @@ async function writeDeltas(trx: Db, dialect: Dialect, deltas: Deltas): Promise<v
   const s = STATEMENTS[dialect]
   await runJson(trx, s.rollup, [...deltas.rollup.values()].filter((r) => r[3] || r[4] || r[5]))
   await runJson(trx, s.counts, [...deltas.counts].filter(([, n]) => n !== 0))
+  await runJson(trx, s.daily, [...deltas.daily.values()].filter((r) => r[3] || r[4] || r[5]))
 }
 
 async function oldRows(trx: Db, ids: string[]): Promise<Map<string, JourneyPeopleTable>> {
@@ -188,12 +200,7 @@ export interface Evaluated {
   facts: Facts
 }
 
-export interface Cause {
-  messageId: string
-  event: string | null
-  type: string
-  at: number
-}
+export type Cause = ChangeCause
 
 /**
  * Evaluates `ids` from their facts and stores the result; people who are gone (merged away,
@@ -203,7 +210,17 @@ export async function reevaluate(
   trx: Db,
   dialect: Dialect,
   ids: string[],
-  ctx: { config: JourneyConfig; matchers: Map<number, string>; now: number; stamp: number; causes?: Map<string, Cause> },
+  ctx: {
+    config: JourneyConfig
+    matchers: Map<number, string>
+    now: number
+    stamp: number
+    causes?: Map<string, Cause>
+    /** People evaluated before this epoch changed, if at all, because the definitions did. */
+    changedEpoch?: number
+    /** Filled with each live person's state after evaluation. */
+    states?: Map<string, PersonState>
+  },
 ): Promise<PersonChange[]> {
   if (ids.length === 0) return []
   const { config, now, stamp } = ctx
@@ -211,6 +228,9 @@ export async function reevaluate(
   const customerIndex = customerIndexOf(config)
   const people = await loadPeople(trx, ids)
   const facts = await loadFacts(trx, people, ctx.matchers)
+  const owner = new Map(people.flatMap((p) => p.keys.map((k) => [k, p.id] as const)))
+  const analytics = await loadAnalytics(trx, owner, chunks([...owner.keys()]))
+  const conversions = customerEvents(config, customerIndex)
   // Profiles merged into these people since they were last evaluated leave the tables too.
   const live = people.map((p) => p.id)
   const absorbed: string[] = []
@@ -230,9 +250,25 @@ export async function reevaluate(
   const rows: unknown[] = []
   const members: unknown[] = []
   const changes: PersonChange[] = []
+  const durations: unknown[] = []
+  const redo: string[] = []
   for (const p of people) {
     const f = facts.get(p.id)!
     const e = evaluateFacts(f, config, now)
+    const firstSeen = e.firstSeen ?? now
+    const contribution = contributionOf(f)
+    const a = analyticsOf({
+      firstSeen,
+      identifiedAt: p.identifiedAt,
+      stage: e.stage,
+      stageIndex: e.stageIndex,
+      customerIndex,
+      segments: e.segments,
+      reasons: e.reasons,
+      contribution,
+      facts: analytics.get(p.id) ?? { touches: [], orders: [], tracks: [] },
+      customerEvents: conversions,
+    })
     const row = {
       profile_id: p.id,
       stage_index: e.stageIndex,
@@ -240,19 +276,30 @@ export async function reevaluate(
       identified: p.identifiedAt !== null ? 1 : 0,
       channel: e.channel,
       source: e.source,
-      first_seen: e.firstSeen ?? now,
+      first_seen: firstSeen,
       last_seen: e.lastSeen ?? -1,
       reasons: JSON.stringify(e.reasons),
       segments: JSON.stringify(e.segments),
-      contribution: JSON.stringify(rollupOf(e, f, customerIndex)),
+      contribution: JSON.stringify([...rollupOf(e, f, customerIndex, contribution), ...a.cohort]),
       stamp,
+      daily: JSON.stringify(a.daily),
+      durations: JSON.stringify(a.durations),
     }
     const before = old.get(p.id)
     if (before) deltas.add(before, -1)
     deltas.add(row, 1)
-    rows.push([row.profile_id, row.stage_index, row.score, row.identified, row.channel, row.source, row.first_seen, row.last_seen, row.reasons, row.segments, row.contribution, row.stamp])
+    rows.push([row.profile_id, row.stage_index, row.score, row.identified, row.channel, row.source, row.first_seen, row.last_seen, row.reasons, row.segments, row.contribution, row.stamp, row.daily, row.durations])
+    // Durations are rewritten only when they changed (most evaluations leave them be).
+    if (!before || before.durations !== row.durations || Number(before.first_seen) !== row.first_seen) {
+      if (before) redo.push(p.id)
+      for (const [model, kind, campaign, ms] of a.durations) durations.push([p.id, model, kind, campaign, firstSeen, ms])
+    }
     for (const s of e.segments) members.push([s, p.id, row.last_seen])
-    changes.push(...changesOf(before, row, e, p, stageIds, ctx.causes?.get(p.id) ?? null))
+    const cause = ctx.causes?.get(p.id) ?? null
+    const origin = cause ? 'event' : before && Number(before.stamp) >= (ctx.changedEpoch ?? 0) ? 'time' : 'config'
+    const person = personState(p, e)
+    ctx.states?.set(p.id, person)
+    changes.push(...changesOf(before, row, e, person, stageIds, cause, origin))
   }
   for (const id of gone) {
     const before = old.get(id)
@@ -261,21 +308,16 @@ export async function reevaluate(
   const s = STATEMENTS[dialect]
   for (const chunk of chunks([...live, ...gone])) await trx.deleteFrom('journey_members').where('profile_id', 'in', chunk).execute()
   for (const chunk of chunks(gone)) await trx.deleteFrom('journey_people').where('profile_id', 'in', chunk).execute()
+  for (const chunk of chunks([...redo, ...gone])) await trx.deleteFrom('journey_durations').where('profile_id', 'in', chunk).execute()
   await runJson(trx, s.people, rows)
   await runJson(trx, s.members, members)
+  await runJson(trx, s.durations, durations)
   await writeDeltas(trx, dialect, deltas)
   return changes
 }
 
-function changesOf(
-  before: JourneyPeopleTable | undefined,
-  row: { stage_index: number; identified: number; segments: string },
-  e: Evaluation,
-  p: PersonIdentity,
-  stageIds: string[],
-  cause: Cause | null,
-): PersonChange[] {
-  const person: PersonState = {
+function personState(p: PersonIdentity, e: Evaluation): PersonState {
+  return {
     profileId: p.id,
     email: p.email,
     userId: p.userId,
@@ -288,12 +330,24 @@ function changesOf(
     firstSeen: e.firstSeen,
     lastSeen: e.lastSeen,
   }
+}
+
+function changesOf(
+  before: JourneyPeopleTable | undefined,
+  row: { stage_index: number; identified: number; segments: string },
+  e: Evaluation,
+  person: PersonState,
+  stageIds: string[],
+  cause: Cause | null,
+  origin: PersonChange['origin'],
+): PersonChange[] {
   const out: PersonChange[] = []
-  if (row.identified === 1 && Number(before?.identified ?? 0) === 0) out.push({ kind: 'person.identified', person, cause })
-  if (!before || Number(before.stage_index) !== row.stage_index) out.push({ kind: 'stage.entered', stage: stageIds[row.stage_index], person, cause })
+  const base = { person, cause, origin }
+  if (row.identified === 1 && Number(before?.identified ?? 0) === 0) out.push({ kind: 'person.identified', ...base })
+  if (!before || Number(before.stage_index) !== row.stage_index) out.push({ kind: 'stage.entered', stage: stageIds[row.stage_index], ...base })
   const was = new Set<string>(before ? JSON.parse(before.segments) : [])
-  for (const seg of e.segments) if (!was.has(seg)) out.push({ kind: 'segment.entered', segment: seg, person, cause })
-  for (const seg of was) if (!e.segments.includes(seg)) out.push({ kind: 'segment.left', segment: seg, person, cause })
+  for (const seg of e.segments) if (!was.has(seg)) out.push({ kind: 'segment.entered', segment: seg, ...base })
+  for (const seg of was) if (!e.segments.includes(seg)) out.push({ kind: 'segment.left', segment: seg, ...base })
   return out
 }
 
@@ -305,10 +359,12 @@ export async function forgetPerson(trx: Db, dialect: Dialect, profileId: string,
   if (before) deltas.add(before, -1)
   await trx.deleteFrom('journey_members').where('profile_id', '=', profileId).execute()
   await trx.deleteFrom('journey_people').where('profile_id', '=', profileId).execute()
+  await trx.deleteFrom('journey_durations').where('profile_id', '=', profileId).execute()
   for (const chunk of chunks(keys)) {
     await trx.deleteFrom('journey_hits').where('key', 'in', chunk).execute()
     await trx.deleteFrom('journey_touch').where('key', 'in', chunk).execute()
     await trx.deleteFrom('journey_items').where('key', 'in', chunk).execute()
+    await forgetKeys(trx, chunk)
   }
   await writeDeltas(trx, dialect, deltas)
 }

@@ -184,7 +184,11 @@ export type { JourneyReport }
 const TABLE_ROWS = 50
 const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000)
 
-type Sums = Map<string, [dim: string, item: string, a: number, b: number, c: number]>
+export type Sums = Map<string, [dim: string, item: string, a: number, b: number, c: number]>
+export type Period = { from: number | null; to: number | null }
+
+/** The rows of one dimension that hold anything. */
+export const rowsOf = (sums: Sums, dim: string) => [...sums.values()].filter((r) => r[0] === dim && (r[2] !== 0 || r[3] !== 0 || r[4] !== 0))
 
 function addSum(sums: Sums, dim: string, item: string, a: number, b: number, c: number): void {
   const k = `${dim}\u0000${item}`
@@ -194,16 +198,17 @@ function addSum(sums: Sums, dim: string, item: string, a: number, b: number, c: 
 }
 
 /**
- * The tables' sums for people first seen in [from, to): whole UTC days from the daily sums
- * (day -1 holds all days), the partial days at either end from those people's own rows.
+ * The sums of dimensions `dims` for people first seen in [from, to): whole UTC days from the
+ * daily sums (day -1 holds all days), the partial days at either end from those people's own rows.
  */
-async function sumsFor(db: Db, period: { from: number | null; to: number | null }): Promise<Sums> {
+export async function sumsFor(db: Db, period: Period, dims: string[]): Promise<Sums> {
   const sums: Sums = new Map()
+  const wanted = new Set(dims)
   const addRows = (rows: Array<{ dim: string; item: string; a: number; b: number; c: number }>) => {
     for (const r of rows) addSum(sums, r.dim, r.item, Number(r.a), Number(r.b), Number(r.c))
   }
   if (period.from === null && period.to === null) {
-    addRows(await db.selectFrom('journey_rollup').select(['dim', 'item', 'a', 'b', 'c']).where('day', '=', -1).execute())
+    addRows(await db.selectFrom('journey_rollup').select(['dim', 'item', 'a', 'b', 'c']).where('day', '=', -1).where('dim', 'in', dims).execute())
     return sums
   }
   const first = period.from === null ? 0 : Math.ceil(period.from / DAY)
@@ -214,6 +219,7 @@ async function sumsFor(db: Db, period: { from: number | null; to: number | null 
       await db
         .selectFrom('journey_rollup')
         .select(['dim', 'item', (eb) => eb.fn.sum<number>('a').as('a'), (eb) => eb.fn.sum<number>('b').as('b'), (eb) => eb.fn.sum<number>('c').as('c')])
+        .where('dim', 'in', dims)
         .where('day', '>=', first)
         .where('day', '<=', last)
         .groupBy(['dim', 'item'])
@@ -224,15 +230,22 @@ async function sumsFor(db: Db, period: { from: number | null; to: number | null 
   } else edges.push([period.from ?? 0, period.to ?? Number.MAX_SAFE_INTEGER])
   for (const [from, to] of edges) {
     const people = await db.selectFrom('journey_people').select('contribution').where('first_seen', '>=', from).where('first_seen', '<', to).execute()
-    for (const p of people) for (const [dim, item, a, b, c] of JSON.parse(p.contribution) as Array<[string, string, number, number, number]>) addSum(sums, dim, item, a, b, c)
+    for (const p of people) {
+      for (const [dim, item, a, b, c] of JSON.parse(p.contribution) as Array<[string, string, number, number, number]>) if (wanted.has(dim)) addSum(sums, dim, item, a, b, c)
+    }
   }
   return sums
 }
 
+/** What the funnel and its tables read of the rollup. */
+const REPORT_DIMS = ['stage', 'content', 'page', 'channel', 'cta', 'content:customer', 'page:customer']
+
 export async function journeyReport(db: Db, worker: JourneyWorker, period: { from: number | null; to: number | null }): Promise<JourneyReport> {
   const stages = worker.modelConfig().stages
-  const [sums, status] = await Promise.all([sumsFor(db, period), worker.status(db)])
-  const rows = (dim: string) => [...sums.values()].filter((r) => r[0] === dim && (r[2] !== 0 || r[3] !== 0 || r[4] !== 0))
+  const [sums, status] = await Promise.all([sumsFor(db, period, REPORT_DIMS), worker.status(db)])
+  const rows = (dim: string) => rowsOf(sums, dim)
+  const buyers = (dim: string) => new Map(rows(dim).map(([, item, a, b]) => [item, [a, b] as const]))
+  const [contentBuyers, pageBuyers] = [buyers('content:customer'), buyers('page:customer')]
   const counts = new Map(rows('stage').map((r) => [r[1], r[2]]))
   const stageCounts = stages.map((s) => counts.get(s.id) ?? 0)
   let reachedPrev = 0
@@ -249,8 +262,14 @@ export async function journeyReport(db: Db, worker: JourneyWorker, period: { fro
     period: { from: iso(period.from), to: iso(period.to) },
     people: stageCounts.reduce((a, b) => a + b, 0),
     stages: stageRows,
-    content: top(rows('content').map(([, name, a, b, c]) => ({ key: name, name, consumers: a, known: b, becameKnown: c })), (r) => r.consumers),
-    pages: top(rows('page').map(([, path, a, b, c]) => ({ key: path, path, visitors: a, known: b, becameKnown: c })), (r) => r.visitors),
+    content: top(
+      rows('content').map(([, name, a, b, c]) => ({ key: name, name, consumers: a, known: b, becameKnown: c, customers: contentBuyers.get(name)?.[0] ?? 0, becameCustomer: contentBuyers.get(name)?.[1] ?? 0 })),
+      (r) => r.consumers,
+    ),
+    pages: top(
+      rows('page').map(([, path, a, b, c]) => ({ key: path, path, visitors: a, known: b, becameKnown: c, customers: pageBuyers.get(path)?.[0] ?? 0, becameCustomer: pageBuyers.get(path)?.[1] ?? 0 })),
+      (r) => r.visitors,
+    ),
     channels: top(rows('channel').map(([, channel, a, b, c]) => ({ key: channel, channel, visitors: a, leads: b, customers: c })), (r) => r.visitors),
     ctas: top(
       rows('cta').map(([, item, a, b, c]) => {

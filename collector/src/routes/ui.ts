@@ -80,19 +80,33 @@ th{font-size:.8rem;color:var(--muted);text-transform:uppercase;letter-spacing:.0
 .event.before{background:var(--before-bg);box-shadow:inset 4px 0 0 var(--before)}
 .badge{justify-self:start;font-size:.72rem;color:var(--before);border:1px solid var(--before);border-radius:4px;padding:0 .35rem}
 .marker{margin:.8rem 0;padding:.6rem .8rem;border:2px solid var(--mark);border-radius:8px;background:#e8f7ee;color:#063d1f}
-.funnel{list-style:none;padding:0;margin:0;display:flex;flex-direction:column;gap:.5rem}
-.funnel li{display:grid;grid-template-columns:10rem 1fr;gap:.2rem .8rem;align-items:center}
-.funnel .bar-box{background:#eef2f6;border-radius:4px;height:1.4rem;overflow:hidden}
-.funnel .bar{display:block;height:100%;background:linear-gradient(90deg,#0b5cad,#3b8ad9)}
-.funnel .nums{grid-column:2;font-size:.85rem;color:var(--muted)}
+figure.figure{margin:.8rem 0}
+figure.figure figcaption{font-weight:700;margin-bottom:.4rem}
+.card h3{margin:.2rem 0 .5rem}
+.card .table-wrap{border:none;margin:.4rem 0}
+.chart{width:100%;min-height:2rem}
+.chart .u-legend{font-size:.85rem;color:var(--muted)}
+.chart-table summary{cursor:pointer;color:var(--accent);margin-top:.4rem}
+label.inline{flex-direction:row;align-items:center;gap:.4rem}
+.with-csv{margin:.8rem 0}.with-csv>.table-wrap,.with-csv>.card{margin-bottom:.2rem}
+button.csv{font-size:.85rem}
+table.wide td{white-space:nowrap;overflow-wrap:normal}
+table.wide th{overflow-wrap:normal;min-width:4.5rem}
+table.wide th,table.wide td{padding:.4rem .6rem}
+tbody th{text-transform:none;letter-spacing:normal;font-size:inherit;color:inherit;font-weight:600;white-space:nowrap}
+.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+table.wide td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem;max-width:22rem}
 .more{margin:.6rem 0}
+.status{font-weight:600}.status-delivered{color:var(--mark)}.status-pending{color:var(--before)}.status-failed{color:#b00020}
+button.resend{padding:.15rem .6rem;font-size:.85rem;white-space:nowrap}
+.deliveries th,.deliveries td{overflow-wrap:normal;word-break:normal}.deliveries td a,.deliveries td code{overflow-wrap:anywhere}
+.deliveries pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f5f7;padding:.4rem;margin:.3rem 0;font-size:.8rem;max-height:12rem;overflow:auto}
 main[tabindex]:focus,main[tabindex]:focus-visible{outline:none}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;color:#000;padding:.3rem .6rem;z-index:9}
 @media (max-width:640px){
   #app{padding:.5rem}
   .event{grid-template-columns:1fr auto;}
   .event time{grid-column:1}.event .kind{grid-column:2;text-align:right}.event .what{grid-column:1/-1}
-  .funnel li{grid-template-columns:1fr}.funnel .nums{grid-column:1}
   .facts{grid-template-columns:1fr}.facts dd{margin-bottom:.3rem}
 }`
 
