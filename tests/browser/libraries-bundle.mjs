@@ -6,7 +6,6 @@ import { join } from 'node:path'
 import commonjs from '@rollup/plugin-commonjs'
 import nodeResolve from '@rollup/plugin-node-resolve'
 import { rollup } from 'rollup'
-import { ROOT } from './harness.mjs'
 
 /** Each library: its package entry and the global the page reads it from. */
 export const LIBRARIES = {
@@ -16,15 +15,14 @@ export const LIBRARIES = {
   'rudderstack-v3': { input: '@rudderstack/analytics-js/bundled', name: 'RudderStackAnalytics' },
 }
 
-export const BUNDLE_DIR = join(ROOT, 'test-artifacts', 'libraries')
-
-/** Builds every library into BUNDLE_DIR/<key>.js (an IIFE setting window[name]); returns the paths. */
-export async function bundleLibraries(dir = BUNDLE_DIR) {
+/** Builds every library into dir/<key>.js (an IIFE setting window[name]); returns the paths. */
+export async function bundleLibraries(dir) {
   mkdirSync(dir, { recursive: true })
   const files = {}
   for (const [key, { input, name }] of Object.entries(LIBRARIES)) {
     const bundle = await rollup({
       input,
+      // commonjs: some of analytics.js's dependencies (@segment/facade…) ship CommonJS only
       plugins: [nodeResolve({ browser: true, preferBuiltins: false }), commonjs()],
       onwarn(warning, warn) {
         // Their own `this` at module top and circular imports are theirs to keep.
