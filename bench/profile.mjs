@@ -2,7 +2,8 @@
 // Where the collector's CPU goes for realistic events: a V8 CPU profile of a collector child
 // process (every thread) while it ingests the scale benchmark's seeded traffic, summed by part.
 //   npm run build && node bench/profile.mjs [events]     # default 50,000 events, SQLite
-// Env: WAYMARK_BENCH_PROFILE_SHAPE=flat for the flat Segment shape instead.
+// Env: WAYMARK_BENCH_PROFILE_SHAPE=flat for the flat Segment shape instead; WAYMARK_BENCH_DIST
+// another build of the collector (for A/B runs, as in bench/collector.mjs).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const CLI = join(ROOT, 'collector', 'dist', 'cli.js')
+const CLI = join(resolve(ROOT, process.env.WAYMARK_BENCH_DIST ?? join('collector', 'dist')), 'cli.js')
 const EVENTS = Number(process.argv[2] ?? 50_000)
 const WRITE_KEY = 'wk_profile'
 const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`

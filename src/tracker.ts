@@ -58,6 +58,7 @@ export function inertTracker(): Tracker {
     user: () => ({ anonymousId: '' }),
     ready: async () => ({ anonymousId: '' }),
     shutdown: async () => {},
+    shareUrl: (_network, url = '') => url,
   }
 }
 

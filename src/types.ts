@@ -108,6 +108,12 @@ export interface Tracker {
   /** Resolves with the identity once the stored one is loaded and every earlier call applied. */
   ready(): Promise<Identity>
   shutdown(): Promise<void>
+  /**
+   * With the shares autotracker: `url` (default: this page) with a new share token, for a link
+   * the page builds itself (a "copy link" button); the share is recorded as `Content Shared`
+   * on `network`, for the content `name` (default: the page's title).
+   */
+  shareUrl?(network: string, url?: string, name?: string): string
 }
 
 export interface IdentifyInput {

@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { JourneyConfigError, loadJourneyConfig } from './journey/config.js'
+import { JourneyConfigError, loadJourneyFile } from './journey/config.js'
 import type { JourneyConfig } from './journey/model.js'
+import { WebhookError } from './webhooks/model.js'
+import { checkConfigWebhooks, type ConfigWebhook } from './webhooks/subscriptions.js'
 
 import type { DatabaseConfig } from './db/connect.js'
 import type { IpPolicy } from './ingest/normalize.js'
@@ -38,6 +40,11 @@ export interface Config {
   /** Stages, lead score and segments (WAYMARK_JOURNEY_CONFIG, else the defaults). */
   journey: JourneyConfig
   journeyFile: string | null
+  /**
+   * allowPrivate: webhook targets may be loopback, private or link-local addresses
+   * (WAYMARK_WEBHOOK_ALLOW_PRIVATE=1). subscriptions: the journey config file's `webhooks`.
+   */
+  webhooks: { allowPrivate: boolean; subscriptions: ConfigWebhook[] }
 }
 
 /** Fixed so the example pages can ship it; only used when no write key is configured. */
@@ -72,7 +79,8 @@ Environment (used when no flag is given):
   WAYMARK_EXAMPLES_DIR     folder served at /examples/ (default <repo>/examples)
   WAYMARK_SDK_DIR          folder served at /sdk/ (default <repo>/dist)
   WAYMARK_UI_DIR           folder with the built viewer served at /ui (default <repo>/collector/dist/ui)
-  WAYMARK_JOURNEY_CONFIG   JSON file with journey stages, lead-score rules, segments (default: built-in)`
+  WAYMARK_JOURNEY_CONFIG   JSON file with journey stages, lead-score rules, segments, webhooks (default: built-in)
+  WAYMARK_WEBHOOK_ALLOW_PRIVATE  1: webhooks may go to loopback, private and link-local addresses (default: refused)`
 
 function parseFlags(argv: string[]): Record<string, string> {
   const flags: Record<string, string> = {}
@@ -145,12 +153,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
   }
   const journeyFile = env.WAYMARK_JOURNEY_CONFIG?.trim() ? resolve(env.WAYMARK_JOURNEY_CONFIG.trim()) : null
   let journey: JourneyConfig
+  let webhooks: ConfigWebhook[]
   try {
-    journey = loadJourneyConfig(journeyFile)
+    const loaded = loadJourneyFile(journeyFile)
+    journey = loaded.journey
+    const known = { stages: journey.stages.map((s) => s.id), segments: journey.segments.map((s) => s.id) }
+    webhooks = checkConfigWebhooks(loaded.json.webhooks, known, env)
   } catch (err) {
     if (err instanceof JourneyConfigError) throw new ConfigError(err.message)
+    if (err instanceof WebhookError) throw new ConfigError(`journey config ${journeyFile}: ${err.message}`)
     throw err
   }
+  const allowPrivate = (env.WAYMARK_WEBHOOK_ALLOW_PRIVATE ?? '').trim()
+  if (!['', '0', '1'].includes(allowPrivate)) throw new ConfigError('WAYMARK_WEBHOOK_ALLOW_PRIVATE must be 1 or 0')
   return {
     help: flags.help === '1',
     host: flags.host ?? env.WAYMARK_HOST ?? DEFAULT_HOST,
@@ -173,5 +188,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config & { h
     },
     journey,
     journeyFile,
+    webhooks: { allowPrivate: allowPrivate === '1', subscriptions: webhooks },
   }
 }

@@ -6,11 +6,16 @@ import { isUnavailable } from './db/errors.js'
 import { applyIpPolicy } from './ingest/normalize.js'
 import { JourneyWorker } from './journey/worker.js'
 import type { JourneyHooks } from './journey/hooks.js'
+import { deviceLinkKeeper } from './journey/device-links.js'
+import { shareKeeper } from './journey/shares.js'
 import { ingestRoutes } from './routes/ingest.js'
 import { readRoutes } from './routes/read.js'
 import { staticRoutes } from './routes/static.js'
 import { unavailable } from './routes/http.js'
 import { uiRoutes } from './routes/ui.js'
+import { outboxListener } from './webhooks/outbox.js'
+import { WebhookSender, type SenderOptions } from './webhooks/sender.js'
+import { syncConfigSubscriptions } from './webhooks/subscriptions.js'
 
 export type { Config } from './config.js'
 export { loadConfig, DEMO_WRITE_KEY } from './config.js'
@@ -19,7 +24,10 @@ export type { Store } from './db/connect.js'
 /** A socket with no request in flight is closed after this. */
 const CONNECTION_TIMEOUT_MS = 75_000
 
-export function buildServer(config: Config, store: Store, journey = new JourneyWorker(store, config.journey)): FastifyInstance {
+/** Tables kept from events besides the journey's own (docs/viewer.md). */
+export const KEEPERS = [shareKeeper, deviceLinkKeeper]
+
+export function buildServer(config: Config, store: Store, journey: JourneyWorker, webhooks: WebhookSender): FastifyInstance {
   const app = Fastify({
     // Logs go to stderr: stdout carries only the start-up lines ("listening on …").
     logger:
@@ -67,7 +75,7 @@ export function buildServer(config: Config, store: Store, journey = new JourneyW
   })
 
   app.register(ingestRoutes, { config, store })
-  app.register(readRoutes, { config, store, journey })
+  app.register(readRoutes, { config, store, journey, webhooks })
   app.register(staticRoutes, { config })
 
   // The timeline viewer: reads only /api/*.
@@ -111,25 +119,41 @@ function trustedHops(trust: Config['trustProxy']): false | string | ((address: s
 export interface RunningCollector {
   app: FastifyInstance
   store: Store
+  journey: JourneyWorker
+  webhooks: WebhookSender
   url: string
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   close(): Promise<void>
 }
 
-export async function startCollector(config: Config): Promise<RunningCollector> {
+/** What a test or a benchmark may set beyond the configuration: the webhook sender's clock, retry pace and transport. */
+export interface StartOptions {
+  webhooks?: Omit<SenderOptions, 'allowPrivate'>
+}
+
+export async function startCollector(config: Config, opts: StartOptions = {}): Promise<RunningCollector> {
   let app: FastifyInstance | null = null
   const store = await openStore(config.database, (err) => app?.log.warn({ err }, 'idle database connection lost'))
-  const hooks: JourneyHooks = {}
+  // Webhooks: deliveries are written in the journey worker's transaction (the outbox) and
+  // sent by the sender, which is woken when a step commits.
+  const webhooks = new WebhookSender(store, { ...opts.webhooks, allowPrivate: config.webhooks.allowPrivate })
+  const hooks: JourneyHooks = {
+    keepers: KEEPERS,
+    listeners: [outboxListener({ maxAgeMs: webhooks.retry.maxAgeMs })],
+    committed: [() => webhooks.wake()],
+  }
   // Journey analytics are kept in the background, in bounded steps (journey/worker.ts).
   const journey = new JourneyWorker(store, config.journey, hooks)
-  app = buildServer(config, store, journey)
+  app = buildServer(config, store, journey, webhooks)
   try {
+    await syncConfigSubscriptions(store, config.webhooks.subscriptions, Date.now())
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await store.close()
     throw err
   }
   journey.start()
+  webhooks.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -137,11 +161,14 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
   const running: RunningCollector = {
     app,
     store,
+    journey,
+    webhooks,
     url: `http://${host}:${port}`,
     close: () =>
       (closing ??= (async () => {
         await app!.close()
         await journey.stop()
+        await webhooks.stop()
         await store.close()
       })()),
   }

@@ -225,6 +225,29 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     expect(flag).toEqual({ page: true, Before: true, identify: false, After: false })
   })
 
+  it.skipIf(skip)('rule 7 whatever the arrival order: an earlier event carrying the userId, delivered after the identify, moves identifiedAt back', async () => {
+    // analytics.js 2 retries an event with the userId of the moment of the retry: an event of
+    // the anonymous visit can arrive, carrying the userId, after the identify was stored.
+    const t0 = Date.now() - 60_000
+    const at = (ms: number) => new Date(t0 + ms).toISOString()
+    const ok = (batch: unknown[]) => okAt(batch, { sentAt: undefined })
+    const flags = async (order: 'identify first' | 'retried first') => {
+      const a = uid('anon')
+      const userId = uid('u')
+      const retried = track(a, 'Retried', { timestamp: at(1000), userId })
+      const identified = identify(a, {}, { timestamp: at(3000), userId })
+      await ok([page(a, { timestamp: at(0) })])
+      await ok([order === 'identify first' ? identified : retried])
+      await ok([order === 'identify first' ? retried : identified])
+      const person = await lookup(c.url, `userId=${userId}`)
+      const events = await timelineOf(c.url, person.id)
+      return { identifiedAt: person.identifiedAt, flags: Object.fromEntries(events.map((e) => [e.event ?? e.type, e.beforeIdentified])) }
+    }
+    const expected = { identifiedAt: at(1000), flags: { page: true, Retried: false, identify: false } }
+    expect(await flags('retried first')).toEqual(expected)
+    expect(await flags('identify first')).toEqual(expected)
+  })
+
   it.skipIf(skip)('rule 7 in the identifying millisecond: an event without identity counts as before; the Person page counts agree with the badges', async () => {
     const [phone, laptop] = [uid('phone'), uid('laptop')]
     const email = `${uid('tie')}@example.com`

@@ -1,6 +1,7 @@
 // The real server libraries against a started collector (collector/README.md, Send from other
 // libraries): a backfilled event keeps its day, a server-side page with utm_* in its URL gives
 // the person a campaign, and nothing they send is flagged as a bot.
+import { Analytics as CustomerIoAnalytics } from '@customerio/cdp-analytics-node'
 import RudderAnalytics from '@rudderstack/rudder-sdk-node'
 import { Analytics as SegmentAnalytics } from '@segment/analytics-node'
 import { describe, expect, it } from 'vitest'
@@ -43,6 +44,17 @@ describe.each(BACKENDS)('server libraries on $name', ({ name, skip }) => {
     const failures: unknown[] = []
     analytics.on('error', (err) => failures.push(err))
     const userId = uid('seg')
+    sendJourney(analytics as unknown as Client, userId, `${userId}@example.com`)
+    await analytics.closeAndFlush({ timeout: 10_000 })
+    expect(failures).toEqual([])
+    await expectLanded(userId, `${userId}@example.com`)
+  })
+
+  it.skipIf(skip)('@customerio/cdp-analytics-node (analytics-node\'s fork: batches to {host}/v1/batch)', async () => {
+    const analytics = new CustomerIoAnalytics({ writeKey: WRITE_KEY, host: c.url, maxEventsInBatch: 10, flushInterval: 200, maxRetries: 1 })
+    const failures: unknown[] = []
+    analytics.on('error', (err) => failures.push(err))
+    const userId = uid('cio')
     sendJourney(analytics as unknown as Client, userId, `${userId}@example.com`)
     await analytics.closeAndFlush({ timeout: 10_000 })
     expect(failures).toEqual([])

@@ -1,19 +1,22 @@
 // The built CLI as a real child process: start-up output, SIGTERM with a batch in flight,
 // two processes on one PostgreSQL database, and PostgreSQL going away mid-load.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { createServer, type Server, type Socket, connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADMIN_TOKEN,
   BACKENDS,
+  CLI,
+  COLLECTOR,
   api,
+  buildCli,
+  spawnCollector,
   PG_AVAILABLE,
   WRITE_KEY,
   basic,
@@ -27,48 +30,11 @@ import {
   testConfig,
   track,
   uid,
+  type Child,
   type TestDatabase,
 } from './process-helpers.js'
 
-const COLLECTOR = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const CLI = join(COLLECTOR, 'dist', 'cli.js')
-
-beforeAll(() => {
-  // The child processes run the built JavaScript, as `npx waymark-collector` would.
-  execFileSync(process.execPath, [join(COLLECTOR, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(COLLECTOR, 'tsconfig.json')], { stdio: 'inherit' })
-}, 120_000)
-
-interface Child {
-  child: ChildProcess
-  url: string
-  stdout: string[]
-  stderr: string[]
-  exited: Promise<number | null>
-}
-
-function spawnCollector(args: string[], env: Record<string, string>, cwd?: string): Promise<Child> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: cwd ?? COLLECTOR,
-    env: { PATH: process.env.PATH ?? '', WAYMARK_LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const stdout: string[] = []
-  const stderr: string[] = []
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(...d.split('\n').filter(Boolean)))
-  return new Promise((resolveChild, reject) => {
-    // Whole lines only: a chunk may end mid-line, and a cut "listening on" line holds a cut URL.
-    let partial = ''
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      const lines = (partial + d).split('\n')
-      partial = lines.pop()!
-      stdout.push(...lines.filter(Boolean))
-      const line = stdout.find((l) => l.startsWith('listening on '))
-      if (line) resolveChild({ child, url: line.slice('listening on '.length), stdout, stderr, exited })
-    })
-    exited.then((code) => reject(new Error(`collector exited with ${code}: ${stderr.join('\n')}`)))
-  })
-}
+beforeAll(buildCli, 120_000)
 
 async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
   const until = Date.now() + ms

@@ -184,7 +184,7 @@ describe('rows for the writer thread', () => {
   it('arrive in the database exactly as packed: strings of any kind, numbers, nulls', () => {
     const db = new Database(':memory:')
     db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, a, b, c)')
-    const run = jobRunner(db, { insert: 'INSERT INTO t VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING', stats: 'SELECT value FROM json_each(?)', traits: 'SELECT ?' })
+    const run = jobRunner(db, { insert: 'INSERT INTO t VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING', stats: 'SELECT value FROM json_each(?)', traits: 'SELECT ?', profile: 'SELECT ?, ?', browser: 'SELECT ?, ?, ?, ?' }, () => 'p_1')
     const rows = [
       { id: 'é-1', a: '', b: 1_767_225_600_123, c: null },
       { id: '2', a: '{"x":"a \\"quoted\\" 😀 ☃"}', b: 49.5, c: '12' },

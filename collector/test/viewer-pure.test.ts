@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { toCsv } from '../ui/dom.js'
 import { aroundIdentification, describe as describeEvent } from '../ui/person.js'
+import { deliverySubject, describeTriggers, lastAnswer } from '../ui/webhooks.js'
 
 const ev = (timestamp: string, beforeIdentified: boolean, messageId: string) =>
   ({ messageId, timestamp, beforeIdentified, type: 'track', event: 'X', properties: null, context: null }) as any
@@ -39,5 +40,20 @@ describe('event descriptions', () => {
     expect(describeEvent({ ...ev('t', false, 'm'), event: 'File Downloaded', properties: { url: 'javascript:alert(1)' } })).toMatchObject({ kind: 'link', href: null })
     expect(describeEvent({ ...ev('t', false, 'm'), event: 'File Downloaded', properties: { url: 'https://x.example/a.pdf' } }).href).toBe('https://x.example/a.pdf')
     expect(describeEvent({ ...ev('t', false, 'm'), type: 'page', event: null, properties: { title: 'Pricing', path: '/pricing' } })).toMatchObject({ kind: 'page', title: 'Pricing', detail: '/pricing' })
+  })
+})
+
+describe('webhooks page words', () => {
+  it('says what a subscription is sent, what a delivery is about and the last answer', () => {
+    expect(describeTriggers({ 'person.identified': true, 'stage.entered': ['known', 'customer'], event: ['Order Completed'] })).toBe(
+      'person identified · stage entered: known, customer · events: Order Completed',
+    )
+    expect(describeTriggers({ 'segment.entered': ['hot-leads'], 'segment.left': ['hot-leads'] })).toBe('segment entered: hot-leads · segment left: hot-leads')
+    expect(deliverySubject({ type: 'stage.entered', payload: { data: { stage: 'known' } } } as any)).toBe('stage.entered known')
+    expect(deliverySubject({ type: 'person.identified', payload: { data: {} } } as any)).toBe('person.identified')
+    expect(lastAnswer({ status: 'delivered', lastStatus: 204, lastError: null })).toBe('HTTP 204')
+    expect(lastAnswer({ status: 'pending', lastStatus: 503, lastError: 'HTTP 503' })).toBe('HTTP 503')
+    expect(lastAnswer({ status: 'pending', lastStatus: null, lastError: 'network error: ECONNREFUSED' })).toBe('network error: ECONNREFUSED')
+    expect(lastAnswer({ status: 'pending', lastStatus: null, lastError: null })).toBe('—')
   })
 })

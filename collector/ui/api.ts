@@ -77,4 +77,9 @@ export type {
   TimelineEvent,
   TimelinePage,
   Touch,
+  DeliveriesPage,
+  WebhookDelivery,
+  WebhookList,
+  WebhookSubscription,
+  WebhookTriggers,
 } from '@waymark/contract'

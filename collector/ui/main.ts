@@ -1,10 +1,11 @@
-// Waymark viewer: sign-in, then People / Person / Journey pages over the read API.
+// Waymark viewer: sign-in, then People / Person / Journey / Webhooks pages over the read API.
 import { api, ApiError, token } from './api.js'
 import { clear, h } from './dom.js'
 import { journeyPage } from './journey.js'
 import { peoplePage } from './people.js'
 import { personPage } from './person.js'
 import { parseRoute } from './router.js'
+import { webhooksPage } from './webhooks.js'
 
 const root = document.getElementById('app')!
 
@@ -45,6 +46,7 @@ function nav(current: string): HTMLElement {
     { class: 'top', 'aria-label': 'Main' },
     link('people', 'People'),
     link('journey', 'Journey'),
+    link('webhooks', 'Webhooks'),
     h('button', { type: 'button', class: 'link', onclick: () => (token.clear(), signIn()) }, 'Sign out'),
   )
 }
@@ -58,7 +60,14 @@ async function show(): Promise<void> {
   clear(root)
   root.append(nav(route.name === 'person' ? 'people' : route.name), main)
   try {
-    const page = route.name === 'person' ? await personPage(route) : route.name === 'journey' ? await journeyPage(route) : await peoplePage(route)
+    const page =
+      route.name === 'person'
+        ? await personPage(route)
+        : route.name === 'journey'
+          ? await journeyPage(route)
+          : route.name === 'webhooks'
+            ? await webhooksPage()
+            : await peoplePage(route)
     if (mine !== generation) return
     main.replaceChildren(page)
   } catch (err) {

@@ -1,8 +1,8 @@
-// Hash routes (#/people?…, #/person/<id>, #/journey?…): the page works from a bookmark and with
+// Hash routes (#/people?…, #/person/<id>, #/journey?…, #/webhooks): the page works from a bookmark and with
 // the browser's back button, and /ui needs a single server route.
 
 export interface Route {
-  name: 'people' | 'person' | 'journey'
+  name: 'people' | 'person' | 'journey' | 'webhooks'
   id: string | null
   params: URLSearchParams
 }
@@ -13,6 +13,7 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query)
   if (name === 'person' && id) return { name: 'person', id: decodeURIComponent(id), params }
   if (name === 'journey') return { name: 'journey', id: null, params }
+  if (name === 'webhooks') return { name: 'webhooks', id: null, params }
   return { name: 'people', id: null, params }
 }
 

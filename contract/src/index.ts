@@ -3,4 +3,5 @@
 export * from './identity.js'
 export * from './vocabulary.js'
 export type * from './read-api.js'
+export * from './webhooks.js'
 export type * from './analytics-api.js'

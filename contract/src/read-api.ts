@@ -23,7 +23,10 @@ export interface TimelineEvent {
   device: string | null
   isBot: boolean
   ip: string | null
-  /** The event happened before this person was identified. */
+  /**
+   * The event was recorded anonymously, before its device belonged to the identified person:
+   * before the person's identification, or, on a device linked later, before that link.
+   */
   beforeIdentified: boolean
 }
 
@@ -84,7 +87,9 @@ export interface ProfileSummary {
   firstSeen: string | null
   lastSeen: string | null
   eventCount: number
+  /** The touch of the person's earliest event on any device (`touchOfEvent`); null without events. */
   firstTouch: TouchAt | null
+  /** The latest event that carried a campaign or an external referrer. */
   lastTouch: TouchAt | null
   /** Its userId and email, and the most recently seen of its anonymous ids (at most 100). */
   identifiers: Identifier[]
@@ -152,6 +157,27 @@ export interface DevicesPage {
   profileId: string
   devices: Device[]
   nextCursor: string | null
+}
+
+/** One row of the share table: shares of one piece of content on one network. */
+export interface ShareRow {
+  content: string
+  network: string
+  /** `Content Shared` events. */
+  shares: number
+  /** Page views that arrived with one of these shares' tokens (not the sharer's own browser). */
+  referredVisits: number
+  /** People those visits brought (the sharer not counted). */
+  people: number
+  /** Of them, those who were anonymous when they arrived and are identified now. */
+  becameKnown: number
+}
+
+/** `GET /api/journey/shares?from=&to=`: shares and the visits they brought in the period. */
+export interface ShareReport {
+  period: { from: string | null; to: string | null }
+  rows: ShareRow[]
+  status: JourneyStatus
 }
 
 /** `GET /api/profiles/:id/timeline`. */

@@ -11,6 +11,10 @@ export const OUTBOUND_LINK_CLICKED = 'Outbound Link Clicked'
 export const FILE_DOWNLOADED = 'File Downloaded'
 export const EMAIL_LINK_CLICKED = 'Email Link Clicked'
 export const PHONE_LINK_CLICKED = 'Phone Link Clicked'
+export const CONTENT_SHARED = 'Content Shared'
+
+/** The query parameter that carries a share token on a shared link (docs/autotrack.md, Shares). */
+export const SHARE_PARAM = 'wm_share'
 
 /** The Segment e-commerce event whose `revenue` (else `total`, else `value`) and `currency` the revenue tables add up. */
 export const ORDER_COMPLETED = 'Order Completed'
@@ -26,6 +30,7 @@ export const AUTOTRACK_EVENTS: readonly string[] = [
   FILE_DOWNLOADED,
   EMAIL_LINK_CLICKED,
   PHONE_LINK_CLICKED,
+  CONTENT_SHARED,
 ]
 
 export type EventKind = 'content' | 'form' | 'link' | 'track'
@@ -36,6 +41,31 @@ export function eventKind(event: string | null): EventKind {
   if (event === FORM_SUBMITTED) return 'form'
   if (event === OUTBOUND_LINK_CLICKED || event === FILE_DOWNLOADED || event === EMAIL_LINK_CLICKED || event === PHONE_LINK_CLICKED) return 'link'
   return 'track'
+}
+
+/** What the Person page's timeline filters by. */
+export type TimelineKind = 'page' | 'content' | 'form' | 'link' | 'custom' | 'identity'
+export const TIMELINE_KINDS: readonly TimelineKind[] = ['page', 'content', 'form', 'link', 'custom', 'identity']
+
+/** Event types of the page and identity kinds; every other kind is a track event. */
+export const KIND_TYPES: Readonly<Partial<Record<TimelineKind, readonly string[]>>> = { page: ['page', 'screen'], identity: ['identify', 'alias', 'group'] }
+
+/**
+ * Track events by timeline kind; any other track event is `custom`. Scroll depth and engaged
+ * time belong to the page view they measure, so they are of the page kind.
+ */
+export const KIND_EVENTS: Readonly<Record<'page' | 'content' | 'form' | 'link', readonly string[]>> = {
+  page: [SCROLL_DEPTH, PAGE_ENGAGED],
+  content: [CONTENT_IMPRESSION, CONTENT_CLICKED, CONTENT_SHARED],
+  form: [FORM_SUBMITTED],
+  link: [OUTBOUND_LINK_CLICKED, FILE_DOWNLOADED, EMAIL_LINK_CLICKED, PHONE_LINK_CLICKED],
+}
+
+/** The timeline kind of an event; the collector's timeline filter says the same in SQL. */
+export function timelineKind(type: string, event: string | null): TimelineKind {
+  for (const kind of ['page', 'identity'] as const) if (KIND_TYPES[kind]!.includes(type)) return kind
+  for (const kind of ['page', 'content', 'form', 'link'] as const) if (event !== null && KIND_EVENTS[kind].includes(event)) return kind
+  return 'custom'
 }
 
 /** Ad click ids read from a landing URL, by their query parameter names. */
@@ -74,7 +104,7 @@ export interface WireTouch extends Campaign {
   [clickId: string]: string | undefined
 }
 
-/** A touch as the collector stores and the read API answers it. */
+/** A touch as the collector stores and the read API answers it (`landingPage`: a path). */
 export interface Touch {
   source?: string
   medium?: string
@@ -84,4 +114,41 @@ export interface Touch {
   referrer?: string
   landingPage?: string
   channel?: string
+}
+
+const objectOf = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
+const textOf = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
+
+// The WHATWG URL of browsers and Node; the contract compiles without either's type library.
+declare const URL: new (url: string, base?: string) => { pathname: string }
+
+/** The path of a URL (absolute or not); undefined for none or a malformed one. */
+export function pathOfUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined
+  try {
+    return new URL(url, 'http://x').pathname
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The touch one stored event tells of: its `context.campaign` as the collector completed it
+ * (channel `direct` when it carried none) and the path of the page it happened on. A person's
+ * first touch is this of their earliest event on any device; a session header shows this of
+ * the session's first event; so the two agree.
+ */
+export function touchOfEvent(e: { type: string; properties: unknown; context: unknown }): Touch {
+  const context = objectOf(e.context)
+  const campaign = objectOf(context.campaign)
+  const page = objectOf(context.page)
+  const props = e.type === 'page' || e.type === 'screen' ? objectOf(e.properties) : {}
+  const touch: Touch = { channel: textOf(campaign.channel) ?? 'direct' }
+  for (const [to, from] of [['source', 'source'], ['medium', 'medium'], ['campaign', 'name'], ['term', 'term'], ['content', 'content'], ['referrer', 'referrer']] as const) {
+    const value = textOf(campaign[from])
+    if (value) touch[to] = value
+  }
+  const landing = textOf(props.path) ?? textOf(page.path) ?? pathOfUrl(textOf(props.url) ?? textOf(page.url))
+  if (landing) touch.landingPage = landing
+  return touch
 }

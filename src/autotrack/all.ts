@@ -1,6 +1,6 @@
 // Every autotracker, by name, in the order they must install: redaction and enrichment first (so
 // the identify of an e-mail link and the first page view already carry session and campaign), the
-// e-mail parameter removed before the first page view, page views last.
+// e-mail and share parameters removed before the first page view, page views last.
 import type { Autotracker } from '../types'
 import { attribution } from './attribution'
 import { content } from './content'
@@ -12,6 +12,7 @@ import { pageViews } from './page-views'
 import { redact } from './redact'
 import { scrollDepth } from './scroll-depth'
 import { sessions } from './sessions'
+import { shares } from './shares'
 import { trackClicks } from './track-clicks'
 
 export interface AutotrackOptions {
@@ -27,7 +28,7 @@ export interface AutotrackOptions {
   sessionTimeout?: number
 }
 
-export const AUTOTRACKERS = ['sessions', 'attribution', 'emails', 'engagement', 'scroll', 'content', 'clicks', 'links', 'forms', 'pages']
+export const AUTOTRACKERS = ['sessions', 'attribution', 'emails', 'shares', 'engagement', 'scroll', 'content', 'clicks', 'links', 'forms', 'pages']
 
 /** The autotrackers chosen by `options`, in installation order. */
 export function autotrack(o: AutotrackOptions = {}): Autotracker[] {
@@ -35,6 +36,7 @@ export function autotrack(o: AutotrackOptions = {}): Autotracker[] {
     sessions({ timeout: o.sessionTimeout }),
     attribution(),
     emailLinks({ param: o.emailParam }),
+    shares(),
     engagedTime(),
     scrollDepth(),
     content(),

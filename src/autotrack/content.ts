@@ -6,7 +6,7 @@ import type { Autotracker, Properties } from '../types'
 import { redactEmails } from './redact-emails'
 import { onClick, onRoute } from './util'
 
-const SELECTOR = '[data-wm-content]'
+export const SELECTOR = '[data-wm-content]'
 
 export function contentOf(el: HTMLElement): Properties {
   const d = el.dataset

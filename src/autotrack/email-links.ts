@@ -4,15 +4,11 @@
 // (so the identify carries them) and before pageViews() so no page
 // event ever records it (redact() catches what slips through anyway).
 import type { Autotracker } from '../types'
-import { replaceUrl } from './util'
+import { takeParam } from './util'
 
 export function emailLinks({ param = 'wm_email' }: { param?: string } = {}): Autotracker {
   return ({ tracker }) => {
-    const url = new URL(location.href)
-    const email = url.searchParams.get(param)
-    if (email === null) return
-    url.searchParams.delete(param)
-    replaceUrl(url.href)
-    if (email.trim()) tracker.identify({ email })
+    const email = takeParam(param)
+    if (email?.trim()) tracker.identify({ email })
   }
 }

@@ -85,6 +85,15 @@ export function onRoute(fn: RouteListener): () => void {
   return () => listeners.delete(fn)
 }
 
+/** The value of query parameter `name` this page arrived with (null: none), removed from the address bar. */
+export function takeParam(name: string): string | null {
+  const url = new URL(location.href)
+  const value = url.searchParams.get(name)
+  url.searchParams.delete(name)
+  if (value !== null) replaceUrl(url.href)
+  return value
+}
+
 /** Changes the address bar without it counting as a route change (the watcher, if installed, learns the new address). */
 export function replaceUrl(url: string): void {
   muted = true

@@ -98,12 +98,13 @@ function closeServer(server) {
 
 /**
  * Static server: `/dist/*` from DIST, `/node_modules/{idb-keyval,ulid}/*` from the repository,
- * and pages added with `setPage(path, html)`. `?delay=ms` on any URL delays the answer (to make
- * sure calls happen before the library arrives). `headers` are added to every answer (the bench
- * uses COOP/COEP for cross-origin isolation = 5 µs timers).
+ * pages added with `setPage(path, html)` and files with `setFile(path, file)`. `?delay=ms` on any
+ * URL delays the answer (to make sure calls happen before the library arrives). `headers` are
+ * added to every answer (the bench uses COOP/COEP for cross-origin isolation = 5 µs timers).
  */
 export async function startStaticServer({ headers = {} } = {}) {
   const pages = new Map()
+  const files = new Map()
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x')
     const delay = Number(url.searchParams.get('delay') || 0)
@@ -115,9 +116,9 @@ export async function startStaticServer({ headers = {} } = {}) {
     try {
       const p = decodeURIComponent(url.pathname)
       if (pages.has(p)) return send(200, pages.get(p), TYPES['.html'])
-      let file
-      if (p.startsWith('/dist/')) file = join(DIST, normalize(p.slice(6)))
-      else if (/^\/node_modules\/(idb-keyval|ulid)\//.test(p)) file = join(ROOT, normalize(p.slice(1)))
+      let file = files.get(p)
+      if (!file && p.startsWith('/dist/')) file = join(DIST, normalize(p.slice(6)))
+      else if (!file && /^\/node_modules\/(idb-keyval|ulid)\//.test(p)) file = join(ROOT, normalize(p.slice(1)))
       if (file && !file.includes('..') && (await stat(file).catch(() => null))?.isFile()) {
         return send(200, await readFile(file), TYPES[extname(file)] || 'application/octet-stream')
       }
@@ -135,6 +136,10 @@ export async function startStaticServer({ headers = {} } = {}) {
     url: (path) => origin + path,
     setPage(path, html) {
       pages.set(path, html)
+      return origin + path
+    },
+    setFile(path, file) {
+      files.set(path, file)
       return origin + path
     },
     close: () => closeServer(server),

@@ -9,6 +9,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium, ROOT, waitFor } from './harness.mjs'
 import { loadConfig } from '../../collector/src/config.js'
 import { startCollector, type RunningCollector } from '../../collector/src/server.js'
+import { startReceiver, verified } from '../../collector/test/webhook-receiver.js'
 
 const ADMIN = 'adm_viewer_test_token'
 const ARTIFACTS = join(ROOT, 'test-artifacts')
@@ -23,7 +24,8 @@ beforeAll(async () => {
   }
   mkdirSync(ARTIFACTS, { recursive: true })
   dir = mkdtempSync(join(tmpdir(), 'waymark-viewer-'))
-  const config = loadConfig(['--port', '0'], { WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent' })
+  // Webhooks go to a receiver on 127.0.0.1 here.
+  const config = loadConfig(['--port', '0'], { WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent', WAYMARK_WEBHOOK_ALLOW_PRIVATE: '1' })
   collector = await startCollector({ ...config, database: { kind: 'sqlite', file: join(dir, 'waymark.db') } })
   browser = await launchChromium()
 })
@@ -300,5 +302,52 @@ describe('timeline viewer in Chromium', () => {
     await ui.waitForFunction(() => document.querySelectorAll('.devices tbody tr').length === 25)
     await expect(ui.locator('.devices button.more').isHidden()).resolves.toBe(true)
     await ui.context().close()
+  })
+
+  it('the Webhooks page shows a delivery from a visit to the example site, and resends it', async () => {
+    const rx = await startReceiver()
+    try {
+      const made = await fetch(`${collector.url}/api/webhooks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${rx.url}/crm`, triggers: { 'person.identified': true } }),
+      })
+      expect(made.status).toBe(201)
+      const { webhook } = await made.json()
+      const email = `grace-${Date.now().toString(36)}@example.com`
+      const visitor = await device()
+      await subscribe(await visitor.newPage(), email)
+      const got = await waitFor(() => rx.received.find((r) => r.json?.data.person.email === email), { timeout: 20_000, message: 'the delivery' })
+      expect(verified(webhook.secret, got)).toMatchObject({ type: 'person.identified', data: { person: { email, stage: 'known' } } })
+      await visitor.close()
+
+      const ui = await viewer()
+      await ui.click('nav.top a[href="#/webhooks"]')
+      await ui.waitForSelector('h2#webhooks-title')
+      const card = ui.locator('section.webhook', { hasText: webhook.id })
+      await expect(card.locator('dd', { hasText: 'person identified' }).count()).resolves.toBe(1)
+      const row = card.locator('tbody tr', { hasText: got.id })
+      await row.waitFor()
+      const cells = await row.locator('td').allTextContents()
+      expect(cells.slice(1, 5)).toEqual(['person.identified', email, 'delivered', '1'])
+      // The receiver's answer is there, as text.
+      await expect(row.locator('summary').textContent()).resolves.toBe('HTTP 200')
+      await row.locator('summary').click()
+      await expect(row.locator('pre').textContent()).resolves.toBe('ok')
+      await ui.screenshot({ path: join(ARTIFACTS, 'viewer-webhooks.png'), fullPage: true })
+      await row.locator('button.resend').click()
+      await ui.waitForFunction((id) => document.querySelector('.deliveries p[role=status]')?.textContent === `${id} is queued to be sent again.`, got.id)
+      await waitFor(() => rx.received.filter((r) => r.id === got.id).length === 2, { message: 'the resent delivery' })
+      // Same id, same body, signed afresh.
+      const again = rx.received.filter((r) => r.id === got.id)[1]!
+      expect(again.body).toBe(got.body)
+      expect(verified(webhook.secret, again)).toEqual(verified(webhook.secret, got))
+      await ui.reload()
+      await ui.waitForSelector('h2#webhooks-title')
+      await waitFor(async () => (await ui.locator('section.webhook tbody tr', { hasText: got.id }).locator('td').allTextContents())[4] === '2', { message: 'two attempts shown' })
+      await ui.context().close()
+    } finally {
+      await rx.close()
+    }
   })
 })

@@ -44,8 +44,8 @@ describe('tracked files', () => {
 
 // The layout is the architecture: a module imports from its own part or from parts below it,
 // never above, and no two modules import each other in a circle.
-// SDK: public API → core → platform adapters. Collector: routes → ingest | journey → read →
-// identity → db → lib.
+// SDK: public API → core → platform adapters. Collector: routes → webhooks → ingest | journey →
+// read → identity → db → lib.
 const LAYERS: Record<string, Array<[group: string, layer: number]>> = {
   src: [
     ['api', 0], // index.ts, browser.ts, tracker.ts, autotrack/
@@ -56,12 +56,13 @@ const LAYERS: Record<string, Array<[group: string, layer: number]>> = {
   'collector/src': [
     ['app', 0], // cli.ts, server.ts, config.ts
     ['routes', 1],
-    ['ingest', 2],
-    ['journey', 2],
-    ['read', 3],
-    ['identity', 4],
-    ['db', 5],
-    ['lib', 6],
+    ['webhooks', 2], // acts on the journey's changes
+    ['ingest', 3],
+    ['journey', 3],
+    ['read', 4],
+    ['identity', 5],
+    ['db', 6],
+    ['lib', 7],
   ],
 }
 

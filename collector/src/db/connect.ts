@@ -8,6 +8,7 @@ import Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { DB, Db, Dialect } from './schema.js'
+import { isBusy } from './errors.js'
 import { migrate } from './migrations/index.js'
 
 export type DatabaseConfig =
@@ -138,6 +139,24 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     throw err
   }
   return store
+}
+
+/**
+ * A write transaction from the event loop's thread. On SQLite the write lock is asked for
+ * without waiting: waiting would hold the event loop while the writer thread commits. Busy, it
+ * tries again a moment later, off the loop, for as long in all as SQLite's own wait would be.
+ */
+export async function writeTransaction<T>(store: Store, fn: (trx: Db) => Promise<T>): Promise<T> {
+  if (store.dialect !== 'sqlite') return store.transaction(fn)
+  const until = performance.now() + 5_000
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    try {
+      return await store.transaction(fn, { nowait: true })
+    } catch (err) {
+      if (!isBusy(err) || performance.now() > until) throw err
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
 }
 
 const CHECKPOINT_EVERY_MS = 200

@@ -110,6 +110,8 @@ export interface JourneyStateTable {
   config_hash: string
   /** JSON: names of the event keepers whose facts are complete. */
   keepers: string
+  /** The epoch of the last change of config or facts (a day's change excluded). */
+  changed_epoch: number
 }
 
 export interface JourneyMatchersTable {
@@ -226,7 +228,83 @@ export interface JourneyCountsTable {
   n: number
 }
 
+export interface WebhookSubscriptionsTable {
+  id: string
+  url: string
+  /** whsec_<base64>: shown once when created, never read back through the API. */
+  secret: string
+  /** JSON WebhookTriggers. */
+  triggers: string
+  source: 'config' | 'api'
+  created_at: number
+  /** Changes caused by events with ids up to this one are history: never sent. */
+  from_event: number
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+export interface WebhookDeliveriesTable {
+  seq: Generated<number>
+  /** msg_<ulid>: the webhook-id header, the same on every attempt. */
+  id: string
+  subscription_id: string
+  /** The person's profile id when enqueued: one person's deliveries go out in seq order. */
+  person_key: string
+  kind: string
+  /** The exact JSON body that is signed and sent. */
+  payload: string
+  status: DeliveryStatus
+  attempts: number
+  created_at: number
+  next_attempt_at: number
+  /** Retrying stops past this (24 h after creation or a resend). */
+  expires_at: number
+  lease_until: number
+  lease_owner: string | null
+  last_attempt_at: number | null
+  last_status: number | null
+  last_error: string | null
+  /** The start of the last answer's body (at most 1 KB). */
+  last_body: string | null
+  delivered_at: number | null
+}
+
+export interface ShareLinksTable {
+  token: string
+  content: string
+  network: string
+  /** Identity key of the sharing event ('' once that person is erased). */
+  sharer: string
+  at: number
+}
+
+export interface ShareVisitsTable {
+  token: string
+  /** Identity key of the arriving event. */
+  visitor: string
+  day: number
+  first_at: number
+  first_identified: number
+  n: number
+}
+
+export interface ShareTotalsTable {
+  day: number
+  content: string
+  network: string
+  shares: number
+  visits: number
+}
+
+export interface DeviceLinksTable {
+  /** `anonymousId:…` */
+  key: string
+  at: number
+}
+
 export interface DB {
+  webhook_subscriptions: WebhookSubscriptionsTable
+  webhook_deliveries: WebhookDeliveriesTable
   journey_state: JourneyStateTable
   journey_matchers: JourneyMatchersTable
   journey_backfills: JourneyBackfillsTable
@@ -241,6 +319,10 @@ export interface DB {
   journey_orders: JourneyOrdersTable
   journey_daily: JourneyDailyTable
   journey_durations: JourneyDurationsTable
+  share_links: ShareLinksTable
+  share_visits: ShareVisitsTable
+  share_totals: ShareTotalsTable
+  device_links: DeviceLinksTable
   profiles: ProfilesTable
   identifiers: IdentifiersTable
   traits: TraitsTable

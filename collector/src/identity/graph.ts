@@ -14,7 +14,6 @@
 // processes handling the same person at once serialize and end with one profile (rule 5).
 // A profile gathers at most MAX_ANONYMOUS_IDS browsers: past it a browser stays its own person
 // and the refused link is a conflict, so a public write key cannot pile browsers onto an email.
-import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db, Dialect, IdentifierKind, ProfilesTable } from '../db/schema.js'
 import { isRetryableConflict } from '../db/errors.js'
@@ -41,9 +40,12 @@ export interface PendingWork {
 const IDENTITY_LOCK = 72_617_002
 const CHUNK = 500
 
-/** Time-ordered, so listing profiles by id lists them by creation. */
+/**
+ * Time-ordered, so listing profiles by id lists them by creation. Globals only: SQLite's writer
+ * thread runs this function from its source text (ingest/sqlite-writer.ts).
+ */
 export function newProfileId(): string {
-  return `p_${Date.now().toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`
+  return `p_${Date.now().toString(36).padStart(9, '0')}${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex')}`
 }
 
 export class IdentityRaceError extends Error {
@@ -80,6 +82,8 @@ export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promis
   for (const item of distinct.values()) for (const k of tupleKeys(item.identity)) allKeys.add(k)
   const owners = await ownersOf(db, [...allKeys])
   const work: PendingWork = { ensure: [], link: [] }
+  /** Identified tuples one profile already holds whole, by that profile. */
+  const held = new Map<string, IdentityWork[]>()
   for (const item of distinct.values()) {
     const keys = tupleKeys(item.identity)
     if (item.identity.previousId) work.link.push(item)
@@ -87,9 +91,32 @@ export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promis
       if (!owners.has(keys[0]!)) work.ensure.push({ key: keys[0]!, at: item.at })
     } else if (keys.some((k) => !owners.has(k)) || new Set(keys.map((k) => owners.get(k))).size > 1) {
       work.link.push(item)
+    } else {
+      const owner = owners.get(keys[0]!)!
+      held.set(owner, [...(held.get(owner) ?? []), item])
     }
   }
+  // Rule 7 whatever the arrival order: an identified event older than its person's
+  // identification (a retry or backfill delivered after the identify) moves it back, as it
+  // would have set it had it arrived first. One more SELECT, only for batches with such events.
+  for (const [id, identifiedAt] of await identifiedAtOf(db, [...held.keys()])) {
+    for (const item of held.get(id)!) if (identifiedAt !== null && item.at < identifiedAt) work.link.push(item)
+  }
   return work
+}
+
+async function identifiedAtOf(db: Db, ids: string[]): Promise<Map<string, number | null>> {
+  const at = new Map<string, number | null>()
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await db
+      .selectFrom('profiles')
+      .select(['id', 'identified_at'])
+      .where('id', 'in', ids.slice(i, i + CHUNK))
+      .execute()
+    // BIGINT comes back from PostgreSQL as text
+    for (const r of rows) at.set(r.id, r.identified_at === null ? null : Number(r.identified_at))
+  }
+  return at
 }
 
 /**

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
 import { SQLITE_PRAGMAS, type Store } from '../db/connect.js'
-import { STATEMENTS, type StatsEntry, type TraitEntry, type WriteStatements } from './statements.js'
+import { newProfileId } from '../identity/graph.js'
+import { STATEMENTS, type SqliteStatements, type StatsEntry, type TraitEntry } from './statements.js'
 
 /**
  * Event rows packed for the thread: every string value concatenated into one `text`, and per
@@ -49,31 +50,30 @@ export interface WriteJob {
   rows: PackedRows
   /** Statistics of all rows, as if every one is new (JSON array of StatsEntry). */
   stats: string
-  /** anonymousId keys among the stats: each must still exist (rule 1), see write.ts. */
+  /** anonymousId keys among the stats: the thread creates those that do not exist (rule 1). */
   anonymousKeys: string[]
   /** JSON array of TraitEntry, or null. */
   traits: string | null
 }
 
-/**
- * Committed; or rolled back because some rows were duplicates (the statistics assumed none);
- * or rolled back because anonymous identifiers vanished meanwhile (an erasure).
- */
-export type WriteResult = { committed: true } | { duplicates: string[] } | { orphans: string[] }
+/** Committed; or rolled back because some rows were duplicates (the statistics assumed none). */
+export type WriteResult = { committed: true } | { duplicates: string[] }
 
 export type { StatsEntry, TraitEntry }
 
 /**
  * Applies one job in one transaction. Runs inside the writer thread, where it arrives as source
- * text: it must not use anything from outside its own body.
+ * text: it must not use anything from outside its own body and its arguments.
  */
-export function jobRunner(db: Database.Database, text: WriteStatements): (job: WriteJob) => WriteResult {
+export function jobRunner(db: Database.Database, text: SqliteStatements, newProfileId: () => string): (job: WriteJob) => WriteResult {
   const begin = db.prepare('BEGIN IMMEDIATE')
   const commit = db.prepare('COMMIT')
   const rollback = db.prepare('ROLLBACK')
   const insert = db.prepare(text.insert)
   const stats = db.prepare(text.stats).pluck()
   const traits = db.prepare(text.traits)
+  const profile = db.prepare(text.profile)
+  const browser = db.prepare(text.browser)
   return (job) => {
     begin.run()
     try {
@@ -96,10 +96,20 @@ export function jobRunner(db: Database.Database, text: WriteStatements): (job: W
         return { duplicates }
       }
       const updated = new Set(stats.all(job.stats) as string[])
-      const orphans = job.anonymousKeys.filter((k) => !updated.has(k))
-      if (orphans.length) {
-        rollback.run()
-        return { orphans }
+      const unknown = job.anonymousKeys.filter((k) => !updated.has(k))
+      if (unknown.length) {
+        // Rule 1: a browser seen for the first time (or erased since) is a profile of its own.
+        // Made here, under the write lock this transaction holds, so nothing can race it, and
+        // without the identity step's lookup and transaction on the main thread (measured: the
+        // largest part of a realistic event's cost over a flat one, see bench/README.md).
+        const now = Date.now()
+        for (const key of unknown) {
+          const id = newProfileId()
+          profile.run(id, now)
+          browser.run(key, key.slice(key.indexOf(':') + 1), id, now)
+        }
+        const made = new Set(unknown)
+        stats.all(JSON.stringify((JSON.parse(job.stats) as StatsEntry[]).filter((s) => made.has(s[0]))))
       }
       if (job.traits) traits.run(job.traits)
       commit.run()
@@ -111,13 +121,14 @@ export function jobRunner(db: Database.Database, text: WriteStatements): (job: W
   }
 }
 
+// The profile id rule travels as source too (it uses globals only).
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads')
 var __name = (f) => f // in case the runner's source was compiled with keepNames
 const Database = require(workerData.driver)
 const db = new Database(workerData.file)
 for (const p of workerData.pragmas) db.pragma(p)
-const run = (${jobRunner.toString()})(db, workerData.statements)
+const run = (${jobRunner.toString()})(db, workerData.statements, ${newProfileId.toString()})
 parentPort.on('message', (m) => {
   if (m === 'close') { db.close(); parentPort.close(); return }
   try { parentPort.postMessage({ id: m.id, result: run(m.job) }) }
@@ -146,9 +157,9 @@ export function writerOf(store: Store): JobWriter | null {
 }
 
 /** An in-memory database lives in one connection only: there, the jobs run on this thread. */
-export function inThreadWriter(db: Database.Database, statements: WriteStatements): JobWriter {
+export function inThreadWriter(db: Database.Database, statements: SqliteStatements): JobWriter {
   let run: ((job: WriteJob) => WriteResult) | null = null // prepared on first use: after the migrations
-  return { write: async (job) => (run ??= jobRunner(db, statements))(job), close: async () => undefined }
+  return { write: async (job) => (run ??= jobRunner(db, statements, newProfileId))(job), close: async () => undefined }
 }
 
 interface Pending {
@@ -164,7 +175,7 @@ export class SqliteWriter implements JobWriter {
   constructor(
     private readonly file: string,
     private readonly pragmas: string[],
-    private readonly statements: WriteStatements,
+    private readonly statements: SqliteStatements,
   ) {}
 
   write(job: WriteJob): Promise<WriteResult> {

@@ -2,7 +2,6 @@
 // statistics and traits travel as parameters (row values, or one JSON array), so every
 // statement is prepared once — on SQLite by the writer thread, on PostgreSQL as a named statement
 // — instead of being compiled afresh with one placeholder per value for every group.
-import type { Dialect } from '../db/schema.js'
 import type { EventRow } from './normalize.js'
 
 export const COLUMNS = [
@@ -69,8 +68,16 @@ SELECT 1 / (CASE WHEN (SELECT count(*) FROM ins) = $3
   AND (SELECT count(*) FROM upd WHERE upd.key = ANY($4::text[])) = cardinality($4::text[]) THEN 1 ELSE 0 END) AS ok`
 export const ALL_OR_NOTHING_REFUSED = '22012'
 
-export const STATEMENTS: Record<Dialect, WriteStatements> = {
+/** SQLite's writer thread also creates new browsers (rule 1): a profile (id, created_at), then its identifier (key, value, profile_id, created_at). */
+export interface SqliteStatements extends WriteStatements {
+  profile: string
+  browser: string
+}
+
+export const STATEMENTS: { sqlite: SqliteStatements; postgres: WriteStatements } = {
   sqlite: {
+    profile: 'INSERT INTO profiles (id, created_at) VALUES (?, ?)',
+    browser: `INSERT INTO identifiers (key, kind, value, profile_id, created_at) VALUES (?, 'anonymousId', ?, ?, ?)`,
     insert: `INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (message_id) DO NOTHING`,
     stats: statsUpdate(
       `SELECT value->>0 AS k, value->>1 AS n, value->>2 AS f, value->>3 AS l, value->>4 AS ft, value->>5 AS fta, value->>6 AS lt, value->>7 AS lta FROM json_each(?)`,

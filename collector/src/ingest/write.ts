@@ -70,11 +70,9 @@ const anonymousKeys = (stats: StatsEntry[]) => stats.map((s) => s[0]).filter((k)
 /**
  * SQLite: the group goes to the writer thread as one job. Its statistics assume every event is
  * new (the usual case); when some were duplicates, the thread rolls back and the group is
- * sent again without them. An anonymous identifier that vanished since the identity step (the
- * person was erased meanwhile) still needs a profile for its events (rule 1): it gets a new
- * one and the group is sent again.
+ * sent again without them. The thread gives each browser it does not know a profile (rule 1).
  */
-async function writeSqlite(store: Store, writer: JobWriter, events: PreparedEvent[]): Promise<Set<string>> {
+async function writeSqlite(writer: JobWriter, events: PreparedEvent[]): Promise<Set<string>> {
   let group = events
   while (group.length) {
     const stats = statsOf(group)
@@ -86,12 +84,8 @@ async function writeSqlite(store: Store, writer: JobWriter, events: PreparedEven
       traits: traits.length ? JSON.stringify(traits) : null,
     })
     if ('committed' in result) break
-    if ('duplicates' in result) {
-      const duplicates = new Set(result.duplicates)
-      group = group.filter((e) => !duplicates.has(e.row.message_id))
-    } else {
-      await store.transaction((trx) => ensureAnonymous(trx, result.orphans))
-    }
+    const duplicates = new Set(result.duplicates)
+    group = group.filter((e) => !duplicates.has(e.row.message_id))
   }
   return new Set(group.map((e) => e.row.message_id))
 }
@@ -136,8 +130,8 @@ async function writePostgresExact(trx: Db, events: PreparedEvent[]): Promise<Set
 }
 
 /**
- * Anonymous identifiers this process knows exist. Events of a lone anonymousId (most traffic)
- * then skip the identity lookup, a query per group. No invalidation is needed: if the person
+ * PostgreSQL: anonymous identifiers this process knows exist. Events of a lone anonymousId
+ * (most traffic) then skip the identity lookup, a query per group. No invalidation is needed: if the person
  * was erased since (by any process), the write finds the identifier missing and gives it a new
  * profile (the orphan path above), just as the lookup would have.
  */
@@ -164,9 +158,12 @@ export class KnownAnonymous {
 /** Writes one group of events (already unique by messageId); returns the ids that were new. */
 async function writeGroup(store: Store, known: KnownAnonymous, events: PreparedEvent[]): Promise<Set<string>> {
   if (events.length === 0) return new Set()
+  const writer = writerOf(store)
   const identity: IdentityWork[] = []
   for (const e of events) {
-    if (!known.has(KnownAnonymous.keyOf(e.identity))) identity.push({ identity: e.identity, at: e.row.timestamp, messageId: e.row.message_id })
+    const lone = KnownAnonymous.keyOf(e.identity)
+    // SQLite's writer thread makes new browsers itself: only tuples that link need this step.
+    if (writer ? lone === null : !known.has(lone)) identity.push({ identity: e.identity, at: e.row.timestamp, messageId: e.row.message_id })
   }
   if (identity.length) {
     const pending = await pendingIdentityWork(store.db, identity)
@@ -175,8 +172,7 @@ async function writeGroup(store: Store, known: KnownAnonymous, events: PreparedE
     }
     for (const w of identity) known.add(KnownAnonymous.keyOf(w.identity))
   }
-  const writer = writerOf(store)
-  if (writer) return writeSqlite(store, writer, events)
+  if (writer) return writeSqlite(writer, events)
   return writePostgres(store, events)
 }
 

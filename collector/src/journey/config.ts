@@ -142,7 +142,8 @@ export function checkSegment(v: Json, path: string, stageIds: string[], seen: Se
 /** Checks a config object; sections left out keep their defaults. */
 export function checkJourneyConfig(v: Json): JourneyConfig {
   if (!isObj(v)) return fail('config', 'must be a JSON object')
-  for (const k of Object.keys(v)) if (!['stages', 'score', 'segments', '$comment'].includes(k)) fail(k, 'unexpected field; use stages, score, segments')
+  // `webhooks` is checked by webhooks/subscriptions.ts, against the stages and segments found here.
+  for (const k of Object.keys(v)) if (!['stages', 'score', 'segments', 'webhooks', '$comment'].includes(k)) fail(k, 'unexpected field; use stages, score, segments, webhooks')
   let stages: StageDef[] = DEFAULT_CONFIG.stages
   if (v.stages !== undefined) {
     if (!Array.isArray(v.stages) || v.stages.length < 2 || v.stages.length > 20) fail('stages', 'must list 2–20 stages')
@@ -204,7 +205,12 @@ export function checkJourneyConfig(v: Json): JourneyConfig {
 }
 
 export function loadJourneyConfig(file: string | null): JourneyConfig {
-  if (!file) return checkJourneyConfig({})
+  return loadJourneyFile(file).journey
+}
+
+/** The checked journey config and the file's JSON as it is (for the sections others check). */
+export function loadJourneyFile(file: string | null): { journey: JourneyConfig; json: Record<string, Json> } {
+  if (!file) return { journey: checkJourneyConfig({}), json: {} }
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -218,7 +224,7 @@ export function loadJourneyConfig(file: string | null): JourneyConfig {
     throw new JourneyConfigError(`journey config ${file} is not JSON: ${(err as Error).message}`)
   }
   try {
-    return checkJourneyConfig(json)
+    return { journey: checkJourneyConfig(json), json: json as Record<string, Json> }
   } catch (err) {
     if (err instanceof JourneyConfigError) throw new JourneyConfigError(`journey config ${file}: ${err.message}`)
     throw err

@@ -28,6 +28,8 @@ export interface EventKeeper {
   /** Stable name; a keeper added to an existing database is backfilled from the first event. */
   name: string
   apply(trx: Db, dialect: Dialect, events: StoredEvent[]): Promise<void>
+  /** An erased person's identifier keys: what the keeper holds of them goes, in the erasing transaction. */
+  forget?(trx: Db, dialect: Dialect, keys: string[]): Promise<void>
 }
 
 /** The person as evaluated after a change. */
@@ -57,13 +59,42 @@ export interface PersonChange {
    * What moved the person: the newest of their events read in this step, or null when the
    * change came from time passing (a window closing, a score decaying) or a config change.
    */
-  cause: { messageId: string; event: string | null; type: string; at: number } | null
+  cause: ChangeCause | null
+  /**
+   * `event`: new events of the person; `time`: the day moved on (windows, decay); `config`: the
+   * definitions or their facts changed since the person was last evaluated (a new segment, a
+   * rebuilt rule), so the change restates history.
+   */
+  origin: 'event' | 'time' | 'config'
 }
 
-/** Called with the changes of one step, in the worker's transaction, in the order they happened per person. */
-export type ChangeListener = (trx: Db, dialect: Dialect, changes: PersonChange[]) => Promise<void>
+export interface ChangeCause {
+  /** The event's id in the events table. */
+  id: number
+  messageId: string
+  event: string | null
+  type: string
+  /** Corrected event time, epoch ms. */
+  at: number
+  /** When the collector stored it, epoch ms. */
+  receivedAt: number
+}
+
+/** What one step did: people's changes, in the order they happened per person, and the new events with their person. */
+export interface StepChanges {
+  changes: PersonChange[]
+  /** Each new event whose person is live, with that person as evaluated after the step. */
+  events: Array<{ event: StoredEvent; person: PersonState }>
+  /** The worker's clock at the step. */
+  now: number
+}
+
+/** Called once per step that read events or changed someone, in the worker's transaction. */
+export type ChangeListener = (trx: Db, dialect: Dialect, step: StepChanges) => Promise<void>
 
 export interface JourneyHooks {
   keepers?: EventKeeper[]
   listeners?: ChangeListener[]
+  /** Called after a step's transaction has committed (a listener's rows are then visible). */
+  committed?: Array<() => void>
 }

@@ -4,7 +4,7 @@
 // (journey_counts) move by the difference between a person's old and new state.
 import type { Db, Dialect, JourneyPeopleTable } from '../db/schema.js'
 import { analyticsOf, customerEvents, forgetKeys, loadAnalytics, type DailyRow } from './analytics.js'
-import type { PersonChange, PersonState } from './hooks.js'
+import type { ChangeCause, PersonChange, PersonState } from './hooks.js'
 import { jsonRows, runJson } from './facts.js'
 import { addItem, contributionOf, dayOf, emptyFacts, evaluateFacts, touchEarlier, type Contribution, type Evaluation, type Facts, type JourneyConfig } from './model.js'
 
@@ -200,12 +200,7 @@ export interface Evaluated {
   facts: Facts
 }
 
-export interface Cause {
-  messageId: string
-  event: string | null
-  type: string
-  at: number
-}
+export type Cause = ChangeCause
 
 /**
  * Evaluates `ids` from their facts and stores the result; people who are gone (merged away,
@@ -215,7 +210,17 @@ export async function reevaluate(
   trx: Db,
   dialect: Dialect,
   ids: string[],
-  ctx: { config: JourneyConfig; matchers: Map<number, string>; now: number; stamp: number; causes?: Map<string, Cause> },
+  ctx: {
+    config: JourneyConfig
+    matchers: Map<number, string>
+    now: number
+    stamp: number
+    causes?: Map<string, Cause>
+    /** People evaluated before this epoch changed, if at all, because the definitions did. */
+    changedEpoch?: number
+    /** Filled with each live person's state after evaluation. */
+    states?: Map<string, PersonState>
+  },
 ): Promise<PersonChange[]> {
   if (ids.length === 0) return []
   const { config, now, stamp } = ctx
@@ -290,7 +295,11 @@ export async function reevaluate(
       for (const [model, kind, campaign, ms] of a.durations) durations.push([p.id, model, kind, campaign, firstSeen, ms])
     }
     for (const s of e.segments) members.push([s, p.id, row.last_seen])
-    changes.push(...changesOf(before, row, e, p, stageIds, ctx.causes?.get(p.id) ?? null))
+    const cause = ctx.causes?.get(p.id) ?? null
+    const origin = cause ? 'event' : before && Number(before.stamp) >= (ctx.changedEpoch ?? 0) ? 'time' : 'config'
+    const person = personState(p, e)
+    ctx.states?.set(p.id, person)
+    changes.push(...changesOf(before, row, e, person, stageIds, cause, origin))
   }
   for (const id of gone) {
     const before = old.get(id)
@@ -307,15 +316,8 @@ export async function reevaluate(
   return changes
 }
 
-function changesOf(
-  before: JourneyPeopleTable | undefined,
-  row: { stage_index: number; identified: number; segments: string },
-  e: Evaluation,
-  p: PersonIdentity,
-  stageIds: string[],
-  cause: Cause | null,
-): PersonChange[] {
-  const person: PersonState = {
+function personState(p: PersonIdentity, e: Evaluation): PersonState {
+  return {
     profileId: p.id,
     email: p.email,
     userId: p.userId,
@@ -328,12 +330,24 @@ function changesOf(
     firstSeen: e.firstSeen,
     lastSeen: e.lastSeen,
   }
+}
+
+function changesOf(
+  before: JourneyPeopleTable | undefined,
+  row: { stage_index: number; identified: number; segments: string },
+  e: Evaluation,
+  person: PersonState,
+  stageIds: string[],
+  cause: Cause | null,
+  origin: PersonChange['origin'],
+): PersonChange[] {
   const out: PersonChange[] = []
-  if (row.identified === 1 && Number(before?.identified ?? 0) === 0) out.push({ kind: 'person.identified', person, cause })
-  if (!before || Number(before.stage_index) !== row.stage_index) out.push({ kind: 'stage.entered', stage: stageIds[row.stage_index], person, cause })
+  const base = { person, cause, origin }
+  if (row.identified === 1 && Number(before?.identified ?? 0) === 0) out.push({ kind: 'person.identified', ...base })
+  if (!before || Number(before.stage_index) !== row.stage_index) out.push({ kind: 'stage.entered', stage: stageIds[row.stage_index], ...base })
   const was = new Set<string>(before ? JSON.parse(before.segments) : [])
-  for (const seg of e.segments) if (!was.has(seg)) out.push({ kind: 'segment.entered', segment: seg, person, cause })
-  for (const seg of was) if (!e.segments.includes(seg)) out.push({ kind: 'segment.left', segment: seg, person, cause })
+  for (const seg of e.segments) if (!was.has(seg)) out.push({ kind: 'segment.entered', segment: seg, ...base })
+  for (const seg of was) if (!e.segments.includes(seg)) out.push({ kind: 'segment.left', segment: seg, ...base })
   return out
 }
 

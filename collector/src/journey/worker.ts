@@ -8,13 +8,12 @@
 import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
 import type { JourneyStatus } from '@waymark/contract'
-import type { Store } from '../db/connect.js'
-import { isBusy } from '../db/errors.js'
+import { writeTransaction, type Store } from '../db/connect.js'
 import { parseJson, type Db, type JourneyStateTable } from '../db/schema.js'
 import { checkSegment } from './config.js'
 import { analyticsKeeper } from './analytics.js'
 import { factRows, writeFacts, type KeyedSignal } from './facts.js'
-import type { EventKeeper, JourneyHooks, PersonChange, StoredEvent } from './hooks.js'
+import type { EventKeeper, JourneyHooks, PersonChange, PersonState, StepChanges, StoredEvent } from './hooks.js'
 import { dayOf, matchersOf, type JourneyConfig, type Matcher, type SegmentDef } from './model.js'
 import { chunks, forgetPerson, reevaluate, type Cause } from './people.js'
 import { signalOfParsed } from './signal.js'
@@ -165,7 +164,7 @@ export class JourneyWorker {
   private async runStep(wait: boolean): Promise<StepResult> {
     const { store } = this
     const started = performance.now()
-    const result = await this.transaction(async (trx) => {
+    const result = await writeTransaction(store, async (trx) => {
       if (store.dialect === 'postgres') {
         if (wait) {
           // A read waits for another process's step, then sees its result.
@@ -178,30 +177,13 @@ export class JourneyWorker {
       }
       return this.stepIn(trx)
     })
+    if (result) for (const done of this.hooks.committed ?? []) done()
     // SQLite runs on this thread: a step's time is time the event loop waits.
     const took = performance.now() - started
     const target = STEP_MS[store.dialect]
     if (took > target * 2) this.batch = Math.max(MIN_BATCH, Math.floor(this.batch / 2))
     else if (took < target / 2) this.batch = Math.min(this.maxBatch, this.batch * 2)
     return result ?? { more: false }
-  }
-
-  /**
-   * On SQLite the write lock is asked for without waiting: waiting would hold the event loop
-   * while the writer thread commits. Busy, the step tries again a moment later, off the loop.
-   */
-  private async transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
-    if (this.store.dialect !== 'sqlite') return this.store.transaction(fn)
-    // As long, in all, as SQLite's own wait would be (busy_timeout).
-    const until = performance.now() + 5_000
-    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-      try {
-        return await this.store.transaction(fn, { nowait: true })
-      } catch (err) {
-        if (!isBusy(err) || performance.now() > until) throw err
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay))
-    }
   }
 
   private async stepIn(trx: Db): Promise<StepResult> {
@@ -214,6 +196,7 @@ export class JourneyWorker {
     const fresh = await this.readNew(trx, state, now)
     const dirty = new Set<string>()
     const causes = new Map<string, Cause>()
+    const profileOf = new Map<string, string>()
     if (fresh.length) {
       const keyed = fresh.map(toKeyed)
       await writeFacts(trx, this.store.dialect, factRows(keyed, this.active))
@@ -227,9 +210,10 @@ export class JourneyWorker {
         const owners = await trx.selectFrom('identifiers').select(['key', 'profile_id']).where('key', 'in', chunk).execute()
         for (const o of owners) {
           dirty.add(o.profile_id)
+          profileOf.set(o.key, o.profile_id)
           const e = latest.get(o.key)!
           const prev = causes.get(o.profile_id)
-          if (!prev || e.timestamp >= prev.at) causes.set(o.profile_id, { messageId: e.messageId, event: e.event, type: e.type, at: e.timestamp })
+          if (!prev || e.timestamp >= prev.at) causes.set(o.profile_id, { id: e.id, messageId: e.messageId, event: e.event, type: e.type, at: e.timestamp, receivedAt: e.receivedAt })
         }
       }
     }
@@ -239,7 +223,8 @@ export class JourneyWorker {
 
     // 3. People: those the new events touched, then a share of those evaluated before the
     // current day or config (decay and windows move with the day).
-    const ctx = { config, matchers: this.matcherKeys, now, stamp: state.epoch }
+    const states = new Map<string, PersonState>()
+    const ctx = { config, matchers: this.matcherKeys, now, stamp: state.epoch, changedEpoch: Number(state.changed_epoch), states }
     changes.push(...(await reevaluate(trx, this.store.dialect, [...dirty], { ...ctx, causes })))
     let stale: string[] = []
     if (!backfilled.pending) {
@@ -248,11 +233,28 @@ export class JourneyWorker {
       ).map((r) => r.profile_id)
       changes.push(...(await reevaluate(trx, this.store.dialect, stale.filter((id) => !dirty.has(id)), ctx)))
     }
-    for (const listen of this.hooks.listeners ?? []) if (changes.length) await listen(trx, this.store.dialect, changes)
+    const listeners = this.hooks.listeners ?? []
+    if (listeners.length && (changes.length || fresh.length)) {
+      const events: StepChanges['events'] = []
+      for (const e of fresh) {
+        const person = profileOf.get(e.identityKey)
+        const st = person === undefined ? undefined : states.get(person)
+        if (st) events.push({ event: e, person: st })
+      }
+      for (const listen of listeners) await listen(trx, this.store.dialect, { changes, events, now })
+    }
 
     await trx
       .updateTable('journey_state')
-      .set({ scanned_to: state.scanned_to, holes: state.holes, epoch: state.epoch, epoch_day: state.epoch_day, config_hash: state.config_hash, keepers: state.keepers })
+      .set({
+        scanned_to: state.scanned_to,
+        holes: state.holes,
+        epoch: state.epoch,
+        epoch_day: state.epoch_day,
+        config_hash: state.config_hash,
+        keepers: state.keepers,
+        changed_epoch: state.changed_epoch,
+      })
       .where('id', '=', 1)
       .execute()
     return { more: fresh.length >= this.batch || backfilled.more || stale.length >= this.sweepSize }
@@ -280,10 +282,10 @@ export class JourneyWorker {
     const hash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32)
     let state = await trx.selectFrom('journey_state').selectAll().where('id', '=', 1).executeTakeFirst()
     if (!state) {
-      state = { id: 1, scanned_to: 0, holes: '[]', epoch: 1, epoch_day: dayOf(now), config_hash: '', keepers: '[]' }
+      state = { id: 1, scanned_to: 0, holes: '[]', epoch: 1, epoch_day: dayOf(now), config_hash: '', keepers: '[]', changed_epoch: 0 }
       await trx.insertInto('journey_state').values(state).execute()
     }
-    state = { ...state, scanned_to: Number(state.scanned_to), epoch: Number(state.epoch), epoch_day: Number(state.epoch_day) }
+    state = { ...state, scanned_to: Number(state.scanned_to), epoch: Number(state.epoch), epoch_day: Number(state.epoch_day), changed_epoch: Number(state.changed_epoch) }
     const keepers = this.keepers.map((k) => k.name)
     const knownKeepers = new Set<string>(JSON.parse(state.keepers))
     const newKeepers = keepers.filter((k) => !knownKeepers.has(k))
@@ -295,7 +297,7 @@ export class JourneyWorker {
     }
     if (state.config_hash !== hash) {
       state.config_hash = hash
-      state.epoch++
+      state.changed_epoch = ++state.epoch
     }
     if ((newMatchers.length || newKeepers.length) && state.scanned_to > 0) {
       await trx
@@ -380,7 +382,7 @@ export class JourneyWorker {
     if (next >= upto) {
       await trx.deleteFrom('journey_backfills').where('id', '=', job.id).execute()
       // Everyone is evaluated again with the complete facts.
-      state.epoch++
+      state.changed_epoch = ++state.epoch
       return { more: true, pending: false }
     }
     await trx.updateTable('journey_backfills').set({ cursor: next }).where('id', '=', job.id).execute()
@@ -391,6 +393,7 @@ export class JourneyWorker {
   async forget(trx: Db, profileId: string, keys: string[]): Promise<void> {
     if (this.store.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${JOURNEY_LOCK})`.execute(trx)
     await forgetPerson(trx, this.store.dialect, profileId, keys)
+    for (const k of this.hooks.keepers ?? []) await k.forget?.(trx, this.store.dialect, keys)
   }
 
   /** How far the journey is behind the events, for readers. */

@@ -8,12 +8,15 @@ import { isUnavailable } from '../db/errors.js'
 import { eraseProfile, liveProfileId } from '../identity/graph.js'
 import { checkSegment } from '../journey/config.js'
 import { journeyReport, listPeople, parsePeriod, personJourney, segmentList } from '../journey/queries.js'
+import { shareReport } from '../journey/shares.js'
 import type { JourneyWorker } from '../journey/worker.js'
 import { BadRequest } from '../lib/errors.js'
 import { devicesPage } from '../read/devices.js'
 import { getProfile, lookupProfile, timeline, type ProfileDetail } from '../read/profiles.js'
+import type { WebhookSender } from '../webhooks/sender.js'
 import { analyticsRoutes } from './analytics.js'
 import { basicAuthUser, safeEqual, unavailable } from './http.js'
+import { webhookRoutes } from './webhooks.js'
 
 // The shapes of every query, path and body, checked by Fastify before a handler runs and typed
 // for it by the type provider: a bad one is a 400 that names the field.
@@ -45,12 +48,45 @@ const devicesQuerystring = { type: 'object', properties: { cursor: text, limit: 
 const lookupQuerystring = { type: 'object', properties: { email: text, anonymousId: text, userId: text } } as const
 const periodQuerystring = { type: 'object', properties: { from: text, to: text } } as const
 
+const count = { type: 'integer', minimum: 0 } as const
+const STATUS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['lastEventId', 'readTo', 'backfills', 'stale'],
+  properties: {
+    lastEventId: count,
+    readTo: count,
+    backfills: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['done', 'total'], properties: { done: count, total: count } } },
+    stale: count,
+  },
+} as const
+const when = { type: ['string', 'null'] } as const
+/** The share table's answer (contract ShareReport), serialized by this schema. */
+const shareReportSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['period', 'rows', 'status'],
+  properties: {
+    period: { type: 'object', additionalProperties: false, required: ['from', 'to'], properties: { from: when, to: when } },
+    rows: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['content', 'network', 'shares', 'referredVisits', 'people', 'becameKnown'],
+        properties: { content: { type: 'string' }, network: { type: 'string' }, shares: count, referredVisits: count, people: count, becameKnown: count },
+      },
+    },
+    status: STATUS,
+  },
+} as const
+
 type PeopleQuery = { q?: string; stage?: string; segment?: string; identified?: string; sort?: string; cursor?: string; limit?: number }
 
 /** API segments at most: each one is evaluated for every person the journey worker touches. */
 const MAX_API_SEGMENTS = 100
 
-export async function readRoutes(plain: FastifyInstance, opts: { config: Config; store: Store; journey: JourneyWorker }): Promise<void> {
+export async function readRoutes(plain: FastifyInstance, opts: { config: Config; store: Store; journey: JourneyWorker; webhooks: WebhookSender }): Promise<void> {
   const app = plain.withTypeProvider<JsonSchemaToTsProvider>()
   const { config, store, journey } = opts
   const db = store.db
@@ -98,6 +134,9 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
     request.log.error({ err }, 'read API failed')
     return reply.code(500).send({ error: 'internal error' })
   })
+
+  // Webhooks share the admin token, the checks above and the error answers.
+  await app.register(webhookRoutes, opts)
 
   const peopleQuery = (q: PeopleQuery) => ({
     q: q.q,
@@ -177,6 +216,12 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
   })
 
   analyticsRoutes(app, { db, journey })
+  // Shares by content and network, the visits their links brought, the people who became known.
+  app.get('/api/journey/shares', { schema: { querystring: periodQuerystring, response: { 200: shareReportSchema } } }, async (request) => {
+    const period = parsePeriod(request.query.from, request.query.to)
+    await journey.sync()
+    return shareReport(db, journey, period)
+  })
 
   app.get('/api/segments', async () => {
     await journey.sync()

@@ -97,6 +97,10 @@ tbody th{text-transform:none;letter-spacing:normal;font-size:inherit;color:inher
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 table.wide td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem;max-width:22rem}
 .more{margin:.6rem 0}
+.status{font-weight:600}.status-delivered{color:var(--mark)}.status-pending{color:var(--before)}.status-failed{color:#b00020}
+button.resend{padding:.15rem .6rem;font-size:.85rem;white-space:nowrap}
+.deliveries th,.deliveries td{overflow-wrap:normal;word-break:normal}.deliveries td a,.deliveries td code{overflow-wrap:anywhere}
+.deliveries pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f5f7;padding:.4rem;margin:.3rem 0;font-size:.8rem;max-height:12rem;overflow:auto}
 main[tabindex]:focus,main[tabindex]:focus-visible{outline:none}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;color:#000;padding:.3rem .6rem;z-index:9}
 @media (max-width:640px){
