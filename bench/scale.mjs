@@ -10,13 +10,16 @@
 // For each size (one database grown from size to size): events are sent over HTTP by 8
 // connections in batches of 100 (bench/lib/traffic.mjs, seeded); the journey worker is waited
 // for; the collector is restarted and the first /api/journey timed; then warm reads (p50/p95 of
-// 40 each), RSS, database size; then live traffic of 2,000 events/s (identifies included) with
+// 40 each: the people lists, a person, the funnel and each marketing table), the Journey page's
+// render in Chromium (every section filled in), RSS, database size; then live traffic of 2,000 events/s (identifies included) with
 // no reads, and the same with the reads running, to see what reads cost ingest and the reverse.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { launchChromium } from '../tests/browser/harness.mjs'
+import { journeyRender } from './lib/journey-render.mjs'
 import { pgAnswers } from './lib/pg.mjs'
 import { benchClient, pct, round, sleep, startCollectorChild } from './lib/run.mjs'
 import { batches } from './lib/traffic.mjs'
@@ -83,6 +86,8 @@ async function readSet(url) {
   const person = known.id
   // A marketer searches for someone they know: a whole email (or its start), not a common prefix.
   const term = known.email ?? person
+  // As the viewer asks for "last 30 days": whole UTC days.
+  const last30 = new Date((Math.floor(Date.now() / 86_400_000) - 29) * 86_400_000).toISOString()
   return {
     journey: () => api(url, '/api/journey'),
     profiles: () => api(url, '/api/profiles?limit=25'),
@@ -92,6 +97,15 @@ async function readSet(url) {
     profile: () => api(url, `/api/profiles/${encodeURIComponent(person)}`),
     timeline: () => api(url, `/api/profiles/${encodeURIComponent(person)}/timeline?limit=50`),
     'segments/known/profiles': () => api(url, '/api/segments/known/profiles?limit=25'),
+    // The Journey page's marketing tables: all time, and the last 30 days (a range of daily sums).
+    'journey/campaigns': () => api(url, '/api/journey/campaigns'),
+    'journey/campaigns?touch=last&30d': () => api(url, `/api/journey/campaigns?touch=last&from=${last30}`),
+    'journey/ctas?segment=known': () => api(url, '/api/journey/ctas?segment=known'),
+    'journey/score': () => api(url, '/api/journey/score'),
+    'journey/revenue': () => api(url, '/api/journey/revenue'),
+    'journey/revenue?30d': () => api(url, `/api/journey/revenue?from=${last30}`),
+    'journey/trends': () => api(url, '/api/journey/trends'),
+    'journey/trends?30d&week': () => api(url, `/api/journey/trends?interval=week&from=${last30}`),
   }
 }
 
@@ -173,6 +187,7 @@ async function benchBackend(kind) {
       const reads = await readSet(c.url)
       await timeReads(reads, 3)
       const warm = await timeReads(reads)
+      const render = await journeyRender(launchChromium, c.url, ADMIN)
       const memory = memoryMb(c.pid)
 
       const quiet = await live(c.url, liveBrowser, LIVE_SECONDS)
@@ -192,6 +207,7 @@ async function benchBackend(kind) {
         databaseMb: round((await db.size()) / 1e6),
         startMs: round(c.startMs),
         firstJourneyMs: round(firstRead),
+        journeyPage: render,
         rssMb: memory.rss,
         peakRssMb: Math.max(memory.peak, memoryAfter.peak),
         warm,
@@ -219,6 +235,7 @@ function growth(rows) {
       from: a.size,
       to: b.size,
       firstJourneyMs: f(a.firstJourneyMs, b.firstJourneyMs),
+      journeyPageP95: f(a.journeyPage.complete.p95, b.journeyPage.complete.p95),
       rssMb: f(a.rssMb, b.rssMb),
       warmP95: Object.fromEntries(Object.keys(b.warm).map((k) => [k, f(a.warm[k].p95, b.warm[k].p95)])),
     })
@@ -231,6 +248,8 @@ function print(kind, r) {
   console.log(
     `  ingest ${r.ingestEventsPerSecond} ev/s, journey caught up ${r.journeyCatchUpSeconds} s after the load, database ${r.databaseMb} MB; restart: listening ${r.startMs} ms, first /api/journey ${r.firstJourneyMs} ms; RSS ${r.rssMb} MB (peak ${r.peakRssMb})`,
   )
+  const jp = r.journeyPage
+  console.log(`  Journey page in Chromium (${jp.runs} runs): funnel shown p50 ${jp.funnel.p50} p95 ${jp.funnel.p95} ms; every section filled p50 ${jp.complete.p50} p95 ${jp.complete.p95} max ${jp.complete.max} ms (first ${jp.firstMs} ms)`)
   for (const [name, w] of Object.entries(r.warm)) {
     const l = r.live.reads[name]
     console.log(`  ${name.padEnd(36)} warm p50 ${String(w.p50).padStart(6)} p95 ${String(w.p95).padStart(6)} ms   live p50 ${String(l?.p50).padStart(6)} p95 ${String(l?.p95).padStart(6)} ms`)

@@ -14,7 +14,9 @@
 // - the first read after start (the index folds every stored event once);
 // - the Person page's first render in Chromium for a person with 10,000 events: from the
 //   route change to the identity, journey facts and the first timeline page (200 events)
-//   painted, API calls included; 30 runs.
+//   painted, API calls included; 30 runs;
+// - the Journey page's render in Chromium: to the funnel shown and to every table and chart
+//   filled in (bench/lib/journey-render.mjs); 15 runs.
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus } from 'node:os'
@@ -22,6 +24,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { launchChromium } from '../tests/browser/harness.mjs'
+import { journeyRender } from './lib/journey-render.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 for (const f of ['collector/dist/server.js', 'collector/dist/ui/viewer.js']) {
@@ -166,6 +169,8 @@ async function backend(name) {
       segments: '/api/segments',
       segmentMembers: '/api/profiles?segment=pricing-twice-7d&limit=50',
       stageByLastSeen: '/api/profiles?stage=engaged&sort=lastSeen&limit=50',
+      campaigns: '/api/journey/campaigns?touch=last',
+      trends: '/api/journey/trends',
     }
     result.queries = {}
     for (const [label, path] of Object.entries(queries)) {
@@ -222,6 +227,7 @@ async function backend(name) {
     } finally {
       await browser.close()
     }
+    result.journeyPage = await journeyRender(launchChromium, collector.url, ADMIN)
   } finally {
     await collector.close()
     await cleanup()
@@ -259,6 +265,9 @@ for (const r of results) {
 console.log('\n| backend | people | events | first read after start (ms) | index heap (MB) | Person page first render, 10,000 events: p50 / p95 / max (ms) |')
 console.log('|---|---|---|---|---|---|')
 for (const r of results) console.log(`| ${r.backend} | ${r.people} | ${r.events} | ${r.firstReadMs} | ${r.indexHeapMB}${r.heapMeasuredAfterGc ? '' : ' (no --expose-gc: rough)'} | ${r.personFirstRender.p50} / ${r.personFirstRender.p95} / ${r.personFirstRender.max} |`)
+console.log('\n| backend | Journey page: funnel shown p50 / p95 (ms) | every section filled p50 / p95 / max (ms) |')
+console.log('|---|---|---|')
+for (const r of results) console.log(`| ${r.backend} | ${r.journeyPage.funnel.p50} / ${r.journeyPage.funnel.p95} | ${r.journeyPage.complete.p50} / ${r.journeyPage.complete.p95} / ${r.journeyPage.complete.max} |`)
 console.log('\n| backend | Person API: /api/profiles/:id p50 / p95 (ms) | timeline, 200 events p50 / p95 (ms) |')
 console.log('|---|---|---|')
 for (const r of results) console.log(`| ${r.backend} | ${r.personApi.detailP50} / ${r.personApi.detailP95} | ${r.personApi.timelineP50} / ${r.personApi.timelineP95} |`)

@@ -53,7 +53,8 @@ export const analytics: Migration = {
       PRIMARY KEY (profile_id, model, kind)
     )`,
     `CREATE INDEX journey_durations_ms ON journey_durations(model, kind, campaign, ms, first_seen)`,
-    // Each table reads its own dimensions of the rollup.
+    // Each table reads its own dimensions of the rollup: a period's campaign or score rows are
+    // found without reading its pages and content (a site may have thousands of paths a day).
     `CREATE INDEX journey_rollup_dim ON journey_rollup(dim, day)`,
     // What the person adds to journey_daily and journey_durations, taken back when they change.
     `ALTER TABLE journey_people ADD COLUMN daily TEXT NOT NULL DEFAULT '[]'`,
