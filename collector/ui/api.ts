@@ -68,6 +68,7 @@ export type {
   JourneyReport,
   PeoplePage,
   Segment,
+  ShareReport,
   PersonSummary as Summary,
   TimelineEvent,
   TimelinePage,

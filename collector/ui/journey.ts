@@ -2,6 +2,7 @@
 import { api, qs, type JourneyReport, type Segment } from './api.js'
 import { fmtNum, h, pct, table } from './dom.js'
 import { go, type Route } from './router.js'
+import { sharesTable } from './shares.js'
 
 const DAY = 86_400_000
 const PRESETS: Array<[string, string]> = [
@@ -27,7 +28,7 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
     // Whole UTC days (today and the N − 1 before it): the collector answers them from daily sums.
     from = new Date((Math.floor(Date.now() / DAY) - Number(days) + 1) * DAY).toISOString()
   }
-  const [report, segs] = await Promise.all([api<JourneyReport>(`/api/journey${qs({ from, to })}`), api<{ segments: Segment[] }>('/api/segments')])
+  const [report, segs, shares] = await Promise.all([api<JourneyReport>(`/api/journey${qs({ from, to })}`), api<{ segments: Segment[] }>('/api/segments'), sharesTable({ from, to })])
   const periodText = days === 'custom' ? `first seen ${isDate(fromDate) ? `from ${fromDate}` : ''} ${isDate(toDate) ? `to ${toDate}` : ''}`.trim() : days ? `first seen in the last ${days} days` : 'in total'
   const max = Math.max(1, ...report.stages.map((s) => s.reached))
 
@@ -83,6 +84,7 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
       report.content.map((r) => [r.name, fmtNum(r.consumers), fmtNum(r.known), fmtNum(r.becameKnown)]),
       'No content impressions yet (mark blocks with data-wm-content).',
     ),
+    shares,
     table(
       'Pages that led to identification',
       ['Page', 'Visitors', 'Identified', 'Visited before identifying'],

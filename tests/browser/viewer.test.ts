@@ -86,7 +86,7 @@ async function openPerson(page: Page, search: string): Promise<void> {
 describe('timeline viewer in Chromium', () => {
   const email = `ada-${Date.now().toString(36)}@example.com`
 
-  it('stitches two devices: anonymous pages of both appear before the identification marker; funnel and segment agree', async () => {
+  it('stitches two devices: the laptop at the identification, the phone where it joined later; anonymous pages of both marked; funnel and segment agree', async () => {
     const laptop = await device()
     const phone = await device()
     const a = await laptop.newPage()
@@ -106,7 +106,7 @@ describe('timeline viewer in Chromium', () => {
       async () => {
         const p = (await api(`/api/lookup?email=${encodeURIComponent(email)}`))?.profile
         const anon = p?.identifiers.filter((i: any) => i.kind === 'anonymousId').map((i: any) => i.value) ?? []
-        return anon.includes(anonA) && anon.includes(anonB) && p.journey.identification?.devices === 2 && p
+        return anon.includes(anonA) && anon.includes(anonB) && p.journey.linkedDevices?.length === 1 && p
       },
       { timeout: 20_000, message: 'both devices stitched to one person' },
     )
@@ -128,24 +128,31 @@ describe('timeline viewer in Chromium', () => {
     const ui = await viewer()
     await ui.screenshot({ path: join(ARTIFACTS, 'viewer-people.png'), fullPage: true })
     await openPerson(ui, email)
-    const marker = ui.locator('.marker')
-    await expect(marker.textContent()).resolves.toMatch(
-      new RegExp(`Identified as ${email.replace(/[.]/g, '\\.')} — ${profile.journey.identification.earlierEvents} earlier anonymous events from 2 devices stitched`),
+    // The laptop identified first; the phone joined when it subscribed too, with its own marker.
+    const { identification, linkedDevices } = profile.journey
+    expect(linkedDevices).toMatchObject([{ anonymousId: anonB }])
+    await expect(ui.locator('.marker:not(.device-link)').textContent()).resolves.toMatch(
+      new RegExp(`Identified as ${email.replace(/[.]/g, '\\.')} — ${identification.earlierEvents} earlier anonymous events from 1 device stitched`),
     )
-    // Document order: everything before the marker is marked as anonymous, everything after is not.
+    await expect(ui.locator('.marker.device-link').textContent()).resolves.toMatch(new RegExp(`^Device linked: .+ — ${linkedDevices[0].earlierEvents} earlier anonymous events`))
+    const badges = (await api(`/api/profiles/${profile.id}/timeline?limit=500`)).events.filter((e: any) => e.beforeIdentified)
+    expect(badges).toHaveLength(identification.earlierEvents + linkedDevices[0].earlierEvents)
+    // Document order: everything before the first marker is marked as anonymous, nothing after the last is.
     const order = await ui.evaluate(() => {
       const items = [...document.querySelectorAll('.timeline .event, .timeline .marker')]
-      const at = items.findIndex((el) => el.classList.contains('marker'))
+      const markers = items.map((el, i) => (el.classList.contains('marker') ? i : -1)).filter((i) => i >= 0)
       const text = (el: Element) => (el.querySelector('.what')?.textContent ?? '').trim()
+      const row = (el: Element) => ({ text: text(el), before: el.classList.contains('before'), kind: el.className })
       return {
-        before: items.slice(0, at).map((el) => ({ text: text(el), before: el.classList.contains('before'), kind: el.className })),
-        after: items.slice(at + 1).map((el) => ({ text: text(el), before: el.classList.contains('before') })),
+        before: items.slice(0, markers[0]).map(row),
+        after: items.slice(markers[markers.length - 1]! + 1).map(row),
+        marked: items.filter((el) => el.classList.contains('before')).map(row),
       }
     })
     expect(order.before.filter((e) => !e.before)).toEqual([])
-    expect(order.after.every((e) => !e.before)).toBe(true)
-    const pagesBefore = order.before.filter((e) => e.kind.includes('kind-page')).map((e) => e.text)
-    // Laptop: home and pricing; phone: the article and pricing — all before identification.
+    expect(order.after.filter((e) => e.before)).toEqual([])
+    const pagesBefore = order.marked.filter((e) => e.kind.includes('kind-page')).map((e) => e.text)
+    // Laptop: home and pricing; phone: the article, pricing and home — all anonymous.
     expect(pagesBefore.some((t) => t.includes('Waymark demo — Home'))).toBe(true)
     expect(pagesBefore.some((t) => t.includes('How we stitch identities'))).toBe(true)
     expect(pagesBefore.filter((t) => t.includes('Pricing'))).toHaveLength(2)
@@ -214,7 +221,7 @@ describe('timeline viewer in Chromium', () => {
     await openPerson(narrow, email)
     const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
     expect(overflow).toBeLessThanOrEqual(0)
-    await narrow.locator('.marker').scrollIntoViewIfNeeded()
+    await narrow.locator('.marker.device-link').scrollIntoViewIfNeeded()
     await narrow.screenshot({ path: join(ARTIFACTS, 'viewer-person-narrow.png'), fullPage: false })
     await narrow.context().close()
     await ui.context().close()

@@ -80,6 +80,13 @@ th{font-size:.8rem;color:var(--muted);text-transform:uppercase;letter-spacing:.0
 .event.before{background:var(--before-bg);box-shadow:inset 4px 0 0 var(--before)}
 .badge{justify-self:start;font-size:.72rem;color:var(--before);border:1px solid var(--before);border-radius:4px;padding:0 .35rem}
 .marker{margin:.8rem 0;padding:.6rem .8rem;border:2px solid var(--mark);border-radius:8px;background:#e8f7ee;color:#063d1f}
+.marker.device-link{border-style:dashed;background:#eef6f1}
+.event .folded{color:var(--muted);font-size:.88rem}
+.fields{display:grid;grid-template-columns:max-content 1fr;gap:0 .6rem;margin:0;padding:0;list-style:none}
+.fields dt{color:var(--muted)}.fields dd{margin:0}
+.kinds fieldset{display:flex;flex-wrap:wrap;gap:.3rem 1rem;border:1px solid var(--line);border-radius:8px;padding:.3rem .8rem .5rem;margin:0}
+.kinds legend{font-size:.85rem;color:var(--muted);padding:0 .3rem}
+label.check{flex-direction:row;align-items:center;gap:.3rem;font-size:.9rem;color:var(--fg)}
 .funnel{list-style:none;padding:0;margin:0;display:flex;flex-direction:column;gap:.5rem}
 .funnel li{display:grid;grid-template-columns:10rem 1fr;gap:.2rem .8rem;align-items:center}
 .funnel .bar-box{background:#eef2f6;border-radius:4px;height:1.4rem;overflow:hidden}
