@@ -230,10 +230,17 @@ function timelineView(list: HTMLOListElement, order: 'asc' | 'desc', j: Detail['
   let count = 0
   let session: string | null | undefined
   let group: HTMLOListElement | null = null
-  let head: HTMLElement | null = null
-  let continued = false
-  // Sessions of two devices interleave in time: a session met again is shown as continued.
-  const sessionsSeen = new Set<string>()
+  // Sessions of two devices interleave in time: a session's later parts are shown as continued.
+  // Newest first, the part met last is the session's start: the parts met before it become the
+  // continued ones, and a header follows its group's oldest event.
+  type Part = { head: HTMLElement; event: TimelineEvent; continued: boolean }
+  let part: Part | null = null
+  const parts = new Map<string, Part[]>()
+  const redraw = (p: Part) => {
+    const next = sessionHeader(p.event, p.continued, filtered)
+    p.head.replaceWith(next)
+    p.head = next
+  }
   const pages = new Map<string, PageRow>()
   const waiting = new Map<string, { rows: HTMLElement[]; measures: Measures }>()
   return {
@@ -247,17 +254,17 @@ function timelineView(list: HTMLOListElement, order: 'asc' | 'desc', j: Detail['
           group = null
         }
         if (e.sessionId !== session || !group) {
-          continued = e.sessionId !== null && sessionsSeen.has(e.sessionId)
-          if (e.sessionId !== null) sessionsSeen.add(e.sessionId)
+          const met = e.sessionId === null ? [] : (parts.get(e.sessionId) ?? [])
+          part = { head: h('div'), event: e, continued: asc && met.length > 0 }
+          if (!asc) for (const p of met.filter((p) => !p.continued)) (p.continued = true), redraw(p)
+          if (e.sessionId !== null) parts.set(e.sessionId, [...met, part])
           session = e.sessionId
           group = h('ol', { class: 'events' })
-          head = sessionHeader(e, continued, filtered)
-          frag.append(h('li', { class: 'session' }, head, group))
-        } else if (!asc && !filtered) {
-          // Newest first, the session's start is the last of its events met.
-          const older = sessionHeader(e, continued, filtered)
-          head!.replaceWith(older)
-          head = older
+          part.head = sessionHeader(e, part.continued, filtered)
+          frag.append(h('li', { class: 'session' }, part.head, group))
+        } else if (!asc) {
+          part!.event = e
+          redraw(part!)
         }
         count++
         const key = `${e.anonymousId ?? ''}\u0000${pageUrlOf(e)}`

@@ -201,6 +201,15 @@ describe('the Person page of a two-device person, and the share table', () => {
     await expect(article.locator('.folded').textContent()).resolves.toMatch(/^scrolled to 100 % · engaged \d+(\.\d)? s$/)
     await expect(ui.locator('.event.kind-measure').count()).resolves.toBe(0)
     await ui.screenshot({ path: join(ARTIFACTS, 'viewer-person-devices.png'), fullPage: true })
+    // Newest first: the same folds and markers; a session's header is its start.
+    await ui.click('text=Newest first')
+    await ui.waitForFunction(() => location.hash.includes('order=desc') && document.querySelector('.timeline .event') !== null)
+    await expect(ui.locator('.event.kind-page', { hasText: 'How we stitch identities' }).last().locator('.folded').textContent()).resolves.toMatch(/^scrolled to 100 % · engaged/)
+    await expect(ui.locator('.event.kind-measure').count()).resolves.toBe(0)
+    await expect(ui.locator('.timeline .marker').count()).resolves.toBe(2)
+    await expect(ui.locator('.session-head').last().textContent()).resolves.toMatch(/paid search \(google\) · campaign spring · landing \/examples\/pricing\.html/)
+    await ui.click('text=Oldest first')
+    await ui.waitForFunction(() => location.hash.includes('order=asc'))
     // The kind filter: forms and identity only, then back to everything.
     for (const kind of ['page', 'content', 'link', 'custom']) await ui.uncheck(`.kinds input[name=${kind}]`)
     await ui.click('.kinds button[type=submit]')
