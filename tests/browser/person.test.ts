@@ -3,47 +3,19 @@
 // e-mail link and shares the article; a desktop visits directly and subscribes. A friend opens
 // the shared link and subscribes too. Then the Person page (identity card, markers and their
 // counts, the kind filter, folded scroll and engaged time) and the Journey page's share table.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchChromium, ROOT, waitFor } from './harness.mjs'
-import { loadConfig } from '../../collector/src/config.js'
-import { startCollector, type RunningCollector } from '../../collector/src/server.js'
+import { describe, expect, it } from 'vitest'
+import type { BrowserContext, Page } from 'playwright-core'
+import { waitFor } from './harness.mjs'
+import { ARTIFACTS, sdkLoaded, viewerSuite } from './viewer-harness.js'
 
-const ADMIN = 'adm_person_test_token'
-const ARTIFACTS = join(ROOT, 'test-artifacts')
 const PHONE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36'
-
-let browser: Browser
-let collector: RunningCollector
-let dir: string
-
-beforeAll(async () => {
-  for (const f of ['dist/waymark.min.js', 'collector/dist/ui/viewer.js']) {
-    if (!existsSync(join(ROOT, f))) throw new Error(`missing ${f}: run \`npm run build\` first`)
-  }
-  mkdirSync(ARTIFACTS, { recursive: true })
-  dir = mkdtempSync(join(tmpdir(), 'waymark-person-'))
-  const config = loadConfig(['--port', '0'], { WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent' })
-  collector = await startCollector({ ...config, database: { kind: 'sqlite', file: join(dir, 'waymark.db') } })
-  browser = await launchChromium()
-})
-afterAll(async () => {
-  await browser?.close()
-  await collector?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
-
-async function api(path: string): Promise<any> {
-  const r = await fetch(collector.url + path, { headers: { authorization: `Bearer ${ADMIN}` } })
-  return r.status === 200 ? r.json() : null
-}
+const suite = viewerSuite('adm_person_test_token')
+const { api, visit, subscribe, viewer } = suite
 
 /** A browser of its own; what leaves for LinkedIn is answered here (and its address kept). */
 async function device(options: { phone?: boolean } = {}): Promise<{ context: BrowserContext; page: Page; shared: string[] }> {
-  const context = await browser.newContext(
+  const context = await suite.browser.newContext(
     options.phone ? { userAgent: PHONE_UA, viewport: { width: 390, height: 800 }, isMobile: true, hasTouch: true } : { viewport: { width: 1100, height: 800 } },
   )
   const shared: string[] = []
@@ -52,22 +24,6 @@ async function device(options: { phone?: boolean } = {}): Promise<{ context: Bro
     return route.fulfill({ status: 200, contentType: 'text/html', body: '<p>shared</p>' })
   })
   return { context, page: await context.newPage(), shared }
-}
-
-const ready = (page: Page) => page.waitForFunction(() => typeof (window as any).waymark?.user === 'function' && !(window as any).waymark.q)
-
-async function visit(page: Page, path: string): Promise<void> {
-  await page.goto(collector.url + path)
-  await ready(page)
-  await page.evaluate(() => (window as any).waymark.flush())
-}
-
-async function subscribe(page: Page, email: string): Promise<void> {
-  await visit(page, '/examples/index.html')
-  await page.fill('#newsletter input[name=email]', email)
-  await Promise.all([page.waitForURL(/thanks\.html/), page.click('#newsletter button[type=submit]')])
-  await ready(page)
-  await page.evaluate(() => (window as any).waymark.flush())
 }
 
 /** Waits until the person's event count stops moving (pages closed send their last events). */
@@ -82,19 +38,6 @@ async function settled(email: string): Promise<any> {
     },
     { timeout: 20_000, interval: 750, message: `the events of ${email}` },
   )
-}
-
-async function viewer(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
-  const page = await context.newPage()
-  page.on('dialog', (d) => {
-    throw new Error(`a dialog opened: ${d.message()}`)
-  })
-  await page.goto(`${collector.url}/ui`)
-  await page.fill('#token', ADMIN)
-  await page.keyboard.press('Enter')
-  await page.waitForSelector('h2#people-title')
-  return page
 }
 
 describe('the Person page of a two-device person, and the share table', () => {
@@ -129,7 +72,7 @@ describe('the Person page of a two-device person, and the share table', () => {
     // 5. A friend opens it (the token leaves the address bar) and subscribes.
     const other = await device()
     await other.page.goto(sharedUrl.href)
-    await ready(other.page)
+    await sdkLoaded(other.page)
     expect(new URL(other.page.url()).searchParams.has('wm_share')).toBe(false)
     await other.page.evaluate(() => (window as any).waymark.flush())
     await subscribe(other.page, friend)

@@ -1,75 +1,21 @@
 // The timeline viewer (/ui) in real Chromium, against a real collector that serves the example
 // site: two "devices" browse anonymously, both subscribe with the same email, then a marketer
 // signs in and reads the stitched journey. Plus: attacker-controlled data is shown as text.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchChromium, ROOT, waitFor } from './harness.mjs'
-import { loadConfig } from '../../collector/src/config.js'
-import { startCollector, type RunningCollector } from '../../collector/src/server.js'
+import { describe, expect, it } from 'vitest'
+import type { BrowserContext, Page } from 'playwright-core'
+import { waitFor } from './harness.mjs'
+import { ARTIFACTS, viewerSuite } from './viewer-harness.js'
 
-const ADMIN = 'adm_viewer_test_token'
-const ARTIFACTS = join(ROOT, 'test-artifacts')
-
-let browser: Browser
-let collector: RunningCollector
-let dir: string
-
-beforeAll(async () => {
-  for (const f of ['dist/waymark.min.js', 'collector/dist/ui/viewer.js']) {
-    if (!existsSync(join(ROOT, f))) throw new Error(`missing ${f}: run \`npm run build\` first`)
-  }
-  mkdirSync(ARTIFACTS, { recursive: true })
-  dir = mkdtempSync(join(tmpdir(), 'waymark-viewer-'))
-  const config = loadConfig(['--port', '0'], { WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent' })
-  collector = await startCollector({ ...config, database: { kind: 'sqlite', file: join(dir, 'waymark.db') } })
-  browser = await launchChromium()
-})
-afterAll(async () => {
-  await browser?.close()
-  await collector?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
-
-async function api(path: string): Promise<any> {
-  const r = await fetch(collector.url + path, { headers: { authorization: `Bearer ${ADMIN}` } })
-  return r.status === 200 ? r.json() : null
-}
+const suite = viewerSuite('adm_viewer_test_token')
+const { api, visit, subscribe, viewer } = suite
 
 async function device(): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } })
+  const context = await suite.browser.newContext({ viewport: { width: 1000, height: 700 } })
   // The example's outbound link, answered here: nothing leaves 127.0.0.1.
   await context.route('https://example.org/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>partner</p>' }))
   return context
-}
-
-async function visit(page: Page, path: string): Promise<void> {
-  await page.goto(collector.url + path)
-  await page.waitForFunction(() => typeof (window as any).waymark?.user === 'function' && !(window as any).waymark.q)
-  await page.evaluate(() => (window as any).waymark.flush())
-}
-
-async function subscribe(page: Page, email: string): Promise<void> {
-  await visit(page, '/examples/index.html')
-  await page.fill('#newsletter input[name=email]', email)
-  await Promise.all([page.waitForURL(/thanks\.html/), page.click('#newsletter button[type=submit]')])
-  await page.waitForFunction(() => typeof (window as any).waymark?.user === 'function' && !(window as any).waymark.q)
-  await page.evaluate(() => (window as any).waymark.flush())
-}
-
-async function viewer(width = 1100): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 } })
-  const page = await context.newPage()
-  page.on('dialog', (d) => {
-    throw new Error(`a dialog opened: ${d.message()}`)
-  })
-  await page.goto(`${collector.url}/ui`)
-  await page.fill('#token', ADMIN)
-  await page.keyboard.press('Enter')
-  await page.waitForSelector('h2#people-title')
-  return page
 }
 
 async function openPerson(page: Page, search: string): Promise<void> {
@@ -233,7 +179,7 @@ describe('timeline viewer in Chromium', () => {
     const evilImg = '<img src=x onerror="window.__xss = \'img\'">'
     const now = Date.now()
     const at = (i: number) => new Date(now - 60_000 + i * 1000).toISOString()
-    const r = await fetch(`${collector.url}/v1/batch`, {
+    const r = await fetch(`${suite.collector.url}/v1/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_demo:').toString('base64')}` },
       body: JSON.stringify({
@@ -288,7 +234,7 @@ describe('timeline viewer in Chromium', () => {
       { type: 'page', messageId: `many-${run}-p${i}`, anonymousId: `many-${run}-${i}`, timestamp: at(i), properties: { path: '/pricing' } },
       { type: 'identify', messageId: `many-${run}-i${i}`, anonymousId: `many-${run}-${i}`, timestamp: at(i), traits: { email } },
     ]).flat()
-    const r = await fetch(`${collector.url}/v1/batch`, {
+    const r = await fetch(`${suite.collector.url}/v1/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_demo:').toString('base64')}` },
       body: JSON.stringify({ sentAt: new Date().toISOString(), batch }),
