@@ -96,6 +96,8 @@ async function readSet(url) {
     'profiles/search': () => api(url, '/api/profiles/search', { method: 'POST', body: JSON.stringify({ q: term, limit: 25 }) }),
     profile: () => api(url, `/api/profiles/${encodeURIComponent(person)}`),
     timeline: () => api(url, `/api/profiles/${encodeURIComponent(person)}/timeline?limit=50`),
+    'timeline?kinds=form,identity': () => api(url, `/api/profiles/${encodeURIComponent(person)}/timeline?limit=50&kinds=form,identity`),
+    'journey/shares': () => api(url, '/api/journey/shares'),
     'segments/known/profiles': () => api(url, '/api/segments/known/profiles?limit=25'),
     // The Journey page's marketing tables: all time, and the last 30 days (a range of daily sums).
     'journey/campaigns': () => api(url, '/api/journey/campaigns'),

@@ -209,7 +209,8 @@ async function backend(name) {
               const t0 = performance.now()
               location.hash = `#/person/${encodeURIComponent(id)}?run=${Math.random()}`
               const check = () => {
-                if (document.querySelector('h2#person-title') && document.querySelectorAll('.timeline .event').length >= 200) {
+                // the first 200 events shown (scroll depth and engaged time fold into their page view's row)
+                if (document.querySelector('h2#person-title') && /^200 of /.test(document.querySelector('.person p[aria-live]')?.textContent ?? '')) {
                   // Next frame: the DOM is laid out and painted.
                   requestAnimationFrame(() => setTimeout(() => resolve(performance.now() - t0), 0))
                 } else if (performance.now() - t0 > 10_000) reject(new Error('person page did not render'))

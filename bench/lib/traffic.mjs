@@ -1,6 +1,7 @@
 // Seeded, realistic site traffic, as the Waymark script tag sends it: sessions of page views
 // with content impressions and clicks, scroll depth and engaged time, forms, identifies on one or
-// two devices, orders with revenue, and utm parameters on a share of sessions. The same seed gives
+// two devices, orders with revenue, utm parameters on a share of sessions, shares of content and
+// the visits they bring. The same seed gives
 // the same browsers, events and messageIds, so runs compare like with like.
 //
 // About 10 events a browser; 20% of browsers identify; a quarter of those share their email with
@@ -33,6 +34,17 @@ export function rng(seed) {
 }
 
 const pick = (r, list) => list[Math.floor(r() * list.length)]
+
+// Shares: 5 % of browsers share a piece of content on their first page; 5 % arrive through the
+// share of one of the 200 browsers before them. Drawn from generators of their own, so the rest
+// of the traffic is what it was without them.
+const NETWORKS = ['linkedin', 'x', 'email', 'copy']
+const sharer = (seed, b) => rng(seed * 7_919 + b * 2 + 1)() < 0.05
+function sharedBy(seed, b) {
+  if (rng(seed * 7_919 + b * 2)() >= 0.05) return null
+  for (let k = b - 1; k >= Math.max(0, b - 200); k--) if (sharer(seed, k)) return k
+  return null
+}
 
 /**
  * The events of browser `b` (0-based), oldest first, with timestamps within `days` days before
@@ -75,6 +87,11 @@ export function browserEvents(seed, b, now, days = 60) {
       }
       const base = () => ({ messageId: id(), anonymousId, ...(userId && { userId }), timestamp: new Date((t += 1_000 + Math.floor(r() * 20_000))).toISOString(), context })
       events.push({ type: 'page', name: `Page ${path}`, properties: { path, url, title: `Page ${path}`, referrer: context.page.referrer, search: p === 0 ? search : '' }, ...base() })
+      if (s === 0 && p === 0) {
+        const from = sharedBy(seed, b)
+        if (from !== null) events[events.length - 1].context = { ...context, referrer: { type: 'share', id: `t${seed}x${from}` } }
+        if (sharer(seed, b)) events.push({ type: 'track', event: 'Content Shared', properties: { name: CONTENT[b % CONTENT.length], network: NETWORKS[b % NETWORKS.length], token: `t${seed}x${b}` }, ...base0() })
+      }
       if (r() < 0.5) {
         const name = pick(r, CONTENT)
         events.push({ type: 'track', event: 'Content Impression', properties: { name, piece: 'card', target: '/blog' }, ...base() })

@@ -280,9 +280,13 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
       Later: false,
       [`identify ${laptop}`]: false,
     })
+    // The phone identified first: its three anonymous events are stitched then; the laptop joined
+    // later, with its own earlier event. The markers' counts add up to the badges.
     const badged = events.filter((e) => e.beforeIdentified)
     const { journey } = (await api(c.url, `/api/profiles/${person.id}`)).body.profile
-    expect(journey.identification).toMatchObject({ earlierEvents: badged.length, devices: new Set(badged.map((e) => e.anonymousId)).size })
+    expect(journey.identification).toMatchObject({ earlierEvents: 3, devices: 1 })
+    expect(journey.linkedDevices).toMatchObject([{ anonymousId: laptop, at: at(2000), earlierEvents: 1 }])
+    expect(badged).toHaveLength(journey.identification.earlierEvents + journey.linkedDevices[0].earlierEvents)
   })
 
   it.skipIf(skip)('profiles keep traits (last write wins per trait, by event time), first/last touch and counts', async () => {

@@ -34,7 +34,7 @@ describe.each(BACKENDS)('server libraries on $name', ({ name, skip }) => {
     expect(events.map((e) => e.event ?? e.name ?? e.type).sort()).toEqual(['Ordered', 'Spring', 'identify'])
     expect(events.find((e) => e.event === 'Ordered').timestamp.slice(0, 10)).toBe('2026-01-15')
     expect(events.filter((e) => e.isBot)).toEqual([])
-    expect(person.firstTouch).toMatchObject({ source: 'newsletter', medium: 'email', campaign: 'spring', landingPage: LANDING })
+    expect(person.firstTouch).toMatchObject({ source: 'newsletter', medium: 'email', campaign: 'spring', landingPage: '/spring' })
     const profile = (await api(c.url, `/api/profiles/${person.id}`)).body.profile
     expect(profile.traits.plan.value).toBe('pro')
   }

@@ -2,24 +2,34 @@
 // event descriptions. The DOM parts are tested in real Chromium (tests/browser/viewer.test.ts).
 import { describe, expect, it } from 'vitest'
 import { toCsv } from '../ui/dom.js'
-import { aroundIdentification, describe as describeEvent } from '../ui/person.js'
+import { aroundMarkers, describe as describeEvent } from '../ui/person.js'
 import { deliverySubject, describeTriggers, lastAnswer } from '../ui/webhooks.js'
 
 const ev = (timestamp: string, beforeIdentified: boolean, messageId: string) =>
   ({ messageId, timestamp, beforeIdentified, type: 'track', event: 'X', properties: null, context: null }) as any
 
-describe('aroundIdentification', () => {
+describe('aroundMarkers', () => {
   const T = '2026-11-22T10:00:00.000Z'
-  const events = [ev('2026-11-22T09:59:59.000Z', true, 'a'), ev(T, false, 'identify'), ev(T, true, 'engaged'), ev('2026-11-22T10:00:01.000Z', false, 'b')]
-  it('puts same-millisecond anonymous events before the identifying one (oldest first)', () => {
-    expect(aroundIdentification(events, T, 'asc').map((e) => e.messageId)).toEqual(['a', 'engaged', 'identify', 'b'])
+  const L = '2026-11-22T10:05:00.000Z'
+  const events = [
+    ev('2026-11-22T09:59:59.000Z', true, 'a'),
+    ev(T, false, 'identify'),
+    ev(T, true, 'engaged'),
+    ev('2026-11-22T10:00:01.000Z', false, 'b'),
+    ev(L, false, 'link'),
+    ev(L, true, 'phone page'),
+    ev(L, true, 'phone scroll'),
+  ]
+  it("puts same-millisecond anonymous events before each marker's event (oldest first)", () => {
+    expect(aroundMarkers(events, [T, L], 'asc').map((e) => e.messageId)).toEqual(['a', 'engaged', 'identify', 'b', 'phone page', 'phone scroll', 'link'])
   })
   it('and after it when newest first', () => {
     const desc = [...events].reverse()
-    expect(aroundIdentification(desc, T, 'desc').map((e) => e.messageId)).toEqual(['b', 'identify', 'engaged', 'a'])
+    expect(aroundMarkers(desc, [T, L], 'desc').map((e) => e.messageId)).toEqual(['link', 'phone scroll', 'phone page', 'b', 'identify', 'engaged', 'a'])
   })
-  it('leaves pages without that millisecond alone', () => {
-    expect(aroundIdentification(events, null, 'asc')).toBe(events)
+  it('leaves pages without those milliseconds alone', () => {
+    expect(aroundMarkers(events, [], 'asc')).toBe(events)
+    expect(aroundMarkers(events, ['2026-11-22T11:00:00.000Z'], 'asc')).toBe(events)
   })
 })
 
@@ -40,6 +50,9 @@ describe('event descriptions', () => {
     expect(describeEvent({ ...ev('t', false, 'm'), event: 'File Downloaded', properties: { url: 'javascript:alert(1)' } })).toMatchObject({ kind: 'link', href: null })
     expect(describeEvent({ ...ev('t', false, 'm'), event: 'File Downloaded', properties: { url: 'https://x.example/a.pdf' } }).href).toBe('https://x.example/a.pdf')
     expect(describeEvent({ ...ev('t', false, 'm'), type: 'page', event: null, properties: { title: 'Pricing', path: '/pricing' } })).toMatchObject({ kind: 'page', title: 'Pricing', detail: '/pricing' })
+    expect(describeEvent({ ...ev('t', false, 'm'), event: 'Content Shared', properties: { name: 'Guide', network: 'linkedin', token: 'k' } })).toMatchObject({ kind: 'content', detail: 'Guide on linkedin' })
+    expect(describeEvent({ ...ev('t', false, 'm'), event: 'Signup Clicked', properties: {} })).toMatchObject({ kind: 'custom', detail: null })
+    expect(describeEvent({ ...ev('t', false, 'm'), event: 'Scroll Depth', properties: { percent: 75 } })).toMatchObject({ kind: 'measure', detail: '75 %' })
   })
 })
 

@@ -73,6 +73,7 @@ export type {
   JourneyReport,
   PeoplePage,
   Segment,
+  ShareReport,
   PersonSummary as Summary,
   TimelineEvent,
   TimelinePage,

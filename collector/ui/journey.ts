@@ -17,6 +17,7 @@ import {
 import { chart, COLORS } from './charts.js'
 import { csvButton, fmtDuration, fmtMoney, fmtNum, h, pct, table } from './dom.js'
 import { go, setParams, type Route } from './router.js'
+import { sharesTable } from './shares.js'
 
 const DAY = 86_400_000
 const PRESETS: Array<[string, string]> = [
@@ -59,7 +60,9 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
     revenue: later('Revenue', 'revenue-title', api<RevenueReport>(`/api/journey/revenue${qs(period)}`), revenueBody),
     score: later('Score drivers', 'score-title', api<ScoreDriversReport>(`/api/journey/score${qs(period)}`), scoreBody),
     ctas: ctaSection(period, ctaSegment, reportP, segsP),
+    shares: h('div', { class: 'shares-slot' }),
   }
+  fill(sections.shares, sharesTable(period), (table) => [table])
   const [report, segs] = await Promise.all([reportP, segsP])
   const periodText = days === 'custom' ? `first seen ${isDate(fromDate) ? `from ${fromDate}` : ''} ${isDate(toDate) ? `to ${toDate}` : ''}`.trim() : days ? `first seen in the last ${days} days` : 'in total'
 
@@ -110,6 +113,7 @@ export async function journeyPage(route: Route): Promise<HTMLElement> {
       ['content', 'consumers', 'identified', 'sawBeforeIdentifying', 'customers', 'sawBeforeBecomingCustomer'],
       report.content.map((r) => [r.name, r.consumers, r.known, r.becameKnown, r.customers, r.becameCustomer]),
     ),
+    sections.shares,
     withCsv(
       table(
         'Pages that led to identification and to customers',

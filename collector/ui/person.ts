@@ -1,13 +1,17 @@
 // Person: identity, journey facts, and the stitched timeline grouped by session, with the
-// identification moment in place and the events before it marked. The timeline loads page by
-// page (200 events), so a person with 10,000 events opens as fast as one with 20.
-import { eventKind, PAGE_ENGAGED, SCROLL_DEPTH } from '@waymark/contract'
-import { api, qs, type Detail, type Device, type DevicesPage, type TimelineEvent, type TimelinePage } from './api.js'
+// identification moment and each device linked later in place, and every event recorded
+// before its device joined the person marked. The timeline loads page by page (200 events), so
+// a person with 10,000 events opens as fast as one with 20; it can be narrowed to kinds of
+// events, and scroll depth and engaged time are folded into the page view they measure.
+import { CONTENT_SHARED, PAGE_ENGAGED, SCROLL_DEPTH, TIMELINE_KINDS, timelineKind, touchOfEvent, type LinkedDevice, type TimelineKind } from '@waymark/contract'
+import { api, qs, type Detail, type Device, type DevicesPage, type TimelineEvent, type TimelinePage, type Touch } from './api.js'
 import { download, fmtClock, fmtNum, fmtTime, h, safeHref, table, toCsv } from './dom.js'
 import { personName } from './people.js'
-import type { Route } from './router.js'
+import { go, type Route } from './router.js'
 
 const PAGE = 200
+/** The filter's names for the timeline kinds. */
+const KIND_LABELS: Record<TimelineKind, string> = { page: 'Pages', content: 'Content', form: 'Forms', link: 'Links', custom: 'Custom events', identity: 'Identity' }
 
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
 const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : null)
@@ -15,12 +19,13 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : typ
 export async function personPage(route: Route): Promise<HTMLElement> {
   const id = route.id!
   const order = route.params.get('order') === 'desc' ? 'desc' : 'asc'
-  const [{ profile }, first] = await Promise.all([
-    api<{ profile: Detail }>(`/api/profiles/${encodeURIComponent(id)}`),
-    api<TimelinePage>(`/api/profiles/${encodeURIComponent(id)}/timeline${qs({ limit: PAGE, order })}`),
-  ])
+  const asked = (route.params.get('kinds') ?? '').split(',').filter((k): k is TimelineKind => TIMELINE_KINDS.includes(k as TimelineKind))
+  const kinds = asked.length ? asked.join(',') : ''
+  const timelineUrl = (cursor?: string | null) => `/api/profiles/${encodeURIComponent(id)}/timeline${qs({ limit: PAGE, order, kinds, cursor })}`
+  const [{ profile }, first] = await Promise.all([api<{ profile: Detail }>(`/api/profiles/${encodeURIComponent(id)}`), api<TimelinePage>(timelineUrl())])
   const j = profile.journey
   const anonIds = profile.identifiers.filter((i) => i.kind === 'anonymousId')
+  // The earliest page view's touch, on any device: the same in the session it starts and in traits.
   const ft = profile.firstTouch
 
   const facts = h(
@@ -32,9 +37,10 @@ export async function personPage(route: Route): Promise<HTMLElement> {
     fact('First seen', fmtTime(profile.firstSeen)),
     fact('Last seen', fmtTime(profile.lastSeen)),
     fact('Identified', profile.identifiedAt ? fmtTime(profile.identifiedAt) : 'not yet (anonymous)'),
-    fact('First-touch channel', j?.channel ?? '—'),
-    fact('First-touch source', j?.source ?? ft?.source ?? ft?.referrer ?? '—'),
-    fact('Landing page', ft?.landingPage ?? '—'),
+    fact('First-touch channel', ft?.channel ?? null),
+    fact('First-touch source', ft?.source ? (ft.medium ? `${ft.source} / ${ft.medium}` : ft.source) : (ft?.referrer ?? null)),
+    fact('First-touch campaign', ft?.campaign ?? null),
+    fact('Landing page', ft?.landingPage ?? null),
     fact('Stage', j?.stageName ?? profile.stage),
     fact('Lead score', j ? fmtNum(j.score) : '—'),
     fact('Events', fmtNum(profile.eventCount)),
@@ -82,43 +88,26 @@ export async function personPage(route: Route): Promise<HTMLElement> {
     `Show all ${fmtNum(deviceCount)} devices`,
   )
   const devices = h('section', { class: 'devices' }, deviceTable, moreDevices)
+  // Each browser sends the first touch it saw itself: the person's, across devices, is shown.
   const traits = table(
     'Traits',
     ['Trait', 'Value', 'Updated'],
-    Object.entries(profile.traits).map(([k, t]) => [k, typeof t.value === 'string' ? t.value : JSON.stringify(t.value), fmtTime(t.updatedAt)]),
+    Object.entries(profile.traits).map(([k, t]) =>
+      k === 'firstTouch' && ft ? [k, fields(touchFields(ft)), fmtTime(ft.at)] : [k, fields(t.value), fmtTime(t.updatedAt)],
+    ),
     'No traits.',
   )
 
   // Timeline
   const list = h('ol', { class: 'timeline', 'aria-label': 'Timeline' })
   const status = h('p', { class: 'muted', 'aria-live': 'polite' })
-  const state = { cursor: first.nextCursor, session: undefined as string | null | undefined, markerShown: false, count: 0, group: null as HTMLOListElement | null }
-  // Sessions of two devices interleave in time: a session met again is shown as continued.
-  const sessionsSeen = new Set<string>()
+  const view = timelineView(list, order, j, kinds !== '')
+  const state = { cursor: first.nextCursor }
   const render = (page: TimelineEvent[]) => {
-    const frag = document.createDocumentFragment()
-    for (const e of aroundIdentification(page, first.identifiedAt, order)) {
-      const asc = order === 'asc'
-      if (j?.identification && !state.markerShown && (asc ? !e.beforeIdentified : e.beforeIdentified)) {
-        if (asc || state.count > 0) {
-          frag.append(marker(j.identification))
-          // The marker sits between events: a session it cuts through goes on below it.
-          state.group = null
-        }
-        state.markerShown = true
-      }
-      if (e.sessionId !== state.session || !state.group) {
-        const continued = e.sessionId !== null && sessionsSeen.has(e.sessionId)
-        if (e.sessionId !== null) sessionsSeen.add(e.sessionId)
-        state.session = e.sessionId
-        state.group = h('ol', { class: 'events' })
-        frag.append(h('li', { class: 'session' }, sessionHeader(e, continued), state.group))
-      }
-      state.group.append(eventItem(e))
-      state.count++
-    }
-    list.append(frag)
-    status.textContent = `${fmtNum(state.count)} of ${fmtNum(profile.eventCount)} events shown`
+    view.add(page, !state.cursor)
+    status.textContent = kinds
+      ? `${fmtNum(view.count())} events of the chosen kinds shown (of ${fmtNum(profile.eventCount)})`
+      : `${fmtNum(view.count())} of ${fmtNum(profile.eventCount)} events shown`
     more.hidden = !state.cursor
   }
   const more = h(
@@ -129,7 +118,7 @@ export async function personPage(route: Route): Promise<HTMLElement> {
       onclick: async () => {
         if (!state.cursor) return
         more.disabled = true
-        const next = await api<TimelinePage>(`/api/profiles/${encodeURIComponent(id)}/timeline${qs({ limit: PAGE, order, cursor: state.cursor })}`)
+        const next = await api<TimelinePage>(timelineUrl(state.cursor))
         state.cursor = next.nextCursor
         render(next.events)
         more.disabled = false
@@ -138,9 +127,25 @@ export async function personPage(route: Route): Promise<HTMLElement> {
     order === 'asc' ? 'Load later events' : 'Load earlier events',
   )
   render(first.events)
+  const shownKinds = new Set(asked.length ? asked : TIMELINE_KINDS)
+  const filter = h(
+    'form',
+    {
+      class: 'filters kinds',
+      'aria-label': 'Kinds of events',
+      onsubmit: (e: Event) => {
+        e.preventDefault()
+        const data = new FormData(e.target as HTMLFormElement)
+        const chosen = TIMELINE_KINDS.filter((k) => data.get(k) !== null)
+        go('person', { order, kinds: chosen.length === TIMELINE_KINDS.length || !chosen.length ? '' : chosen.join(',') }, id)
+      },
+    },
+    h('fieldset', {}, h('legend', {}, 'Show'), TIMELINE_KINDS.map((k) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: k, checked: shownKinds.has(k) }), KIND_LABELS[k]))),
+    h('button', { type: 'submit' }, 'Filter'),
+  )
 
   const exportTimeline = h('button', { type: 'button', onclick: () => exportEvents(id) }, 'Export timeline CSV')
-  const orderLink = h('a', { href: `#/person/${encodeURIComponent(id)}?order=${order === 'asc' ? 'desc' : 'asc'}` }, order === 'asc' ? 'Newest first' : 'Oldest first')
+  const orderLink = h('a', { href: `#/person/${encodeURIComponent(id)}${qs({ order: order === 'asc' ? 'desc' : 'asc', kinds })}` }, order === 'asc' ? 'Newest first' : 'Oldest first')
 
   return h(
     'article',
@@ -150,6 +155,7 @@ export async function personPage(route: Route): Promise<HTMLElement> {
     devices,
     traits,
     h('div', { class: 'title-row' }, h('h3', { id: 'timeline-title' }, 'Timeline'), h('span', { class: 'actions' }, orderLink, exportTimeline)),
+    filter,
     list,
     status,
     more,
@@ -157,20 +163,176 @@ export async function personPage(route: Route): Promise<HTMLElement> {
 }
 
 /**
- * Events in the identification's own millisecond count as before it when they carried no
- * identity (rule 7), yet the API orders them by arrival: put those first (last, newest first),
- * so the marker separates the two groups exactly.
+ * Events in a marker's own millisecond count as before it when they carried no identity (rule
+ * 7), yet the API orders them by arrival: put those first (last, newest first), so the marker
+ * separates the two groups exactly.
  */
-export function aroundIdentification(events: TimelineEvent[], identifiedAt: string | null, order: 'asc' | 'desc'): TimelineEvent[] {
-  if (!identifiedAt || !events.some((e) => e.timestamp === identifiedAt)) return events
-  const same = events.filter((e) => e.timestamp === identifiedAt)
-  const sorted = [...same.filter((e) => e.beforeIdentified === (order === 'asc')), ...same.filter((e) => e.beforeIdentified !== (order === 'asc'))]
-  let k = 0
-  return events.map((e) => (e.timestamp === identifiedAt ? sorted[k++]! : e))
+export function aroundMarkers(events: TimelineEvent[], times: string[], order: 'asc' | 'desc'): TimelineEvent[] {
+  const at = new Set(times)
+  if (!events.some((e) => at.has(e.timestamp))) return events
+  const out = [...events]
+  for (let i = 0; i < out.length; ) {
+    let k = i + 1
+    while (k < out.length && out[k]!.timestamp === out[i]!.timestamp) k++
+    if (at.has(out[i]!.timestamp)) {
+      const same = out.slice(i, k)
+      out.splice(i, k - i, ...same.filter((e) => e.beforeIdentified === (order === 'asc')), ...same.filter((e) => e.beforeIdentified !== (order === 'asc')))
+    }
+    i = k
+  }
+  return out
+}
+
+/** The address a page view was of, or a scroll depth / engaged time was measured on. */
+const pageUrlOf = (e: TimelineEvent) => str(obj(e.properties).url) ?? str(obj(obj(e.context).page).url) ?? ''
+const isMeasure = (e: TimelineEvent) => e.type === 'track' && (e.event === SCROLL_DEPTH || e.event === PAGE_ENGAGED)
+
+/** What a page view's scroll depth and engaged time add up to: the deepest milestone, the sum of engaged time. */
+class Measures {
+  percent = 0
+  seconds = 0
+  add(e: TimelineEvent): void {
+    const p = obj(e.properties)
+    if (e.event === SCROLL_DEPTH && typeof p.percent === 'number') this.percent = Math.max(this.percent, p.percent)
+    if (e.event === PAGE_ENGAGED && typeof p.engagedSeconds === 'number') this.seconds += p.engagedSeconds
+  }
+  text(): string {
+    return [this.percent ? `scrolled to ${fmtNum(this.percent)} %` : '', this.seconds ? `engaged ${fmtNum(Math.round(this.seconds * 10) / 10)} s` : ''].filter(Boolean).join(' · ')
+  }
+}
+
+interface PageRow {
+  li: HTMLElement
+  measures: Measures
+  shown: HTMLElement | null
+}
+
+function showMeasures(row: PageRow): void {
+  if (!row.shown) row.li.querySelector('.what')!.append(' ', (row.shown = h('span', { class: 'folded' })))
+  row.shown.textContent = row.measures.text()
+}
+
+/**
+ * The timeline as it loads, page after page: session groups, the markers (the identification,
+ * each device linked later) where their moment falls, scroll depth and engaged time folded into
+ * their page view (same device, same address; newest first, into the page view met after them).
+ */
+function timelineView(list: HTMLOListElement, order: 'asc' | 'desc', j: Detail['journey'], filtered: boolean) {
+  const asc = order === 'asc'
+  const markers: Array<{ at: string; el: () => HTMLElement }> = []
+  if (j?.identification) markers.push({ at: j.identification.at, el: () => marker(j.identification!) })
+  for (const d of j?.linkedDevices ?? []) markers.push({ at: d.at, el: () => deviceMarker(d) })
+  markers.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0) * (asc ? 1 : -1))
+  // A marker goes before the first event past its moment (in its millisecond: the first that is
+  // not before it, as the badges say).
+  const due = (e: TimelineEvent, at: string) => (asc ? e.timestamp > at || (e.timestamp === at && !e.beforeIdentified) : e.timestamp < at || (e.timestamp === at && e.beforeIdentified))
+  let next = 0
+  let count = 0
+  let session: string | null | undefined
+  let group: HTMLOListElement | null = null
+  // Sessions of two devices interleave in time: a session's later parts are shown as continued.
+  // Newest first, the part met last is the session's start: the parts met before it become the
+  // continued ones, and a header follows its group's oldest event.
+  type Part = { head: HTMLElement; event: TimelineEvent; continued: boolean }
+  let part: Part | null = null
+  const parts = new Map<string, Part[]>()
+  const redraw = (p: Part) => {
+    const next = sessionHeader(p.event, p.continued, filtered)
+    p.head.replaceWith(next)
+    p.head = next
+  }
+  const pages = new Map<string, PageRow>()
+  const waiting = new Map<string, { rows: HTMLElement[]; measures: Measures }>()
+  return {
+    count: () => count,
+    add(events: TimelineEvent[], end: boolean): void {
+      const frag = document.createDocumentFragment()
+      for (const e of aroundMarkers(events, markers.map((m) => m.at), order)) {
+        while (next < markers.length && due(e, markers[next]!.at)) {
+          frag.append(markers[next++]!.el())
+          // The marker sits between events: a session it cuts through goes on below it.
+          group = null
+        }
+        if (e.sessionId !== session || !group) {
+          const met = e.sessionId === null ? [] : (parts.get(e.sessionId) ?? [])
+          part = { head: h('div'), event: e, continued: asc && met.length > 0 }
+          if (!asc) for (const p of met.filter((p) => !p.continued)) (p.continued = true), redraw(p)
+          if (e.sessionId !== null) parts.set(e.sessionId, [...met, part])
+          session = e.sessionId
+          group = h('ol', { class: 'events' })
+          part.head = sessionHeader(e, part.continued, filtered)
+          frag.append(h('li', { class: 'session' }, part.head, group))
+        } else if (!asc) {
+          part!.event = e
+          redraw(part!)
+        }
+        count++
+        const key = `${e.anonymousId ?? ''}\u0000${pageUrlOf(e)}`
+        if (isMeasure(e) && asc) {
+          const row = pages.get(key)
+          if (row) {
+            row.measures.add(e)
+            showMeasures(row)
+            continue
+          }
+        }
+        const li = eventItem(e)
+        group.append(li)
+        if (isMeasure(e) && !asc) {
+          const w = waiting.get(key) ?? { rows: [], measures: new Measures() }
+          w.rows.push(li)
+          w.measures.add(e)
+          waiting.set(key, w)
+        } else if (e.type === 'page' || e.type === 'screen') {
+          const row: PageRow = { li, measures: new Measures(), shown: null }
+          if (asc) pages.set(key, row)
+          const w = waiting.get(key)
+          if (!asc && w) {
+            waiting.delete(key)
+            row.measures = w.measures
+            showMeasures(row)
+            for (const r of w.rows) {
+              const box = r.parentElement
+              r.remove()
+              if (box && !box.childElementCount) box.parentElement?.remove()
+            }
+          }
+        }
+      }
+      if (end) while (next < markers.length) frag.append(markers[next++]!.el())
+      list.append(frag)
+    },
+  }
 }
 
 function fact(label: string, value: string | null): HTMLElement[] {
   return [h('dt', {}, label), h('dd', {}, value ?? '—')]
+}
+
+/** A touch's fields in reading order, without its time. */
+function touchFields(t: Touch): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [label, value] of [
+    ['channel', t.channel],
+    ['source', t.source],
+    ['medium', t.medium],
+    ['campaign', t.campaign],
+    ['term', t.term],
+    ['content', t.content],
+    ['referrer', t.referrer],
+    ['landing page', t.landingPage],
+  ] as const) {
+    if (value) out[label] = value
+  }
+  return out
+}
+
+/** A value as text, an object as its fields (one per line, nested ones inside), never as raw JSON. */
+function fields(value: unknown): Node | string {
+  if (value === null || value === undefined) return '—'
+  if (Array.isArray(value)) return value.every((v) => typeof v !== 'object' || v === null) ? value.join(', ') : h('ol', { class: 'fields' }, value.map((v) => h('li', {}, fields(v))))
+  if (typeof value !== 'object') return String(value)
+  return h('dl', { class: 'fields' }, Object.entries(value).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, fields(v))]))
 }
 
 function marker(i: NonNullable<NonNullable<Detail['journey']>['identification']>): HTMLElement {
@@ -183,20 +345,29 @@ function marker(i: NonNullable<NonNullable<Detail['journey']>['identification']>
   )
 }
 
-function sessionHeader(e: TimelineEvent, continued: boolean): HTMLElement {
-  const ctx = obj(e.context)
-  const campaign = obj(ctx.campaign)
-  const page = obj(ctx.page)
-  const channel = str(campaign.channel) ?? 'direct'
-  const source = str(campaign.source)
-  const landing = str(page.path) ?? str(page.url)
+function deviceMarker(d: LinkedDevice): HTMLElement {
+  const what = [d.browser, d.os].filter(Boolean).join(' · ') || `anonymous id ${d.anonymousId}`
+  return h(
+    'li',
+    { class: 'marker device-link', role: 'note' },
+    h('strong', {}, `Device linked: ${what}`),
+    ` — ${d.earlierEvents ? fmtNum(d.earlierEvents) : 'no'} earlier anonymous ${d.earlierEvents === 1 ? 'event' : 'events'}`,
+    h('span', { class: 'muted' }, ` · ${fmtTime(d.at)}`),
+  )
+}
+
+/** The session's start: its channel and source, landing page and device (a filtered timeline may not show its first event: no landing page then). */
+function sessionHeader(e: TimelineEvent, continued: boolean, filtered: boolean): HTMLElement {
+  const t = touchOfEvent(e)
+  const channel = t.channel ?? 'direct'
   return h(
     'div',
     { class: 'session-head' },
     h('strong', {}, e.sessionId ? (continued ? 'Session, continued' : 'Session') : 'Outside a session'),
     ` ${fmtTime(e.timestamp)} · `,
-    h('span', { class: 'channel' }, source ? `${channel} (${source})` : channel),
-    landing && !continued ? [' · landing ', h('code', {}, landing)] : null,
+    h('span', { class: 'channel' }, t.source ? `${channel} (${t.source})` : channel),
+    t.campaign ? [' · campaign ', h('span', { class: 'campaign' }, t.campaign)] : null,
+    t.landingPage && !continued && !filtered ? [' · landing ', h('code', {}, t.landingPage)] : null,
     [e.browser, e.os, e.device].some(Boolean) ? ` · ${[e.browser, e.os, e.device].filter(Boolean).join(' ')}` : null,
   )
 }
@@ -216,19 +387,21 @@ export function describe(e: TimelineEvent): { kind: string; title: string; detai
   }
   if (e.type !== 'track') return { kind: e.type, title: e.type, detail: null, href: null }
   const ev = e.event ?? 'Event'
-  const kind = eventKind(ev)
+  const kind = isMeasure(e) ? 'measure' : timelineKind(e.type, ev)
   const detail =
-    kind === 'content'
-      ? [str(p.name), str(p.piece)].filter(Boolean).join(' — ')
-      : kind === 'form'
-        ? (str(p.name) ?? str(p.id))
-        : kind === 'link'
-          ? (str(p.url) ?? str(p.text))
-          : ev === SCROLL_DEPTH
-            ? `${str(p.percent) ?? '?'} %`
-            : ev === PAGE_ENGAGED
-              ? `${str(p.engagedSeconds) ?? '?'} s`
-              : null
+    ev === CONTENT_SHARED
+      ? [str(p.name), str(p.network) && `on ${str(p.network)}`].filter(Boolean).join(' ')
+      : kind === 'content'
+        ? [str(p.name), str(p.piece)].filter(Boolean).join(' — ')
+        : kind === 'form'
+          ? (str(p.name) ?? str(p.id))
+          : kind === 'link'
+            ? (str(p.url) ?? str(p.text))
+            : ev === SCROLL_DEPTH
+              ? `${str(p.percent) ?? '?'} %`
+              : ev === PAGE_ENGAGED
+                ? `${str(p.engagedSeconds) ?? '?'} s`
+                : null
   return { kind, title: ev, detail: detail || null, href: kind === 'link' ? safeHref(str(p.url)) : null }
 }
 
@@ -241,7 +414,7 @@ function eventItem(e: TimelineEvent): HTMLElement {
     h('time', { datetime: e.timestamp }, fmtClock(e.timestamp)),
     h('span', { class: 'kind' }, d.kind),
     h('span', { class: 'what' }, d.title, d.detail ? [' ', h('span', { class: 'detail' }, d.href ? h('a', { href: d.href, rel: 'noopener noreferrer', target: '_blank' }, d.detail) : d.detail)] : null),
-    e.beforeIdentified ? h('span', { class: 'badge', title: 'happened before this person was identified' }, 'anonymous') : null,
+    e.beforeIdentified ? h('span', { class: 'badge', title: 'recorded before its device joined this person' }, 'anonymous') : null,
     props ? propertiesBox(props) : null,
   )
 }

@@ -55,7 +55,8 @@ export function normalizeUserId(value: unknown): string | null {
  * Did an event happen before its person was identified? Before the identifying millisecond, yes;
  * after it, no; in that millisecond, yes when the event carried no userId or email (it was
  * recorded anonymously). The timeline's badge, the journey's "before identification" counts and
- * the Person page's per-device counts all follow this one rule (the SQL forms say so beside them).
+ * the Person page's marker counts all follow this one rule (the SQL forms say so beside them);
+ * the timeline and the markers measure a device linked later against its own link.
  */
 export function isBeforeIdentification(at: number, identified: boolean, identifiedAt: number | null): boolean {
   if (identifiedAt === null || at < identifiedAt) return true

@@ -87,7 +87,7 @@ export interface ProfileSummary {
   firstSeen: string | null
   lastSeen: string | null
   eventCount: number
-  /** The touch of the person's earliest event on any device (`touchOfEvent`); null without events. */
+  /** The touch of the person's earliest page view on any device (`touchOfEvent`); null without one. */
   firstTouch: TouchAt | null
   /** The latest event that carried a campaign or an external referrer. */
   lastTouch: TouchAt | null
@@ -125,8 +125,26 @@ export interface PersonJourney {
   /** The most recently seen devices (at most 20); `GET /api/profiles/:id/devices` pages through all. */
   devices: Device[]
   deviceCount: number
-  /** The identification moment as the timeline shows it; null while anonymous. */
+  /**
+   * The identification moment as the timeline shows it; null while anonymous. `earlierEvents`
+   * and `devices` count what was stitched then: devices linked later have their own entry in
+   * `linkedDevices`.
+   */
   identification: { at: string; as: string; earlierEvents: number; devices: number } | null
+  /** Devices linked to the person after the identification, in the order they were linked (at most 200). */
+  linkedDevices: LinkedDevice[]
+}
+
+/** A device that joined an identified person later: where its own marker goes in the timeline. */
+export interface LinkedDevice {
+  anonymousId: string
+  browser: string | null
+  os: string | null
+  device: string | null
+  /** The first event that carried this device together with the person's email or userId. */
+  at: string
+  /** Its events recorded before then (they are marked in the timeline). */
+  earlierEvents: number
 }
 
 export interface ProfileDetail extends ProfileSummary {

@@ -120,35 +120,47 @@ const objectOf = (v: unknown): Record<string, unknown> => (typeof v === 'object'
 const textOf = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 
 // The WHATWG URL of browsers and Node; the contract compiles without either's type library.
-declare const URL: new (url: string, base?: string) => { pathname: string }
+declare const URL: new (url: string, base?: string) => { pathname: string; searchParams: { get(name: string): string | null } }
 
-/** The path of a URL (absolute or not); undefined for none or a malformed one. */
-export function pathOfUrl(url: string | undefined): string | undefined {
+const parsed = (url: string | undefined) => {
   if (!url) return undefined
   try {
-    return new URL(url, 'http://x').pathname
+    return new URL(url, 'http://x')
   } catch {
     return undefined
   }
 }
 
+/** The path of a URL (absolute or not); undefined for none or a malformed one. */
+export const pathOfUrl = (url: string | undefined): string | undefined => parsed(url)?.pathname
+
+const CAMPAIGN_FIELDS = [['source', 'source'], ['medium', 'medium'], ['campaign', 'name'], ['term', 'term'], ['content', 'content']] as const
+
 /**
- * The touch one stored event tells of: its `context.campaign` as the collector completed it
- * (channel `direct` when it carried none) and the path of the page it happened on. A person's
- * first touch is this of their earliest event on any device; a session header shows this of
- * the session's first event; so the two agree.
+ * The touch one stored event tells of, read as the collector reads it: its `context.campaign`
+ * (with the channel the collector decided, `direct` when it carried none), else the `utm_*` of
+ * the page it happened on; and the path of that page. A person's first touch is this of their
+ * earliest page view on any device; a session header shows this of the session's first event;
+ * so the two agree.
  */
 export function touchOfEvent(e: { type: string; properties: unknown; context: unknown }): Touch {
   const context = objectOf(e.context)
-  const campaign = objectOf(context.campaign)
   const page = objectOf(context.page)
   const props = e.type === 'page' || e.type === 'screen' ? objectOf(e.properties) : {}
-  const touch: Touch = { channel: textOf(campaign.channel) ?? 'direct' }
-  for (const [to, from] of [['source', 'source'], ['medium', 'medium'], ['campaign', 'name'], ['term', 'term'], ['content', 'content'], ['referrer', 'referrer']] as const) {
-    const value = textOf(campaign[from])
-    if (value) touch[to] = value
+  const url = textOf(props.url) ?? textOf(page.url)
+  const touch: Touch = {}
+  if (typeof context.campaign === 'object' && context.campaign !== null) {
+    const campaign = objectOf(context.campaign)
+    touch.channel = textOf(campaign.channel) ?? 'direct'
+    for (const [to, from] of CAMPAIGN_FIELDS) if (textOf(campaign[from])) touch[to] = textOf(campaign[from])
+    if (textOf(campaign.referrer)) touch.referrer = textOf(campaign.referrer)
+  } else {
+    // a server library's page: its campaign is in its address; the collector decided no channel
+    const query = parsed(textOf(page.search) ?? textOf(props.search) ?? url)?.searchParams
+    for (const [to] of CAMPAIGN_FIELDS) if (query?.get(`utm_${to}`)) touch[to] = query.get(`utm_${to}`)!
+    if (!Object.keys(touch).length) touch.channel = 'direct'
   }
-  const landing = textOf(props.path) ?? textOf(page.path) ?? pathOfUrl(textOf(props.url) ?? textOf(page.url))
+  const landing = textOf(props.path) ?? textOf(page.path) ?? pathOfUrl(url)
   if (landing) touch.landingPage = landing
   return touch
 }

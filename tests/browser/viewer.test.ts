@@ -1,77 +1,23 @@
 // The timeline viewer (/ui) in real Chromium, against a real collector that serves the example
 // site: two "devices" browse anonymously, both subscribe with the same email, then a marketer
 // signs in and reads the stitched journey. Plus: attacker-controlled data is shown as text.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchChromium, ROOT, waitFor } from './harness.mjs'
-import { loadConfig } from '../../collector/src/config.js'
-import { startCollector, type RunningCollector } from '../../collector/src/server.js'
+import { describe, expect, it } from 'vitest'
+import type { BrowserContext, Page } from 'playwright-core'
+import { waitFor } from './harness.mjs'
 import { startReceiver, verified } from '../../collector/test/webhook-receiver.js'
+import { ARTIFACTS, viewerSuite } from './viewer-harness.js'
 
 const ADMIN = 'adm_viewer_test_token'
-const ARTIFACTS = join(ROOT, 'test-artifacts')
-
-let browser: Browser
-let collector: RunningCollector
-let dir: string
-
-beforeAll(async () => {
-  for (const f of ['dist/waymark.min.js', 'collector/dist/ui/viewer.js']) {
-    if (!existsSync(join(ROOT, f))) throw new Error(`missing ${f}: run \`npm run build\` first`)
-  }
-  mkdirSync(ARTIFACTS, { recursive: true })
-  dir = mkdtempSync(join(tmpdir(), 'waymark-viewer-'))
-  // Webhooks go to a receiver on 127.0.0.1 here.
-  const config = loadConfig(['--port', '0'], { WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_LOG_LEVEL: 'silent', WAYMARK_WEBHOOK_ALLOW_PRIVATE: '1' })
-  collector = await startCollector({ ...config, database: { kind: 'sqlite', file: join(dir, 'waymark.db') } })
-  browser = await launchChromium()
-})
-afterAll(async () => {
-  await browser?.close()
-  await collector?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
-
-async function api(path: string): Promise<any> {
-  const r = await fetch(collector.url + path, { headers: { authorization: `Bearer ${ADMIN}` } })
-  return r.status === 200 ? r.json() : null
-}
+const suite = viewerSuite(ADMIN)
+const { api, visit, subscribe, viewer } = suite
 
 async function device(): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } })
+  const context = await suite.browser.newContext({ viewport: { width: 1000, height: 700 } })
   // The example's outbound link, answered here: nothing leaves 127.0.0.1.
   await context.route('https://example.org/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>partner</p>' }))
   return context
-}
-
-async function visit(page: Page, path: string): Promise<void> {
-  await page.goto(collector.url + path)
-  await page.waitForFunction(() => typeof (window as any).waymark?.user === 'function' && !(window as any).waymark.q)
-  await page.evaluate(() => (window as any).waymark.flush())
-}
-
-async function subscribe(page: Page, email: string): Promise<void> {
-  await visit(page, '/examples/index.html')
-  await page.fill('#newsletter input[name=email]', email)
-  await Promise.all([page.waitForURL(/thanks\.html/), page.click('#newsletter button[type=submit]')])
-  await page.waitForFunction(() => typeof (window as any).waymark?.user === 'function' && !(window as any).waymark.q)
-  await page.evaluate(() => (window as any).waymark.flush())
-}
-
-async function viewer(width = 1100): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 } })
-  const page = await context.newPage()
-  page.on('dialog', (d) => {
-    throw new Error(`a dialog opened: ${d.message()}`)
-  })
-  await page.goto(`${collector.url}/ui`)
-  await page.fill('#token', ADMIN)
-  await page.keyboard.press('Enter')
-  await page.waitForSelector('h2#people-title')
-  return page
 }
 
 async function openPerson(page: Page, search: string): Promise<void> {
@@ -88,7 +34,7 @@ async function openPerson(page: Page, search: string): Promise<void> {
 describe('timeline viewer in Chromium', () => {
   const email = `ada-${Date.now().toString(36)}@example.com`
 
-  it('stitches two devices: anonymous pages of both appear before the identification marker; funnel and segment agree', async () => {
+  it('stitches two devices: the laptop at the identification, the phone where it joined later; anonymous pages of both marked; funnel and segment agree', async () => {
     const laptop = await device()
     const phone = await device()
     const a = await laptop.newPage()
@@ -108,7 +54,7 @@ describe('timeline viewer in Chromium', () => {
       async () => {
         const p = (await api(`/api/lookup?email=${encodeURIComponent(email)}`))?.profile
         const anon = p?.identifiers.filter((i: any) => i.kind === 'anonymousId').map((i: any) => i.value) ?? []
-        return anon.includes(anonA) && anon.includes(anonB) && p.journey.identification?.devices === 2 && p
+        return anon.includes(anonA) && anon.includes(anonB) && p.journey.linkedDevices?.length === 1 && p
       },
       { timeout: 20_000, message: 'both devices stitched to one person' },
     )
@@ -130,24 +76,31 @@ describe('timeline viewer in Chromium', () => {
     const ui = await viewer()
     await ui.screenshot({ path: join(ARTIFACTS, 'viewer-people.png'), fullPage: true })
     await openPerson(ui, email)
-    const marker = ui.locator('.marker')
-    await expect(marker.textContent()).resolves.toMatch(
-      new RegExp(`Identified as ${email.replace(/[.]/g, '\\.')} — ${profile.journey.identification.earlierEvents} earlier anonymous events from 2 devices stitched`),
+    // The laptop identified first; the phone joined when it subscribed too, with its own marker.
+    const { identification, linkedDevices } = profile.journey
+    expect(linkedDevices).toMatchObject([{ anonymousId: anonB }])
+    await expect(ui.locator('.marker:not(.device-link)').textContent()).resolves.toMatch(
+      new RegExp(`Identified as ${email.replace(/[.]/g, '\\.')} — ${identification.earlierEvents} earlier anonymous events from 1 device stitched`),
     )
-    // Document order: everything before the marker is marked as anonymous, everything after is not.
+    await expect(ui.locator('.marker.device-link').textContent()).resolves.toMatch(new RegExp(`^Device linked: .+ — ${linkedDevices[0].earlierEvents} earlier anonymous events`))
+    const badges = (await api(`/api/profiles/${profile.id}/timeline?limit=500`)).events.filter((e: any) => e.beforeIdentified)
+    expect(badges).toHaveLength(identification.earlierEvents + linkedDevices[0].earlierEvents)
+    // Document order: everything before the first marker is marked as anonymous, nothing after the last is.
     const order = await ui.evaluate(() => {
       const items = [...document.querySelectorAll('.timeline .event, .timeline .marker')]
-      const at = items.findIndex((el) => el.classList.contains('marker'))
+      const markers = items.map((el, i) => (el.classList.contains('marker') ? i : -1)).filter((i) => i >= 0)
       const text = (el: Element) => (el.querySelector('.what')?.textContent ?? '').trim()
+      const row = (el: Element) => ({ text: text(el), before: el.classList.contains('before'), kind: el.className })
       return {
-        before: items.slice(0, at).map((el) => ({ text: text(el), before: el.classList.contains('before'), kind: el.className })),
-        after: items.slice(at + 1).map((el) => ({ text: text(el), before: el.classList.contains('before') })),
+        before: items.slice(0, markers[0]).map(row),
+        after: items.slice(markers[markers.length - 1]! + 1).map(row),
+        marked: items.filter((el) => el.classList.contains('before')).map(row),
       }
     })
     expect(order.before.filter((e) => !e.before)).toEqual([])
-    expect(order.after.every((e) => !e.before)).toBe(true)
-    const pagesBefore = order.before.filter((e) => e.kind.includes('kind-page')).map((e) => e.text)
-    // Laptop: home and pricing; phone: the article and pricing — all before identification.
+    expect(order.after.filter((e) => e.before)).toEqual([])
+    const pagesBefore = order.marked.filter((e) => e.kind.includes('kind-page')).map((e) => e.text)
+    // Laptop: home and pricing; phone: the article, pricing and home — all anonymous.
     expect(pagesBefore.some((t) => t.includes('Waymark demo — Home'))).toBe(true)
     expect(pagesBefore.some((t) => t.includes('How we stitch identities'))).toBe(true)
     expect(pagesBefore.filter((t) => t.includes('Pricing'))).toHaveLength(2)
@@ -218,7 +171,7 @@ describe('timeline viewer in Chromium', () => {
     await openPerson(narrow, email)
     const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
     expect(overflow).toBeLessThanOrEqual(0)
-    await narrow.locator('.marker').scrollIntoViewIfNeeded()
+    await narrow.locator('.marker.device-link').scrollIntoViewIfNeeded()
     await narrow.screenshot({ path: join(ARTIFACTS, 'viewer-person-narrow.png'), fullPage: false })
     await narrow.context().close()
     await ui.context().close()
@@ -230,7 +183,7 @@ describe('timeline viewer in Chromium', () => {
     const evilImg = '<img src=x onerror="window.__xss = \'img\'">'
     const now = Date.now()
     const at = (i: number) => new Date(now - 60_000 + i * 1000).toISOString()
-    const r = await fetch(`${collector.url}/v1/batch`, {
+    const r = await fetch(`${suite.collector.url}/v1/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_demo:').toString('base64')}` },
       body: JSON.stringify({
@@ -285,7 +238,7 @@ describe('timeline viewer in Chromium', () => {
       { type: 'page', messageId: `many-${run}-p${i}`, anonymousId: `many-${run}-${i}`, timestamp: at(i), properties: { path: '/pricing' } },
       { type: 'identify', messageId: `many-${run}-i${i}`, anonymousId: `many-${run}-${i}`, timestamp: at(i), traits: { email } },
     ]).flat()
-    const r = await fetch(`${collector.url}/v1/batch`, {
+    const r = await fetch(`${suite.collector.url}/v1/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_demo:').toString('base64')}` },
       body: JSON.stringify({ sentAt: new Date().toISOString(), batch }),
@@ -307,7 +260,7 @@ describe('timeline viewer in Chromium', () => {
   it('the Webhooks page shows a delivery from a visit to the example site, and resends it', async () => {
     const rx = await startReceiver()
     try {
-      const made = await fetch(`${collector.url}/api/webhooks`, {
+      const made = await fetch(`${suite.collector.url}/api/webhooks`, {
         method: 'POST',
         headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ url: `${rx.url}/crm`, triggers: { 'person.identified': true } }),

@@ -5,10 +5,11 @@ import { sql } from 'kysely'
 import type { Db, Dialect } from '../db/schema.js'
 import { decodeCursor, encodeCursor } from '../lib/cursor.js'
 import { BadRequest } from '../lib/errors.js'
-import { devicesPage } from '../read/devices.js'
-import { summaries } from '../read/profiles.js'
+import { deviceAgents, devicesPage } from '../read/devices.js'
+import { identifiedAtByKey, summaries } from '../read/profiles.js'
 import type { JourneyReport, PeoplePage, PersonJourney, PersonSummary } from '@waymark/contract'
 import { DAY } from './model.js'
+import { chunks } from './people.js'
 import type { JourneyWorker } from './worker.js'
 
 export interface PeopleQuery {
@@ -128,6 +129,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /** Devices listed on a person's journey: the most recently seen; the devices route pages through the rest. */
 const DEVICES_SHOWN = 20
+/** Devices linked after the identification, each with its own marker in the timeline: the first ones. */
+const LINKED_SHOWN = 200
 
 export async function personJourney(db: Db, worker: JourneyWorker, profileId: string): Promise<PersonJourney | null> {
   const config = worker.modelConfig()
@@ -140,16 +143,20 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
   const stage = config.stages[Number(row.stage_index)] ?? config.stages[0]!
   const identifiedAt = profile.identified_at === null ? null : Number(profile.identified_at)
   const segmentNames = new Map(config.segments.map((s) => [s.id, s.name]))
-  // Events before identification per identifier: an index range per key, never the person's whole
-  // history in memory. The where clause is the contract's isBeforeIdentification in SQL.
+  // Events before identification per identifier, each against the moment it became the
+  // identified person's (the identification, or a device's later link): an index range per key,
+  // never the person's whole history in memory. The where clauses are the contract's
+  // isBeforeIdentification in SQL.
+  const since = await identifiedAtByKey(db, idents.map((i) => i.key), identifiedAt)
   const earlier = new Map<string, number>()
+  const late = idents.filter((i) => since.get(i.key) !== identifiedAt)
   if (identifiedAt !== null) {
-    const keys = idents.map((i) => i.key)
-    for (let i = 0; i < keys.length; i += 500) {
+    const atIdentification = idents.filter((i) => since.get(i.key) === identifiedAt).map((i) => i.key)
+    for (const keys of chunks(atIdentification)) {
       const rows = await db
         .selectFrom('events')
         .select(['identity_key', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('identity_key', 'in', keys.slice(i, i + 500))
+        .where('identity_key', 'in', keys)
         .where((eb) =>
           eb.or([eb('timestamp', '<', identifiedAt), eb.and([eb('timestamp', '=', identifiedAt), eb('user_id', 'is', null), eb('email', 'is', null)])]),
         )
@@ -157,10 +164,30 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
         .execute()
       for (const r of rows) earlier.set(r.identity_key, Number(r.n))
     }
+    // Devices linked later: each one's events up to its own link (the link row leads, so each
+    // device is a range of the (identity_key, timestamp) index).
+    for (const keys of chunks(late.map((i) => i.key))) {
+      const rows = await db
+        .selectFrom('device_links as d')
+        .innerJoin('events as e', (j) => j.onRef('e.identity_key', '=', 'd.key').on((eb) => eb('e.timestamp', '<=', eb.ref('d.at'))))
+        .select(['d.key', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('d.key', 'in', keys)
+        .where((eb) => eb.or([eb('e.timestamp', '<', eb.ref('d.at')), eb.and([eb('e.user_id', 'is', null), eb('e.email', 'is', null)])]))
+        .groupBy('d.key')
+        .execute()
+      for (const r of rows) earlier.set(r.key, Number(r.n))
+    }
   }
   const first = await devicesPage(db, profileId, { limit: DEVICES_SHOWN })
-  const earlierEvents = [...earlier.values()].reduce((a, b) => a + b, 0)
-  const earlierDevices = idents.filter((i) => i.kind === 'anonymousId' && (earlier.get(i.key) ?? 0) > 0).length
+  let earlierEvents = 0
+  let earlierDevices = 0
+  for (const i of idents) {
+    if (since.get(i.key) !== identifiedAt) continue
+    earlierEvents += earlier.get(i.key) ?? 0
+    if (i.kind === 'anonymousId' && (earlier.get(i.key) ?? 0) > 0) earlierDevices++
+  }
+  const linked = late.sort((a, b) => since.get(a.key)! - since.get(b.key)! || (a.key < b.key ? -1 : 1)).slice(0, LINKED_SHOWN)
+  const agents = await deviceAgents(db, linked.map((i) => i.key))
   return {
     stage: stage.id,
     stageName: stage.name,
@@ -173,6 +200,12 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
     deviceCount: idents.filter((i) => i.kind === 'anonymousId').length,
     identification:
       identifiedAt === null ? null : { at: iso(identifiedAt)!, as: profile.email ?? profile.user_id ?? '', earlierEvents, devices: earlierDevices },
+    linkedDevices: linked.map((i) => ({
+      anonymousId: i.value,
+      ...(agents.get(i.key) ?? { browser: null, os: null, device: null }),
+      at: iso(since.get(i.key)!)!,
+      earlierEvents: earlier.get(i.key) ?? 0,
+    })),
   }
 }
 

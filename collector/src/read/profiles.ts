@@ -1,10 +1,10 @@
 // Queries behind the read API (docs/contract.md, Read API). A profile's data is gathered through its identifiers:
 // activity and traits live per identifier, so a merge never has to rewrite them.
-import type { Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import type { Db, IdentifiersTable as IdentifiersColumns, ProfilesTable } from '../db/schema.js'
 import { parseJson } from '../db/schema.js'
 import { liveProfile } from '../identity/graph.js'
-import { isBeforeIdentification, normalizeEmail } from '@waymark/contract'
+import { isBeforeIdentification, KIND_EVENTS, KIND_TYPES, normalizeEmail, pathOfUrl, TIMELINE_KINDS, touchOfEvent, type TimelineKind, type TouchAt } from '@waymark/contract'
 import { decodeCursor, encodeCursor } from '../lib/cursor.js'
 import { BadRequest } from '../lib/errors.js'
 import { identifierKey } from '../identity/identifiers.js'
@@ -38,18 +38,31 @@ function shown(idents: IdentifiersTable[]): IdentifiersTable[] {
   return idents.filter((i) => i.kind !== 'anonymousId' || recent.has(i)).sort((a, b) => a.created_at - b.created_at)
 }
 
-function summarize(p: ProfilesTable, idents: IdentifiersTable[]): ProfileSummary {
+/** A person's earliest page view (on any device), as `touchOfEvent` reads it. */
+interface FirstEvent {
+  type: string
+  properties: unknown
+  context: unknown
+  timestamp: number
+  id: number
+}
+
+function summarize(p: ProfilesTable, idents: IdentifiersTable[], firstEvent: FirstEvent | undefined): ProfileSummary {
   let first: number | null = null
   let last: number | null = null
   let count = 0
-  let ft: IdentifiersTable | null = null
   let lt: IdentifiersTable | null = null
   for (const i of idents) {
     count += Number(i.event_count)
     if (i.first_seen !== null && (first === null || i.first_seen < first)) first = i.first_seen
     if (i.last_seen !== null && (last === null || i.last_seen > last)) last = i.last_seen
-    if (i.first_touch_at !== null && (!ft || i.first_touch_at < ft.first_touch_at!)) ft = i
     if (i.last_touch_at !== null && (!lt || i.last_touch_at > lt.last_touch_at!)) lt = i
+  }
+  let lastTouch: TouchAt | null = null
+  if (lt) {
+    lastTouch = { ...JSON.parse(lt.last_touch!), at: iso(lt.last_touch_at) }
+    // stored as the URL the touch landed on; answered, like every touch, as its path
+    if (lastTouch!.landingPage) lastTouch!.landingPage = pathOfUrl(lastTouch!.landingPage) ?? lastTouch!.landingPage
   }
   return {
     id: p.id,
@@ -61,11 +74,52 @@ function summarize(p: ProfilesTable, idents: IdentifiersTable[]): ProfileSummary
     firstSeen: iso(first),
     lastSeen: iso(last),
     eventCount: count,
-    firstTouch: ft ? { ...JSON.parse(ft.first_touch!), at: iso(ft.first_touch_at) } : null,
-    lastTouch: lt ? { ...JSON.parse(lt.last_touch!), at: iso(lt.last_touch_at) } : null,
+    firstTouch: firstEvent ? { ...touchOfEvent({ ...firstEvent, properties: parseJson(firstEvent.properties as string), context: parseJson(firstEvent.context as string) }), at: iso(Number(firstEvent.timestamp)) } : null,
+    lastTouch,
     identifiers: shown(idents).map((i) => ({ kind: i.kind, value: i.value, eventCount: Number(i.event_count), firstSeen: iso(i.first_seen), lastSeen: iso(i.last_seen) })),
     identifierCount: idents.length,
   }
+}
+
+/**
+ * Each profile's earliest page view across its identifiers: one row of the
+ * (identity_key, timestamp) index per identifier (the first page or screen on it), in one query
+ * per 500 identifiers. An event from a server without a page (a backfilled order) tells
+ * nothing of how the person arrived, and is passed over.
+ */
+async function firstEvents(db: Db, byProfile: Map<string, IdentifiersTable[]>): Promise<Map<string, FirstEvent>> {
+  const owner = new Map<string, string>()
+  for (const [profileId, idents] of byProfile) for (const i of idents) if (i.first_seen !== null) owner.set(i.key, profileId)
+  const out = new Map<string, FirstEvent>()
+  for (const chunk of chunks([...owner.keys()])) {
+    const rows = await db
+      .selectFrom('events as e')
+      .select(['e.identity_key', 'e.type', 'e.properties', 'e.context', 'e.timestamp', 'e.id'])
+      .where('e.id', 'in', (eb) =>
+        eb
+          .selectFrom('identifiers as i')
+          .select((s) =>
+            s
+              .selectFrom('events as l')
+              .select('l.id')
+              .whereRef('l.identity_key', '=', 'i.key')
+              .where('l.type', 'in', ['page', 'screen'])
+              .orderBy('l.timestamp')
+              .orderBy('l.id')
+              .limit(1)
+              .as('first'),
+          )
+          .where('i.key', 'in', chunk),
+      )
+      .execute()
+    for (const r of rows) {
+      const profileId = owner.get(r.identity_key)!
+      const prev = out.get(profileId)
+      const e = { ...r, timestamp: Number(r.timestamp), id: Number(r.id) }
+      if (!prev || e.timestamp < prev.timestamp || (e.timestamp === prev.timestamp && e.id < prev.id)) out.set(profileId, e)
+    }
+  }
+  return out
 }
 
 export async function summaries(db: Db, profiles: ProfilesTable[]): Promise<ProfileSummary[]> {
@@ -77,7 +131,8 @@ export async function summaries(db: Db, profiles: ProfilesTable[]): Promise<Prof
     list.push(i)
     byProfile.set(i.profile_id, list)
   }
-  return profiles.map((p) => summarize(p, byProfile.get(p.id) ?? []))
+  const first = await firstEvents(db, byProfile)
+  return profiles.map((p) => summarize(p, byProfile.get(p.id) ?? [], first.get(p.id)))
 }
 
 
@@ -87,7 +142,7 @@ export async function getProfile(db: Db, requestedId: string): Promise<ProfileDe
   if (!p) return null
   const id = p.id
   const idents = await db.selectFrom('identifiers').selectAll().where('profile_id', '=', id).execute()
-  const summary = summarize(p, idents)
+  const summary = summarize(p, idents, (await firstEvents(db, new Map([[id, idents]]))).get(id))
   const keys = idents.map((i) => i.key) // traits of every identifier, also those not listed
   // Independent of each other: asked together.
   const [traitRows, conflicts] = await Promise.all([
@@ -144,14 +199,53 @@ interface TimelineCursor {
   id: number
 }
 
+/** `kinds=page,form`: the timeline kinds asked for (all when empty); a wrong name is a 400. */
+export function parseKinds(value: string | undefined): TimelineKind[] {
+  const kinds = (value ?? '').split(',').map((k) => k.trim()).filter(Boolean)
+  for (const k of kinds) if (!TIMELINE_KINDS.includes(k as TimelineKind)) throw new BadRequest(`unknown kind "${k.slice(0, 40)}"; kinds are ${TIMELINE_KINDS.join(', ')}`)
+  return kinds as TimelineKind[]
+}
+
+/** The events of `kinds`, in SQL: the contract's timelineKind, said as conditions on type and event. */
+function kindFilter(kinds: TimelineKind[]) {
+  const named = Object.values(KIND_EVENTS).flat()
+  return sql<boolean>`(${sql.join(
+    kinds.map((k) => {
+      if (k === 'custom') return sql`(type = 'track' AND event NOT IN (${sql.join(named)}))`
+      const types = KIND_TYPES[k] ?? []
+      const events = k === 'identity' ? [] : KIND_EVENTS[k]
+      const parts = [types.length ? sql`type IN (${sql.join(types)})` : null, events.length ? sql`(type = 'track' AND event IN (${sql.join(events)}))` : null].filter((x) => x !== null)
+      return sql`(${sql.join(parts, sql` OR `)})`
+    }),
+    sql` OR `,
+  )})`
+}
+
+/**
+ * When each of a person's identifiers became theirs as an identified person: the identification
+ * for their email and userId (and devices linked then), the later link for a device that joined
+ * afterwards (journey/device-links.ts keeps when). Null while the person is anonymous.
+ */
+export async function identifiedAtByKey(db: Db, keys: string[], identifiedAt: number | null): Promise<Map<string, number | null>> {
+  const out = new Map<string, number | null>(keys.map((k) => [k, identifiedAt]))
+  if (identifiedAt === null) return out
+  for (const chunk of chunks(keys.filter((k) => k.startsWith('anonymousId:')))) {
+    for (const l of await db.selectFrom('device_links').select(['key', 'at']).where('key', 'in', chunk).execute()) {
+      if (Number(l.at) > identifiedAt) out.set(l.key, Number(l.at))
+    }
+  }
+  return out
+}
+
 export async function timeline(
   db: Db,
   requestedId: string,
-  opts: { cursor?: string; limit: number; order: 'asc' | 'desc' },
+  opts: { cursor?: string; limit: number; order: 'asc' | 'desc'; kinds?: TimelineKind[] },
 ): Promise<TimelinePage | null> {
   const profile = await liveProfileKeys(db, requestedId)
   if (!profile) return null
   const { id, keys } = profile
+  const kinds = opts.kinds?.length && opts.kinds.length < TIMELINE_KINDS.length ? kindFilter(opts.kinds) : null
   const after = decodeCursor(
     opts.cursor,
     // Integers only: PostgreSQL refuses 1.5 for a BIGINT column (a 500), SQLite would compare it.
@@ -166,6 +260,7 @@ export async function timeline(
   const perKey = await Promise.all(
     groups.map((group) => {
       let q = db.selectFrom('events').selectAll().where('identity_key', 'in', group)
+      if (kinds) q = q.where(kinds)
       if (after) {
         q = q.where((eb) =>
           eb.or([eb('timestamp', cmp, after.t), eb.and([eb('timestamp', '=', after.t), eb('id', cmp, after.id)])]),
@@ -183,6 +278,7 @@ export async function timeline(
   const page = rows.slice(0, opts.limit)
   const last = page[page.length - 1]
   const identifiedAt = profile.identified_at === null ? null : Number(profile.identified_at)
+  const keyIdentifiedAt = await identifiedAtByKey(db, keys, identifiedAt)
   return {
     profileId: id,
     identifiedAt: iso(profile.identified_at),
@@ -207,7 +303,7 @@ export async function timeline(
       device: e.device,
       isBot: Number(e.is_bot) === 1,
       ip: e.ip,
-      beforeIdentified: isBeforeIdentification(Number(e.timestamp), e.user_id !== null || e.email !== null, identifiedAt),
+      beforeIdentified: isBeforeIdentification(Number(e.timestamp), e.user_id !== null || e.email !== null, keyIdentifiedAt.get(e.identity_key) ?? identifiedAt),
     })),
     nextCursor: rows.length > opts.limit && last ? encodeCursor({ t: last.timestamp, id: last.id } satisfies TimelineCursor) : null,
   }

@@ -12,7 +12,7 @@ import { shareReport } from '../journey/shares.js'
 import type { JourneyWorker } from '../journey/worker.js'
 import { BadRequest } from '../lib/errors.js'
 import { devicesPage } from '../read/devices.js'
-import { getProfile, lookupProfile, timeline, type ProfileDetail } from '../read/profiles.js'
+import { getProfile, lookupProfile, parseKinds, timeline, type ProfileDetail } from '../read/profiles.js'
 import type { WebhookSender } from '../webhooks/sender.js'
 import { analyticsRoutes } from './analytics.js'
 import { basicAuthUser, safeEqual, unavailable } from './http.js'
@@ -42,7 +42,7 @@ const searchBody = {
 } as const
 const timelineQuerystring = {
   type: 'object',
-  properties: { cursor: text, limit: limit(500), order: { type: 'string', enum: ['asc', 'desc'] } },
+  properties: { cursor: text, limit: limit(500), order: { type: 'string', enum: ['asc', 'desc'] }, kinds: text },
 } as const
 const devicesQuerystring = { type: 'object', properties: { cursor: text, limit: limit(200) } } as const
 const lookupQuerystring = { type: 'object', properties: { email: text, anonymousId: text, userId: text } } as const
@@ -177,8 +177,11 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
   })
 
   app.get('/api/profiles/:id/timeline', { schema: { params: byId, querystring: timelineQuerystring } }, async (request, reply) => {
-    const { cursor, limit = 50, order = 'desc' } = request.query
-    const result = await timeline(db, request.params.id, { cursor, limit, order })
+    const { cursor, limit = 50, order = 'desc', kinds } = request.query
+    const asked = parseKinds(kinds)
+    // Devices linked later are read from what the journey worker keeps: up to date first.
+    await journey.sync()
+    const result = await timeline(db, request.params.id, { cursor, limit, order, kinds: asked })
     return result ?? reply.code(404).send({ error: 'profile not found' })
   })
 

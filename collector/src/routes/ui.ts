@@ -96,6 +96,18 @@ table.wide th,table.wide td{padding:.4rem .6rem}
 tbody th{text-transform:none;letter-spacing:normal;font-size:inherit;color:inherit;font-weight:600;white-space:nowrap}
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 table.wide td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem;max-width:22rem}
+.marker.device-link{border-style:dashed;background:#eef6f1}
+.event .folded{color:var(--muted);font-size:.88rem}
+.fields{display:grid;grid-template-columns:max-content 1fr;gap:0 .6rem;margin:0;padding:0;list-style:none}
+.fields dt{color:var(--muted)}.fields dd{margin:0}
+.kinds fieldset{display:flex;flex-wrap:wrap;gap:.3rem 1rem;border:1px solid var(--line);border-radius:8px;padding:.3rem .8rem .5rem;margin:0}
+.kinds legend{font-size:.85rem;color:var(--muted);padding:0 .3rem}
+label.check{flex-direction:row;align-items:center;gap:.3rem;font-size:.9rem;color:var(--fg)}
+.funnel{list-style:none;padding:0;margin:0;display:flex;flex-direction:column;gap:.5rem}
+.funnel li{display:grid;grid-template-columns:10rem 1fr;gap:.2rem .8rem;align-items:center}
+.funnel .bar-box{background:#eef2f6;border-radius:4px;height:1.4rem;overflow:hidden}
+.funnel .bar{display:block;height:100%;background:linear-gradient(90deg,#0b5cad,#3b8ad9)}
+.funnel .nums{grid-column:2;font-size:.85rem;color:var(--muted)}
 .more{margin:.6rem 0}
 .status{font-weight:600}.status-delivered{color:var(--mark)}.status-pending{color:var(--before)}.status-failed{color:#b00020}
 button.resend{padding:.15rem .6rem;font-size:.85rem;white-space:nowrap}
