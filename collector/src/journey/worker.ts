@@ -338,6 +338,10 @@ export class JourneyWorker {
     const pg = this.store.dialect === 'postgres'
     let holes: Hole[] = JSON.parse(state.holes)
     const holeIds = holes.map((h) => h[0])
+    // Taken before the read: a hole is given up only when every transaction that may hold its id
+    // had ended before the read began, so the read would have seen its event. (Taken after, a
+    // commit landing between the two was given up unread.)
+    const before = pg && holes.length ? await snapshotOf(trx) : null
     const rows = await trx
       .selectFrom('events')
       .select(EVENT_COLUMNS)
@@ -346,15 +350,21 @@ export class JourneyWorker {
       .limit(this.batch)
       .execute()
     if (pg) {
-      const snap = (await sql<{ xmin: string; xmax: string }>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`.execute(trx)).rows[0]!
       const found = new Set(rows.map((r) => Number(r.id)))
-      holes = holes.filter((h) => !found.has(h[0]) && !(BigInt(snap.xmin) > BigInt(h[2]) && now - h[1] >= HOLE_MIN_MS))
+      if (before) holes = holes.filter((h) => !found.has(h[0]) && !(BigInt(before.xmin) > BigInt(h[2]) && now - h[1] >= HOLE_MIN_MS))
+      const gaps: number[] = []
       let prev = state.scanned_to
       for (const r of rows) {
         const id = Number(r.id)
         if (id <= state.scanned_to) continue
-        for (let g = Math.max(prev + 1, id - MAX_HOLES); g < id; g++) holes.push([g, now, snap.xmax])
+        for (let g = Math.max(prev + 1, id - MAX_HOLES); g < id; g++) gaps.push(g)
         prev = id
+      }
+      if (gaps.length) {
+        // Taken after the read: a transaction holding a missing id was running when the read
+        // began (so it is below this xmax) or had not been given its transaction id yet.
+        const after = await snapshotOf(trx)
+        for (const g of gaps) holes.push([g, now, after.xmax])
       }
       if (holes.length > MAX_HOLES) holes = holes.slice(holes.length - MAX_HOLES)
       state.holes = JSON.stringify(holes)
@@ -416,6 +426,10 @@ export class JourneyWorker {
     }
   }
 }
+
+/** The oldest transaction still running and the next one to start (PostgreSQL). */
+const snapshotOf = async (trx: Db) =>
+  (await sql<{ xmin: string; xmax: string }>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`.execute(trx)).rows[0]!
 
 const storedSegments = (db: Db) => db.selectFrom('segments').selectAll().orderBy('created_at').orderBy('id').execute()
 const fingerprintOf = (segments: Awaited<ReturnType<typeof storedSegments>>) =>
