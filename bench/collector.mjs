@@ -30,7 +30,6 @@
 //   PostgreSQL, and the ratio to "database alone" for the same rows;
 // - timeline: first-page latency (50 events) for a person with 10,000 events;
 // - merge: identify latency when the anonymous history holds 10 vs 100,000 events.
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -40,7 +39,7 @@ import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { pgAnswers } from './lib/pg.mjs'
-import { scratchDatabase } from './lib/run.mjs'
+import { scratchDatabase, startCollectorChild } from './lib/run.mjs'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -119,22 +118,7 @@ function batchArray(size, anonymousId = BROWSERS[Math.floor(Math.random() * BROW
 }
 const batchBody = (size, anonymousId, shape) => `{"batch":${batchArray(size, anonymousId, shape)},"sentAt":"${new Date().toISOString()}"}`
 
-async function startCollector(db) {
-  const child = spawn(process.execPath, [CLI, '--port', '0', '--db', db], {
-    env: { PATH: process.env.PATH, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_RATE_LIMIT_CLIENT: '10000000', WAYMARK_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise((res, rej) => {
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d
-      const m = /listening on (\S+)/.exec(out)
-      if (m) res(m[1])
-    })
-    child.on('exit', (code) => rej(new Error(`collector exited ${code}`)))
-  })
-  return { url, pid: child.pid, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) }
-}
+const startCollector = (db) => startCollectorChild(CLI, { WAYMARK_DATABASE_URL: db, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: ADMIN })
 
 /**
  * CPU time (user + system, all threads) the collector process has used, in ms; null off Linux.

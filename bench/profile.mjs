@@ -4,11 +4,11 @@
 //   npm run build && node bench/profile.mjs [events]     # default 50,000 events, SQLite
 // Env: WAYMARK_BENCH_PROFILE_SHAPE=flat for the flat Segment shape instead; WAYMARK_BENCH_DIST
 // another build of the collector (for A/B runs, as in bench/collector.mjs).
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startCollectorChild } from './lib/run.mjs'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -37,19 +37,12 @@ function partOf(url, fn) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'waymark-profile-'))
-const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', join(dir, 'prof'), CLI, '--port', '0', '--db', join(dir, 'p.db')], {
-  env: { PATH: process.env.PATH, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: 'adm_profile', WAYMARK_RATE_LIMIT: '10000000', WAYMARK_RATE_LIMIT_CLIENT: '10000000', WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
-const url = await new Promise((res, rej) => {
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (d) => {
-    out += d
-    const m = /listening on (\S+)/.exec(out)
-    if (m) res(m[1])
-  })
-  child.on('exit', (code) => rej(new Error(`collector exited ${code}`)))
-})
+const collector = await startCollectorChild(
+  CLI,
+  { WAYMARK_DATABASE_URL: join(dir, 'p.db'), WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: 'adm_profile' },
+  ['--cpu-prof', '--cpu-prof-dir', join(dir, 'prof')],
+)
+const url = collector.url
 
 const flat = process.env.WAYMARK_BENCH_PROFILE_SHAPE === 'flat'
 const bodies = []
@@ -76,7 +69,7 @@ await Promise.all(
   }),
 )
 const seconds = (performance.now() - t0) / 1000
-await new Promise((r) => (child.once('exit', r), child.kill('SIGTERM')))
+await collector.stop()
 
 // Self time per part, every thread's profile summed (samples × their time deltas).
 const byPart = new Map()

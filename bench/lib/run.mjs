@@ -45,9 +45,9 @@ process.on('exit', () => {
 })
 
 /** Starts the built CLI with `env` (rate limits out of the way); resolves on its listening line. */
-export function startCollectorChild(cli, env) {
+export function startCollectorChild(cli, env, nodeArgs = []) {
   const started = performance.now()
-  const child = spawn(process.execPath, [cli, '--port', '0'], {
+  const child = spawn(process.execPath, [...nodeArgs, cli, '--port', '0'], {
     env: { PATH: process.env.PATH, WAYMARK_RATE_LIMIT: '10000000', WAYMARK_RATE_LIMIT_CLIENT: '10000000', WAYMARK_LOG_LEVEL: process.env.WAYMARK_LOG_LEVEL ?? 'error', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })

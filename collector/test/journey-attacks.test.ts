@@ -29,7 +29,7 @@ function watchHealth(url: string): { stop: () => Promise<number> } {
   }
 }
 
-// The bound is the 100 ms with room for a loaded two-core machine; a backtracking
+// The target is 100 ms; the bound leaves room for a loaded two-core machine; a backtracking
 // pattern or a rebuild on read took 10–40 s.
 const HEALTH_MS = 250
 

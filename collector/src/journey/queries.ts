@@ -215,7 +215,8 @@ export async function personJourney(db: Db, worker: JourneyWorker, profileId: st
 export type { JourneyReport }
 
 const TABLE_ROWS = 50
-const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000)
+/** a ÷ b to three decimals; null when b is 0 (no rate to show). */
+export const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000)
 
 export type Sums = Map<string, [dim: string, item: string, a: number, b: number, c: number]>
 export type Period = { from: number | null; to: number | null }

@@ -27,7 +27,7 @@ import type { Db } from '../db/schema.js'
 import { BadRequest } from '../lib/errors.js'
 import { SEP } from './analytics.js'
 import { DAY, dayOf } from './model.js'
-import { rowsOf, sumsFor, type Period } from './queries.js'
+import { ratio, rowsOf, sumsFor, type Period } from './queries.js'
 import type { JourneyWorker } from './worker.js'
 
 const TABLE_ROWS = 50
@@ -36,7 +36,6 @@ const MAX_DAYS = 3_660
 /** Longer periods are shown per week unless days are asked for. */
 const DAYS_SHOWN_DAILY = 92
 
-const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000)
 const money = (hundredths: number) => hundredths / 100
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 const periodAnswer = (p: Period) => ({ from: iso(p.from), to: iso(p.to) })

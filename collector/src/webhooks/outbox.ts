@@ -14,7 +14,7 @@ import { matchingView } from './subscriptions.js'
 const ulid = monotonicFactory()
 export const newDeliveryId = (now: number): string => `msg_${ulid(now)}`
 
-// One statement over one JSON array parameter for a step's deliveries, and one for a round's
+// One statement over one JSON array parameter for a step's deliveries, and one for a sending pass's
 // attempts: prepared once, whatever the count (building a query per row was most of the cost).
 const statements = (d: Dialect) => ({
   // Ordered by the array's index, so seq follows the order the rows were made in.
@@ -127,7 +127,7 @@ export interface Attempt {
   body: string | null
 }
 
-/** Keeps what attempts came to (one transaction for a round), where this process still holds the lease. */
+/** Keeps what attempts came to (one transaction per sending pass), where this process still holds the lease. */
 export async function recordAttempts(store: Store, owner: string, attempts: Array<[Claimed, Attempt]>): Promise<void> {
   if (attempts.length === 0) return
   const rows = attempts.map(([c, a]) => [c.seq, a.status, a.at, a.httpStatus, a.error, a.body, a.nextAt ?? a.at, a.status === 'delivered' ? a.at : null, owner])

@@ -16,7 +16,7 @@ export interface SenderOptions {
   now?: () => number
   random?: () => number
   transport?: Transport
-  /** Deliveries claimed (and sent at once) per round. */
+  /** Deliveries claimed (and sent at once) per pass. */
   batch?: number
   /** A claim lasts this long: longer than an attempt can take. */
   leaseMs?: number
@@ -87,7 +87,7 @@ export class WebhookSender {
     if (this.timer) clearTimeout(this.timer)
     this.timer = setTimeout(() => {
       this.timer = null
-      this.running = this.round()
+      this.running = this.pass()
         .catch(() => ({ more: false, wait: this.idleMs }))
         .then(({ more, wait }) => {
           this.running = null
@@ -98,12 +98,12 @@ export class WebhookSender {
     }, ms)
   }
 
-  /** One round: claim, send, record. Returns whether more may be due, and how long to wait if not. */
-  private async round(): Promise<{ more: boolean; wait: number }> {
+  /** One pass: claim, send, record. Returns whether more may be due, and how long to wait if not. */
+  private async pass(): Promise<{ more: boolean; wait: number }> {
     const now = this.now()
     if (now - this.lastSweep >= SWEEP_EVERY_MS) {
       this.lastSweep = now
-      // Bounded batches; the next round goes on while rows are left.
+      // Bounded batches; the next pass goes on while rows are left.
       if ((await sweepFinished(this.store, now - this.retentionMs, SWEEP_BATCH)) === SWEEP_BATCH) this.lastSweep = 0
     }
     const claimed = await claimDue(this.store, this.owner, now, this.batch, this.leaseMs)
