@@ -8,7 +8,7 @@
 // to the tables: cohort rows (journey_rollup, by the day of the first visit), daily rows
 // (journey_daily, by the day of the moment counted) and durations (journey_durations). The
 // difference between a person's old and new rows is what the sums move by, as for the funnel.
-import { ORDER_COMPLETED, type ScoreReason } from '@waymark/contract'
+import { isBeforeIdentification, ORDER_COMPLETED, type ScoreReason } from '@waymark/contract'
 import type { Db, Dialect } from '../db/schema.js'
 import { jsonRows, runJson } from './facts.js'
 import type { EventKeeper, StoredEvent } from './hooks.js'
@@ -23,6 +23,7 @@ export const SEGMENT_CTA_CAP = 200
 /** Rows read per chunk of identifiers: the earliest (a person's history is bounded by them). */
 const TOUCHES_READ = 20_000
 const ORDERS_READ = 10_000
+const REFERRALS_READ = 10_000
 
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
 const text = (v: unknown, cap = VALUE_CAP): string => (typeof v === 'string' ? (v.length > cap ? v.slice(0, cap) : v) : '')
@@ -112,14 +113,23 @@ export interface TouchFact {
   last: number
 }
 
+/** A visit through someone else's share link (journey/shares.ts keeps them): content SEP network, when, identified then. */
+export interface ReferralFact {
+  item: string
+  at: number
+  identified: boolean
+}
+
 export interface AnalyticsFacts {
   touches: TouchFact[]
   orders: OrderFact[]
   /** First time of each custom track event (journey_items), for the customer moment. */
   tracks: Array<{ event: string; at: number }>
+  /** Visits that arrived through a share of a person other than this one. */
+  referrals: ReferralFact[]
 }
 
-const emptyAnalytics = (): AnalyticsFacts => ({ touches: [], orders: [], tracks: [] })
+export const emptyAnalytics = (): AnalyticsFacts => ({ touches: [], orders: [], tracks: [], referrals: [] })
 
 /** Each person's analytics facts, from their identifiers (`owner`: identifier key → person id). */
 export async function loadAnalytics(db: Db, owner: Map<string, string>, chunks: string[][]): Promise<Map<string, AnalyticsFacts>> {
@@ -131,16 +141,29 @@ export async function loadAnalytics(db: Db, owner: Map<string, string>, chunks: 
     return a
   }
   for (const chunk of chunks) {
-    const [touches, orders, tracks] = await Promise.all([
+    const [touches, orders, tracks, referrals] = await Promise.all([
       db.selectFrom('journey_campaigns').select(['key', 'source', 'medium', 'campaign', 'first_at', 'last_at']).where('key', 'in', chunk).orderBy('first_at').limit(TOUCHES_READ).execute(),
       db.selectFrom('journey_orders').select(['key', 'message_id', 'at', 'order_id', 'currency', 'amount']).where('key', 'in', chunk).orderBy('at').limit(ORDERS_READ).execute(),
       db.selectFrom('journey_items').select(['key', 'item', 'first_at']).where('key', 'in', chunk).where('kind', '=', 'cta:track').execute(),
+      db
+        .selectFrom('share_visits as v')
+        .innerJoin('share_links as l', 'l.token', 'v.token')
+        .select(['v.visitor', 'v.first_at', 'v.first_identified', 'l.content', 'l.network', 'l.sharer'])
+        .where('v.visitor', 'in', chunk)
+        .orderBy('v.first_at')
+        .limit(REFERRALS_READ)
+        .execute(),
     ])
     for (const t of touches) of(t.key).touches.push({ campaign: campaignKey(t.source, t.medium, t.campaign), first: Number(t.first_at), last: Number(t.last_at) })
     for (const o of orders) {
       of(o.key).orders.push({ at: Number(o.at), messageId: o.message_id, id: o.order_id, currency: o.currency, amount: Number(o.amount) })
     }
     for (const t of tracks) of(t.key).tracks.push({ event: t.item, at: Number(t.first_at) })
+    // A share brings no one to its sharer's own person (after every merge: the owner map is now).
+    for (const r of referrals) {
+      if (owner.get(r.sharer) === owner.get(r.visitor)) continue
+      of(r.visitor).referrals.push({ item: `${r.content}${SEP}${r.network}`, at: Number(r.first_at), identified: Number(r.first_identified) === 1 })
+    }
   }
   return out
 }
@@ -305,6 +328,17 @@ export function analyticsOf(x: PersonAnalyticsInput): PersonAnalytics {
     if (i === 0) daily.push([dayOf(o.at), 'buyers', '', 1, 0, 0])
     if (i === 1) daily.push([dayOf(o.at), 'repeat', '', 1, 0, 0])
   })
+
+  // Shares: each content and network once, on the day of the first visit it brought; known
+  // when a visit came before the identification (isBeforeIdentification).
+  const referred = new Map<string, { at: number; known: boolean }>()
+  for (const r of x.facts.referrals) {
+    const known = lead && isBeforeIdentification(r.at, r.identified, x.identifiedAt)
+    const seen = referred.get(r.item)
+    if (!seen) referred.set(r.item, { at: r.at, known })
+    else (seen.at = Math.min(seen.at, r.at)), (seen.known ||= known)
+  }
+  for (const [item, r] of referred) daily.push([dayOf(r.at), 'referred', item, 1, r.known ? 1 : 0, 0])
 
   const durations: DurationRow[] = []
   for (const [model, campaign] of [['first', first], ['last', last]] as const) {

@@ -27,7 +27,11 @@ export interface StoredEvent {
 export interface EventKeeper {
   /** Stable name; a keeper added to an existing database is backfilled from the first event. */
   name: string
-  apply(trx: Db, dialect: Dialect, events: StoredEvent[]): Promise<void>
+  /**
+   * Returns the identifier keys whose people must be evaluated again besides those the events
+   * belong to (facts of theirs that these events completed), if any.
+   */
+  apply(trx: Db, dialect: Dialect, events: StoredEvent[]): Promise<void | string[]>
   /** An erased person's identifier keys: what the keeper holds of them goes, in the erasing transaction. */
   forget?(trx: Db, dialect: Dialect, keys: string[]): Promise<void>
 }

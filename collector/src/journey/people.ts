@@ -3,7 +3,7 @@
 // queries filter, sort and count them; the tables' sums (journey_rollup) and counters
 // (journey_counts) move by the difference between a person's old and new state.
 import type { Db, Dialect, JourneyPeopleTable } from '../db/schema.js'
-import { analyticsOf, customerEvents, forgetKeys, loadAnalytics, type DailyRow } from './analytics.js'
+import { analyticsOf, customerEvents, emptyAnalytics, forgetKeys, loadAnalytics, type DailyRow } from './analytics.js'
 import type { ChangeCause, PersonChange, PersonState } from './hooks.js'
 import { jsonRows, runJson } from './facts.js'
 import { addItem, contributionOf, dayOf, emptyFacts, evaluateFacts, touchEarlier, type Contribution, type Evaluation, type Facts, type JourneyConfig } from './model.js'
@@ -266,7 +266,7 @@ export async function reevaluate(
       segments: e.segments,
       reasons: e.reasons,
       contribution,
-      facts: analytics.get(p.id) ?? { touches: [], orders: [], tracks: [] },
+      facts: analytics.get(p.id) ?? emptyAnalytics(),
       customerEvents: conversions,
     })
     const row = {

@@ -58,7 +58,10 @@ export async function listPeople(
   const term = query.q?.trim() || undefined
 
   // The driving table: a segment's members (with their last-seen copy, for the sort) or everyone.
+  // Ordered by the driving table's own columns, so its index gives the order: ordering a
+  // segment's members by jp.profile_id sorted every member first (141 ms for "known" at 1M events).
   const seen = query.segment ? 'm.last_seen' : 'jp.last_seen'
+  const id = query.segment ? 'm.profile_id' : 'jp.profile_id'
   let q = db.selectFrom('journey_people as jp')
   if (query.segment) q = q.innerJoin('journey_members as m', (j) => j.onRef('m.profile_id', '=', 'jp.profile_id').on('m.segment', '=', query.segment!))
   if (query.stage) q = q.where('jp.stage_index', '=', stageIds.indexOf(query.stage))
@@ -84,11 +87,11 @@ export async function listPeople(
   if (after) {
     page =
       sort === 'lastSeen'
-        ? page.where((eb) => eb.or([eb(sql.ref(seen), '<', after.ls ?? -1), eb.and([eb(sql.ref(seen), '=', after.ls ?? -1), eb('jp.profile_id', '<', after.id)])]))
-        : page.where('jp.profile_id', '<', after.id)
+        ? page.where((eb) => eb.or([eb(sql.ref(seen), '<', after.ls ?? -1), eb.and([eb(sql.ref(seen), '=', after.ls ?? -1), eb(sql.ref(id), '<', after.id)])]))
+        : page.where(sql.ref(id), '<', after.id)
   }
   if (sort === 'lastSeen') page = page.orderBy(sql.ref(seen), 'desc')
-  const rows = await page.orderBy('jp.profile_id', 'desc').limit(query.limit + 1).execute()
+  const rows = await page.orderBy(sql.ref(id), 'desc').limit(query.limit + 1).execute()
 
   const filters = [query.stage, query.segment, query.identified].filter(Boolean).length
   let total: number

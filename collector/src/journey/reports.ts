@@ -13,6 +13,7 @@
 //   score                    rule → points × 10, events counted, leads given points
 //   daily: visitors '', leads <stage now>, customers '', buyers '' (first orders), repeat '' (second orders) → people
 //   daily: revenue <currency> → amount (hundredths), orders, amount from people already customers
+//   daily: referred content SEP network → people brought (day of their first visit through it), of them became known (journey/shares.ts)
 import type {
   Attribution,
   CampaignReport,

@@ -1,10 +1,11 @@
 // The share table (docs/viewer.md, Shares): shares by content and network, the visits their
 // links brought and the people those visits brought who became known. Kept as events arrive by
-// a journey keeper; the read sums kept totals and joins the referred visitors to the people
-// they are now, so merges and identifications made later count without re-reading events.
-import { CompiledQuery, sql } from 'kysely'
+// a journey keeper. The people brought are counted by each person's evaluation (after every
+// merge and identification, journey/analytics.ts), so the read only sums rows kept per day.
+import { CompiledQuery } from 'kysely'
 import { CONTENT_SHARED, type ShareReport, type ShareRow } from '@waymark/contract'
 import type { Db, Dialect } from '../db/schema.js'
+import { SEP } from './analytics.js'
 import { jsonRows, runJson } from './facts.js'
 import type { EventKeeper, StoredEvent } from './hooks.js'
 import { dayOf, VALUE_CAP } from './model.js'
@@ -114,12 +115,14 @@ export const shareKeeper: EventKeeper = {
       : []
     const fresh = new Map(inserted.map((r) => [r.token, r]))
     for (const r of inserted) totals.add(dayOf(Number(r.at)), r.content, r.network, 1, 0)
+    // Their visitors' people are evaluated again: they were brought by a share now known.
+    const late = new Set<string>()
     for (const chunk of chunks([...fresh.keys()])) {
       const waiting = await trx.selectFrom('share_visits').select(['token', 'visitor', 'day', 'n']).where('token', 'in', chunk).execute()
       for (const w of waiting) {
         const link = fresh.get(w.token)!
         if (w.visitor === link.sharer) await trx.deleteFrom('share_visits').where('token', '=', w.token).where('visitor', '=', w.visitor).execute()
-        else totals.add(Number(w.day), link.content, link.network, 0, Number(w.n))
+        else totals.add(Number(w.day), link.content, link.network, 0, Number(w.n)), late.add(w.visitor)
       }
     }
     const known = await linksOf(trx, [...new Set(visits.map((v) => v[0]))])
@@ -130,6 +133,7 @@ export const shareKeeper: EventKeeper = {
     }
     await runJson(trx, s.visits, kept)
     await writeTotals(trx, dialect, totals)
+    return [...late]
   },
   // The person's shares and visits leave the totals; their tokens stay, without a sharer, so
   // visits their links bring later still count for the content.
@@ -169,24 +173,14 @@ export async function shareReport(db: Db, worker: JourneyWorker, period: { from:
     .select(['content', 'network', (eb) => eb.fn.sum<number>('shares').as('shares'), (eb) => eb.fn.sum<number>('visits').as('visits')])
     .groupBy(['content', 'network'])
   totals = whole ? totals.where('day', '=', -1) : totals.where('day', '>=', first).where('day', '<=', last)
-  // The referred visitors as the people they are now: identified since (the contract's
-  // isBeforeIdentification, in SQL) or not; the sharer's own person is not brought by their share.
-  const becameKnown = sql<boolean>`p.identified_at IS NOT NULL AND (v.first_at < p.identified_at OR (v.first_at = p.identified_at AND v.first_identified = 0))`
+  // The people brought, as each person's evaluation counted them (journey/analytics.ts): so a
+  // read sums kept rows per day, never the referred visitors themselves.
   let people = db
-    .selectFrom('share_visits as v')
-    .innerJoin('share_links as l', 'l.token', 'v.token')
-    .innerJoin('identifiers as i', 'i.key', 'v.visitor')
-    .innerJoin('profiles as p', 'p.id', 'i.profile_id')
-    .leftJoin('identifiers as s', 's.key', 'l.sharer')
-    .select([
-      'l.content',
-      'l.network',
-      sql<number>`count(DISTINCT i.profile_id)`.as('people'),
-      sql<number>`count(DISTINCT CASE WHEN ${becameKnown} THEN i.profile_id END)`.as('known'),
-    ])
-    .where((eb) => eb.or([eb('s.profile_id', 'is', null), eb('s.profile_id', '<>', eb.ref('i.profile_id'))]))
-    .groupBy(['l.content', 'l.network'])
-  if (!whole) people = people.where('v.day', '>=', first).where('v.day', '<=', last)
+    .selectFrom('journey_daily')
+    .select(['item', (eb) => eb.fn.sum<number>('a').as('people'), (eb) => eb.fn.sum<number>('b').as('known')])
+    .where('dim', '=', 'referred')
+    .groupBy('item')
+  if (!whole) people = people.where('day', '>=', first).where('day', '<=', last)
   const [sums, brought, status] = await Promise.all([totals.execute(), people.execute(), worker.status(db)])
   const rows = new Map<string, ShareRow>()
   const row = (content: string, network: string) => {
@@ -201,7 +195,8 @@ export async function shareReport(db: Db, worker: JourneyWorker, period: { from:
     r.referredVisits = Number(t.visits)
   }
   for (const b of brought) {
-    const r = row(b.content, b.network)
+    const [content = '', network = ''] = b.item.split(SEP)
+    const r = row(content, network)
     r.people = Number(b.people)
     r.becameKnown = Number(b.known)
   }

@@ -18,6 +18,11 @@ import { dayOf, matchersOf, type JourneyConfig, type Matcher, type SegmentDef } 
 import { chunks, forgetPerson, reevaluate, type Cause } from './people.js'
 import { signalOfParsed } from './signal.js'
 
+/**
+ * The kinds of rows an evaluated person adds to the sums: a new kind changes it, so every person
+ * is evaluated again in the background, as after a config change (2: the people shares brought).
+ */
+const ROWS_VERSION = 2
 /** Arbitrary constant naming the journey advisory lock on PostgreSQL. */
 const JOURNEY_LOCK = 72_617_003
 /**
@@ -200,18 +205,21 @@ export class JourneyWorker {
     if (fresh.length) {
       const keyed = fresh.map(toKeyed)
       await writeFacts(trx, this.store.dialect, factRows(keyed, this.active))
-      for (const k of this.keepers) await k.apply(trx, this.store.dialect, fresh)
+      const also = new Set<string>()
+      for (const k of this.keepers) for (const key of (await k.apply(trx, this.store.dialect, fresh)) ?? []) also.add(key)
       const latest = new Map<string, StoredEvent>()
       for (const e of fresh) {
         const prev = latest.get(e.identityKey)
         if (!prev || e.timestamp >= prev.timestamp) latest.set(e.identityKey, e)
       }
-      for (const chunk of chunks([...latest.keys()])) {
+      for (const key of latest.keys()) also.delete(key)
+      for (const chunk of chunks([...latest.keys(), ...also])) {
         const owners = await trx.selectFrom('identifiers').select(['key', 'profile_id']).where('key', 'in', chunk).execute()
         for (const o of owners) {
           dirty.add(o.profile_id)
+          const e = latest.get(o.key)
+          if (!e) continue
           profileOf.set(o.key, o.profile_id)
-          const e = latest.get(o.key)!
           const prev = causes.get(o.profile_id)
           if (!prev || e.timestamp >= prev.at) causes.set(o.profile_id, { id: e.id, messageId: e.messageId, event: e.event, type: e.type, at: e.timestamp, receivedAt: e.receivedAt })
         }
@@ -279,7 +287,7 @@ export class JourneyWorker {
       this.segmentsFingerprint = fingerprint
     }
     const config = this.modelConfig()
-    const hash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32)
+    const hash = createHash('sha256').update(JSON.stringify([ROWS_VERSION, config])).digest('hex').slice(0, 32)
     let state = await trx.selectFrom('journey_state').selectAll().where('id', '=', 1).executeTakeFirst()
     if (!state) {
       state = { id: 1, scanned_to: 0, holes: '[]', epoch: 1, epoch_day: dayOf(now), config_hash: '', keepers: '[]', changed_epoch: 0 }
