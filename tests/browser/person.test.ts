@@ -28,13 +28,16 @@ async function device(options: { phone?: boolean } = {}): Promise<{ context: Bro
 
 /** Waits until the person's event count stops moving (pages closed send their last events). */
 async function settled(email: string): Promise<any> {
+  // Settled when the count holds for three polls in a row: a closing page's last batch can
+  // arrive a second after the others on a loaded machine.
   let last = -1
+  let same = 0
   return waitFor(
     async () => {
       const p = (await api(`/api/lookup?email=${encodeURIComponent(email)}`))?.profile
-      const done = p && p.eventCount === last
+      same = p && p.eventCount === last ? same + 1 : 0
       last = p?.eventCount ?? -1
-      return done && p
+      return same >= 2 && p
     },
     { timeout: 20_000, interval: 750, message: `the events of ${email}` },
   )
