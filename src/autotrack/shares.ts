@@ -60,9 +60,7 @@ export function shares(): Autotracker {
         return native
           .call(nav, { ...data, url: data.url && tag(data.url, token, location.href) })
           // (it resolves with nothing, always)
-          .then(() => {
-            shared('native', data.title, token)
-          })
+          .then(() => void shared('native', data.title, token))
       }
     }
     return () => {
