@@ -145,7 +145,11 @@ describe('Journey page analytics in Chromium', () => {
       ['Signup Clicked', 'track', '1', '1', '33.3 %', '1 (100 %)'],
     ])
 
-    // Charts: uPlot canvases at the figure's width; the funnel's table is open, the trends' behind a disclosure.
+    // Charts: uPlot canvases at the figure's width (set when the ResizeObserver first reports,
+    // after layout); the funnel's table is open, the trends' behind a disclosure.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('figure.figure')].every((f) => (f.querySelector('canvas')?.getBoundingClientRect().width ?? 0) > f.getBoundingClientRect().width * 0.8),
+    )
     const figures = await page.locator('figure.figure').evaluateAll((fs) => fs.map((f) => ({ caption: f.querySelector('figcaption')?.textContent, canvas: (f.querySelector('canvas') as HTMLCanvasElement | null)?.getBoundingClientRect().width ?? 0, width: f.getBoundingClientRect().width })))
     expect(figures.map((f) => f.caption)).toEqual([
       'Funnel: people who reached each stage',
@@ -220,6 +224,8 @@ describe('Journey page analytics in Chromium', () => {
 
   it('fits a phone’s width: tables scroll in their boxes, charts shrink', async () => {
     const page = await journey(390)
+    // Drawn at 600 px first, then at the figure's width when the ResizeObserver reports.
+    await page.waitForFunction(() => [...document.querySelectorAll('figure.figure canvas')].every((c) => c.getBoundingClientRect().width <= 390))
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
     expect(overflow).toBeLessThanOrEqual(0)
     const widths = await page.locator('figure.figure canvas').evaluateAll((cs) => cs.map((c) => c.getBoundingClientRect().width))

@@ -37,7 +37,7 @@ export interface PendingWork {
 }
 
 /** Arbitrary constant naming the identity advisory lock on PostgreSQL. */
-const IDENTITY_LOCK = 72_617_002
+export const IDENTITY_LOCK = 72_617_002
 const CHUNK = 500
 
 /**

@@ -2,6 +2,7 @@
 // statistics and traits travel as parameters (row values, or one JSON array), so every
 // statement is prepared once — on SQLite by the writer thread, on PostgreSQL as a named statement
 // — instead of being compiled afresh with one placeholder per value for every group.
+import { IDENTITY_LOCK } from '../identity/graph.js'
 import type { EventRow } from './normalize.js'
 
 export const COLUMNS = [
@@ -30,7 +31,7 @@ export interface WriteStatements {
 // Every SET expression reads the row as it was before the UPDATE, in both databases.
 const firstTouchWins = `s.fta IS NOT NULL AND (identifiers.first_touch_at IS NULL OR identifiers.first_touch_at > s.fta)`
 const lastTouchWins = `s.lta IS NOT NULL AND (identifiers.last_touch_at IS NULL OR identifiers.last_touch_at <= s.lta)`
-const statsUpdate = (source: string) => `UPDATE identifiers SET
+const statsUpdate = (source: string, lockedOnly = '') => `UPDATE identifiers SET
   event_count = identifiers.event_count + s.n,
   first_seen = CASE WHEN identifiers.first_seen IS NULL OR identifiers.first_seen > s.f THEN s.f ELSE identifiers.first_seen END,
   last_seen = CASE WHEN identifiers.last_seen IS NULL OR identifiers.last_seen < s.l THEN s.l ELSE identifiers.last_seen END,
@@ -39,7 +40,7 @@ const statsUpdate = (source: string) => `UPDATE identifiers SET
   last_touch = CASE WHEN ${lastTouchWins} THEN s.lt ELSE identifiers.last_touch END,
   last_touch_at = CASE WHEN ${lastTouchWins} THEN s.lta ELSE identifiers.last_touch_at END
 FROM (${source}) AS s
-WHERE identifiers.key = s.k
+WHERE identifiers.key = s.k${lockedOnly}
 RETURNING identifiers.key`
 
 // Last write wins per trait, by corrected event time: a late, older identify cannot overwrite a newer value.
@@ -56,6 +57,19 @@ const pgStats = (param: string) =>
   `SELECT value->>0 AS k, (value->>1)::bigint AS n, (value->>2)::bigint AS f, (value->>3)::bigint AS l, value->>4 AS ft, (value->>5)::bigint AS fta, value->>6 AS lt, (value->>7)::bigint AS lta FROM jsonb_array_elements(${param}::jsonb)`
 
 /**
+ * PostgreSQL statistics: no deadlock by construction. Linking (identity/graph.ts) re-points
+ * identifier rows in the order its events come, under the identity lock held exclusively; so the
+ * statistics first take that lock shared (the one-time filter runs before any row is locked),
+ * then lock their rows in key order (LockRows above the sort), whatever join the planner picks.
+ * Statistics thus never hold a row a link waits for, and wait on each other in one order.
+ * (Updated in join order without the lock, a statistics update and a merge deadlocked.)
+ */
+const pgLockedStats = (param: string) => `lk AS (SELECT pg_advisory_xact_lock_shared(${IDENTITY_LOCK})),
+st AS (${pgStats(param)}),
+locked AS (SELECT key FROM identifiers WHERE key IN (SELECT k FROM st) AND EXISTS (SELECT 1 FROM lk) ORDER BY key FOR UPDATE)`
+const pgStatsUpdate = statsUpdate('SELECT * FROM st', ' AND identifiers.key IN (SELECT key FROM locked)')
+
+/**
  * PostgreSQL, the usual group in one statement (one round trip, no BEGIN/COMMIT): the events
  * ($1) and their statistics computed as if all are new ($2), all or nothing. $3 is the number
  * of events, $4 the anonymousId keys that must exist. If some event was a duplicate or an
@@ -63,7 +77,8 @@ const pgStats = (param: string) =>
  * (SQLSTATE 22012, ALL_OR_NOTHING_REFUSED) and the group is written by the exact, transactional path.
  */
 export const PG_ALL_OR_NOTHING = `WITH ins AS (${pgInsert}),
-upd AS (${statsUpdate(pgStats('$2'))})
+${pgLockedStats('$2')},
+upd AS (${pgStatsUpdate})
 SELECT 1 / (CASE WHEN (SELECT count(*) FROM ins) = $3
   AND (SELECT count(*) FROM upd WHERE upd.key = ANY($4::text[])) = cardinality($4::text[]) THEN 1 ELSE 0 END) AS ok`
 export const ALL_OR_NOTHING_REFUSED = '22012'
@@ -87,7 +102,8 @@ export const STATEMENTS: { sqlite: SqliteStatements; postgres: WriteStatements }
   },
   postgres: {
     insert: pgInsert,
-    stats: statsUpdate(pgStats('$1')),
+    stats: `WITH ${pgLockedStats('$1')}
+${pgStatsUpdate}`,
     traits: traitsUpsert(`SELECT value->>0, value->>1, value->>2, (value->>3)::bigint FROM jsonb_array_elements($1::jsonb)`),
   },
 }
