@@ -248,6 +248,26 @@ describe.each(BACKENDS)('identity graph on $name', ({ name, skip }) => {
     expect(await flags('identify first')).toEqual(expected)
   })
 
+  it.skipIf(skip)('rule 7 and a resent identify: the copy, corrected for its own transit time, moves nothing', async () => {
+    // An SDK that sent an identify by beacon while the page closed sends it again from its
+    // queue on the next page; each copy is corrected by its own request's sentAt.
+    const a = uid('anon')
+    const email = `${uid('resent')}@example.com`
+    const t0 = Date.now() - 60_000
+    const at = (ms: number) => new Date(t0 + ms).toISOString()
+    await ok([page(a, { timestamp: at(0) })], { sentAt: undefined })
+    const sent = identify(a, { email }, { timestamp: at(3000) })
+    await ok([sent], { sentAt: at(3000) })
+    const stored = (await lookup(c.url, `email=${email}`)).identifiedAt
+    // The copy left 40 ms after it was made, and arrived at once: corrected 40 ms earlier.
+    const copy = await sendBatch(c.url, [sent], { sentAt: at(3040) })
+    expect(copy.body).toMatchObject({ accepted: 0, duplicates: 1 })
+    const person = await lookup(c.url, `email=${email}`)
+    const identifyEvent = (await timelineOf(c.url, person.id)).find((e) => e.type === 'identify')
+    expect(person.identifiedAt).toBe(stored)
+    expect(identifyEvent.timestamp).toBe(stored)
+  })
+
   it.skipIf(skip)('rule 7 in the identifying millisecond: an event without identity counts as before; the Person page counts agree with the badges', async () => {
     const [phone, laptop] = [uid('phone'), uid('laptop')]
     const email = `${uid('tie')}@example.com`

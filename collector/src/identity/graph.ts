@@ -99,10 +99,24 @@ export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promis
   // Rule 7 whatever the arrival order: an identified event older than its person's
   // identification (a retry or backfill delivered after the identify) moves it back, as it
   // would have set it had it arrived first. One more SELECT, only for batches with such events.
+  const older: IdentityWork[] = []
   for (const [id, identifiedAt] of await identifiedAtOf(db, [...held.keys()])) {
-    for (const item of held.get(id)!) if (identifiedAt !== null && item.at < identifiedAt) work.link.push(item)
+    for (const item of held.get(id)!) if (identifiedAt !== null && item.at < identifiedAt) older.push(item)
   }
+  // Not a copy of an event already stored, though: a resent identify is corrected for its own
+  // transit time, a few ms earlier or later than the stored one, and is ingested once — its
+  // identity work was done when the first copy was written.
+  const stored = await storedMessageIds(db, older.map((w) => w.messageId))
+  for (const item of older) if (!stored.has(item.messageId)) work.link.push(item)
   return work
+}
+
+async function storedMessageIds(db: Db, ids: string[]): Promise<Set<string>> {
+  const stored = new Set<string>()
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    for (const r of await db.selectFrom('events').select('message_id').where('message_id', 'in', ids.slice(i, i + CHUNK)).execute()) stored.add(r.message_id)
+  }
+  return stored
 }
 
 async function identifiedAtOf(db: Db, ids: string[]): Promise<Map<string, number | null>> {
