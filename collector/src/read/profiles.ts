@@ -92,25 +92,30 @@ async function firstEvents(db: Db, byProfile: Map<string, IdentifiersTable[]>): 
   for (const [profileId, idents] of byProfile) for (const i of idents) if (i.first_seen !== null) owner.set(i.key, profileId)
   const out = new Map<string, FirstEvent>()
   for (const chunk of chunks([...owner.keys()])) {
+    // Two steps, each an index range: the first page of each identifier, then those events by
+    // id. As one `id IN (subquery)`, PostgreSQL could not estimate the subquery and hashed a
+    // scan of every event (1.5 s at 1M events for a People page of identified people).
+    const firsts = await db
+      .selectFrom('identifiers as i')
+      .select((s) =>
+        s
+          .selectFrom('events as l')
+          .select('l.id')
+          .whereRef('l.identity_key', '=', 'i.key')
+          .where('l.type', 'in', ['page', 'screen'])
+          .orderBy('l.timestamp')
+          .orderBy('l.id')
+          .limit(1)
+          .as('first'),
+      )
+      .where('i.key', 'in', chunk)
+      .execute()
+    const ids = firsts.flatMap((f) => (f.first === null ? [] : [Number(f.first)]))
+    if (ids.length === 0) continue
     const rows = await db
       .selectFrom('events as e')
       .select(['e.identity_key', 'e.type', 'e.properties', 'e.context', 'e.timestamp', 'e.id'])
-      .where('e.id', 'in', (eb) =>
-        eb
-          .selectFrom('identifiers as i')
-          .select((s) =>
-            s
-              .selectFrom('events as l')
-              .select('l.id')
-              .whereRef('l.identity_key', '=', 'i.key')
-              .where('l.type', 'in', ['page', 'screen'])
-              .orderBy('l.timestamp')
-              .orderBy('l.id')
-              .limit(1)
-              .as('first'),
-          )
-          .where('i.key', 'in', chunk),
-      )
+      .where('e.id', 'in', ids)
       .execute()
     for (const r of rows) {
       const profileId = owner.get(r.identity_key)!
