@@ -421,9 +421,11 @@ export class JourneyWorker {
       this.readState(db),
       db.selectFrom('journey_backfills').select(['cursor', 'upto']).orderBy('id').execute(),
     ])
-    // Counted up to a bound, by the stamp index: the figure is for a progress line, not worth a scan.
+    // Counted up to a bound, by the stamp index: the figure is for a progress line, not worth a
+    // scan. Ordered, so the index is the plan: without it PostgreSQL, guessing from statistics
+    // taken while everyone was stale, scanned every person to count none (133 ms at 10M events).
     const stale = await db
-      .selectFrom((eb) => eb.selectFrom('journey_people').select('profile_id').where('stamp', '<', state.epoch).limit(10_001).as('s'))
+      .selectFrom((eb) => eb.selectFrom('journey_people').select('profile_id').where('stamp', '<', state.epoch).orderBy('stamp').limit(10_001).as('s'))
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirst()
     return {

@@ -95,6 +95,8 @@ export async function claimDue(store: Store, owner: string, now: number, limit: 
     .where('status', '=', 'pending')
     .where('next_attempt_at', '<=', now)
     .where('lease_until', '<=', now)
+    // The due index's order: with it, finding nothing due is an empty range, never a scan.
+    .orderBy('next_attempt_at')
     .limit(1)
     .executeTakeFirst()
   if (!due) return []
