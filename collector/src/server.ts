@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
 import { openStore, type Store } from './db/connect.js'
 import { isUnavailable } from './db/errors.js'
+import { keepStatistics } from './db/statistics.js'
 import { applyIpPolicy } from './ingest/normalize.js'
 import { JourneyWorker } from './journey/worker.js'
 import type { JourneyHooks } from './journey/hooks.js'
@@ -155,6 +156,8 @@ export async function startCollector(config: Config, opts: StartOptions = {}): P
   }
   journey.start()
   webhooks.start()
+  // PostgreSQL: statistics for the tables the collector grows, whether autovacuum runs or not.
+  const statistics = keepStatistics(store, (err) => app?.log.warn({ err }, 'ANALYZE failed; tried again in a minute'))
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -168,6 +171,7 @@ export async function startCollector(config: Config, opts: StartOptions = {}): P
     close: () =>
       (closing ??= (async () => {
         await app!.close()
+        await statistics.stop()
         await journey.stop()
         await webhooks.stop()
         await store.close()
