@@ -157,7 +157,7 @@ export async function startCollector(config: Config, opts: StartOptions = {}): P
   journey.start()
   webhooks.start()
   // PostgreSQL: statistics for the tables the collector grows, whether autovacuum runs or not.
-  const statistics = keepStatistics(store, (err) => app?.log.warn({ err }, 'ANALYZE failed; tried again in a minute'))
+  const statistics = keepStatistics(store, (err) => app?.log.warn({ err }, 'ANALYZE failed; tried again in 10 s'))
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host

@@ -49,7 +49,9 @@ export async function analyzeGrown(store: Store, max = 4): Promise<string[]> {
 }
 
 /** Runs analyzeGrown every `everyMs` until stopped; a failure is reported and tried again later. */
-export function keepStatistics(store: Store, onError: (err: unknown) => void, everyMs = 60_000): { stop(): Promise<void> } {
+// Every 10 s: when nothing is due it costs one read of pg_stat_user_tables; a table due again
+// has grown by a tenth, so even at 10M events and 8k events/s events is analyzed every 2 min.
+export function keepStatistics(store: Store, onError: (err: unknown) => void, everyMs = 10_000): { stop(): Promise<void> } {
   if (store.dialect !== 'postgres') return { stop: async () => {} }
   let running: Promise<unknown> = Promise.resolve()
   const timer = setInterval(() => {
