@@ -83,9 +83,6 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
       connectionString: config.url,
       max: config.poolSize,
       connectionTimeoutMillis: 5000,
-      // Every query here is a short indexed one; JIT compiles plans the planner guesses are
-      // costly and only added time (261 ms of compilation seen in one People page read).
-      options: '-c jit=off',
       // BIGINT columns hold epoch milliseconds and counts: safe as JS numbers.
       types: {
         getTypeParser: ((oid: number, format?: string) =>
@@ -97,7 +94,13 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     pool.on('error', (err) => onPoolError?.(err))
     // A client that is checked out when its backend dies emits 'error' on itself; the query
     // in progress fails (and its request answers 503), but the event must not go unheard.
-    pool.on('connect', (client) => client.on('error', (err) => onPoolError?.(err)))
+    pool.on('connect', (client) => {
+      client.on('error', (err) => onPoolError?.(err))
+      // Every query here is a short indexed one; JIT compiles plans the planner guesses are
+      // costly and only added time (261 ms of compilation seen in one People page read). A SET,
+      // not a startup option, which poolers such as PgBouncer refuse; queued before any query.
+      client.query('SET jit = off').catch(() => undefined)
+    })
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   }
   const dialect: Dialect = config.kind === 'sqlite' ? 'sqlite' : 'postgres'

@@ -29,33 +29,44 @@ export function dueTables(tables: Staleness[]): string[] {
 }
 
 /**
- * Analyzes the collector's tables that changed enough since their last ANALYZE (by anyone),
- * at most `max` of them; returns their names. ANALYZE reads a sample (30,000 rows), takes a lock
- * that writes and reads do not wait for, and runs in this transaction, so the advisory lock
- * keeps a second process from analyzing the same tables meanwhile.
+ * Analyzes the collector's tables (those its role owns) that changed enough since their last
+ * ANALYZE (by anyone), at most `max` of them; returns their names. ANALYZE reads a sample (30,000
+ * rows) and takes a lock that reads and writes do not wait for; each runs in a short transaction
+ * of its own under an advisory lock, so two processes do not analyze at once, and gives up after
+ * a second if a migration holds the table, rather than queue the table's traffic behind it.
  */
 export async function analyzeGrown(store: Store, max = 4): Promise<string[]> {
   if (store.dialect !== 'postgres') return []
-  return store.transaction(async (trx) => {
-    const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${STATISTICS_LOCK}) AS ok`.execute(trx)
-    if (!got.rows[0]?.ok) return []
-    const rows = await sql<{ table: string; changed: string; rows: string }>`
-      SELECT relname AS table, n_mod_since_analyze AS changed, n_live_tup AS rows
-      FROM pg_stat_user_tables WHERE schemaname = current_schema()`.execute(trx)
-    const due = dueTables(rows.rows.map((r) => ({ table: r.table, changed: Number(r.changed), rows: Number(r.rows) }))).slice(0, max)
-    for (const table of due) await sql`ANALYZE ${sql.table(table)}`.execute(trx)
-    return due
-  })
+  const rows = await sql<{ table: string; changed: string; rows: string }>`
+    SELECT s.relname AS table, s.n_mod_since_analyze AS changed, s.n_live_tup AS rows
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema() AND pg_get_userbyid(c.relowner) = current_user`.execute(store.db)
+  const due = dueTables(rows.rows.map((r) => ({ table: r.table, changed: Number(r.changed), rows: Number(r.rows) }))).slice(0, max)
+  const done: string[] = []
+  for (const table of due) {
+    const analyzed = await store.transaction(async (trx) => {
+      const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${STATISTICS_LOCK}) AS ok`.execute(trx)
+      if (!got.rows[0]?.ok) return false
+      await sql`SET LOCAL lock_timeout = '1s'`.execute(trx)
+      await sql`ANALYZE ${sql.table(table)}`.execute(trx)
+      return true
+    })
+    if (!analyzed) break
+    done.push(table)
+  }
+  return done
 }
 
-/** Runs analyzeGrown every `everyMs` until stopped; a failure is reported and tried again later. */
+/** Runs analyzeGrown every `everyMs` until stopped (one run at a time); a failure is reported and tried again later. */
 // Every 10 s: when nothing is due it costs one read of pg_stat_user_tables; a table due again
 // has grown by a tenth, so even at 10M events and 8k events/s events is analyzed every 2 min.
 export function keepStatistics(store: Store, onError: (err: unknown) => void, everyMs = 10_000): { stop(): Promise<void> } {
   if (store.dialect !== 'postgres') return { stop: async () => {} }
-  let running: Promise<unknown> = Promise.resolve()
+  let running: Promise<unknown> | null = null
   const timer = setInterval(() => {
-    running = analyzeGrown(store).catch(onError)
+    running ??= analyzeGrown(store)
+      .catch(onError)
+      .finally(() => (running = null))
   }, everyMs)
   timer.unref()
   return {

@@ -72,42 +72,48 @@ async function ownersOf(db: Db, keys: string[]): Promise<Map<string, string>> {
  * already-known browsers, so this is usually one SELECT and nothing else.
  */
 export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promise<PendingWork> {
-  const distinct = new Map<string, IdentityWork>()
+  // Each tuple once, its earliest event first (the one whose time counts, rule 7).
+  const bySig = new Map<string, IdentityWork[]>()
   for (const item of items) {
     const sig = `${tupleKeys(item.identity).join('\n')}\n${item.identity.previousId ?? ''}`
-    const seen = distinct.get(sig)
-    if (!seen || item.at < seen.at) distinct.set(sig, item)
+    bySig.set(sig, [...(bySig.get(sig) ?? []), item])
   }
+  for (const list of bySig.values()) list.sort((a, b) => a.at - b.at)
   const allKeys = new Set<string>()
-  for (const item of distinct.values()) for (const k of tupleKeys(item.identity)) allKeys.add(k)
+  for (const [first] of bySig.values()) for (const k of tupleKeys(first!.identity)) allKeys.add(k)
   const owners = await ownersOf(db, [...allKeys])
   const work: PendingWork = { ensure: [], link: [] }
+  /** Tuples to link, with the identification time they must be older than (null: any). */
+  const candidates: Array<{ events: IdentityWork[]; before: number | null }> = []
   /** Identified tuples one profile already holds whole, by that profile. */
-  const held = new Map<string, IdentityWork[]>()
-  for (const item of distinct.values()) {
-    const keys = tupleKeys(item.identity)
-    if (item.identity.previousId) work.link.push(item)
+  const held = new Map<string, IdentityWork[][]>()
+  for (const events of bySig.values()) {
+    const first = events[0]!
+    const keys = tupleKeys(first.identity)
+    if (first.identity.previousId) candidates.push({ events, before: null })
     else if (keys.length === 1 && kindOfKey(keys[0]!) === 'anonymousId') {
-      if (!owners.has(keys[0]!)) work.ensure.push({ key: keys[0]!, at: item.at })
+      if (!owners.has(keys[0]!)) work.ensure.push({ key: keys[0]!, at: first.at })
     } else if (keys.some((k) => !owners.has(k)) || new Set(keys.map((k) => owners.get(k))).size > 1) {
-      work.link.push(item)
+      candidates.push({ events, before: null })
     } else {
       const owner = owners.get(keys[0]!)!
-      held.set(owner, [...(held.get(owner) ?? []), item])
+      held.set(owner, [...(held.get(owner) ?? []), events])
     }
   }
   // Rule 7 whatever the arrival order: an identified event older than its person's
   // identification (a retry or backfill delivered after the identify) moves it back, as it
   // would have set it had it arrived first. One more SELECT, only for batches with such events.
-  const older: IdentityWork[] = []
   for (const [id, identifiedAt] of await identifiedAtOf(db, [...held.keys()])) {
-    for (const item of held.get(id)!) if (identifiedAt !== null && item.at < identifiedAt) older.push(item)
+    for (const events of held.get(id)!) if (identifiedAt !== null && events[0]!.at < identifiedAt) candidates.push({ events, before: identifiedAt })
   }
-  // Not a copy of an event already stored, though: a resent identify is corrected for its own
+  // Not a copy of an event already stored, though: a resent event is corrected for its own
   // transit time, a few ms earlier or later than the stored one, and is ingested once — its
-  // identity work was done when the first copy was written.
-  const stored = await storedMessageIds(db, older.map((w) => w.messageId))
-  for (const item of older) if (!stored.has(item.messageId)) work.link.push(item)
+  // identity work was done when the first copy was written. The tuple's earliest new event counts.
+  const stored = await storedMessageIds(db, candidates.flatMap((c) => c.events.map((w) => w.messageId)))
+  for (const { events, before } of candidates) {
+    const fresh = events.find((w) => !stored.has(w.messageId))
+    if (fresh && (before === null || fresh.at < before)) work.link.push(fresh)
+  }
   return work
 }
 

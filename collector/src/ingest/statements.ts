@@ -60,13 +60,13 @@ const pgStats = (param: string) =>
  * PostgreSQL statistics: no deadlock by construction. Linking (identity/graph.ts) re-points
  * identifier rows in the order its events come, under the identity lock held exclusively; so the
  * statistics first take that lock shared (the one-time filter runs before any row is locked),
- * then lock their rows in key order (LockRows above the sort), whatever join the planner picks.
+ * then lock their rows in key order (LockRows above the sort; NO KEY, as the UPDATE itself would), whatever join the planner picks.
  * Statistics thus never hold a row a link waits for, and wait on each other in one order.
  * (Updated in join order without the lock, a statistics update and a merge deadlocked.)
  */
 const pgLockedStats = (param: string) => `lk AS (SELECT pg_advisory_xact_lock_shared(${IDENTITY_LOCK})),
 st AS (${pgStats(param)}),
-locked AS (SELECT key FROM identifiers WHERE key IN (SELECT k FROM st) AND EXISTS (SELECT 1 FROM lk) ORDER BY key FOR UPDATE)`
+locked AS (SELECT key FROM identifiers WHERE key IN (SELECT k FROM st) AND EXISTS (SELECT 1 FROM lk) ORDER BY key FOR NO KEY UPDATE)`
 const pgStatsUpdate = statsUpdate('SELECT * FROM st', ' AND identifiers.key IN (SELECT key FROM locked)')
 
 /**

@@ -40,23 +40,27 @@ function startsWith(dialect: Dialect, column: string, prefix: string) {
   return sql<boolean>`(${sql.ref(column)} >= ${prefix} AND ${sql.ref(column)} < ${`${prefix}\u{10FFFF}`})`
 }
 
-/** Identifiers a search reads at most; a broader term lists people among these. */
+/** Identifiers a search reads at most; a broader term lists people among that many of them. */
 export const SEARCH_CAP = COUNT_CAP
 
 /**
  * The people a search term names: a profile id, or identifiers starting with it (an email in
  * any case). Found first, each an index range, then the people list is filtered by them: as one
- * `IN (subquery) OR id = term`, PostgreSQL walked every person (0.45–3.7 s at a few million events).
+ * `IN (subquery) OR id = term`, PostgreSQL walked every person (0.45–3.7 s at a few million
+ * events). A term broader than SEARCH_CAP identifiers keeps that many of them and says so
+ * (`capped`, shown as totalCapped): a marketer types more of the address.
  */
-async function matchingProfiles(db: Db, dialect: Dialect, term: string): Promise<string[]> {
+async function matchingProfiles(db: Db, dialect: Dialect, term: string): Promise<{ ids: string[]; capped: boolean }> {
   const lower = term.toLowerCase()
   const rows = await db
     .selectFrom('identifiers')
     .select('profile_id')
     .where((w) => w.or([startsWith(dialect, 'value', term), w.and([w('kind', '=', 'email'), startsWith(dialect, 'value', lower)])]))
-    .limit(SEARCH_CAP)
+    // No order: sorting every match of a one-letter term would cost what the cap saves.
+    .limit(SEARCH_CAP + 1)
     .execute()
-  return [...new Set([term, ...rows.map((r) => r.profile_id)])]
+  const capped = rows.length > SEARCH_CAP
+  return { ids: [...new Set([term, ...rows.slice(0, SEARCH_CAP).map((r) => r.profile_id)])], capped }
 }
 
 export async function listPeople(
@@ -85,7 +89,8 @@ export async function listPeople(
   if (query.segment) q = q.innerJoin('journey_members as m', (j) => j.onRef('m.profile_id', '=', 'jp.profile_id').on('m.segment', '=', query.segment!))
   if (query.stage) q = q.where('jp.stage_index', '=', stageIds.indexOf(query.stage))
   if (query.identified) q = q.where('jp.identified', '=', query.identified === 'true' ? 1 : 0)
-  if (term) q = q.where('jp.profile_id', 'in', await matchingProfiles(db, dialect, term))
+  const matched = term ? await matchingProfiles(db, dialect, term) : null
+  if (matched) q = q.where('jp.profile_id', 'in', matched.ids)
   const filtered = q
   let page = q.select(['jp.profile_id', 'jp.stage_index', 'jp.score', 'jp.channel', 'jp.segments', sql<number>`${sql.ref(seen)}`.as('ls')])
   if (after) {
@@ -112,6 +117,7 @@ export async function listPeople(
       .executeTakeFirst()
     total = Number(counted?.n ?? 0)
     if (total > COUNT_CAP) (total = COUNT_CAP), (capped = true)
+    if (matched?.capped) capped = true
   }
 
   const shown = rows.slice(0, query.limit)

@@ -425,7 +425,7 @@ export class JourneyWorker {
     // scan. Ordered, so the index is the plan: without it PostgreSQL, guessing from statistics
     // taken while everyone was stale, scanned every person to count none (133 ms at 10M events).
     const stale = await db
-      .selectFrom((eb) => eb.selectFrom('journey_people').select('profile_id').where('stamp', '<', state.epoch).orderBy('stamp').limit(10_001).as('s'))
+      .selectFrom((eb) => eb.selectFrom('journey_people').select('stamp').where('stamp', '<', state.epoch).orderBy('stamp').limit(10_001).as('s'))
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirst()
     return {
