@@ -57,9 +57,11 @@ export async function analyzeGrown(store: Store, max = 4): Promise<string[]> {
   return done
 }
 
-/** Runs analyzeGrown every `everyMs` until stopped (one run at a time); a failure is reported and tried again later. */
-// Every 10 s: when nothing is due it costs one read of pg_stat_user_tables; a table due again
-// has grown by a tenth, so even at 10M events and 8k events/s events is analyzed every 2 min.
+/**
+ * Runs analyzeGrown every `everyMs` until stopped, one run at a time; a failure is reported and
+ * tried again at the next tick. Every 10 s: when nothing is due it costs one read of
+ * pg_stat_user_tables, and a table is due again only once it grew by a tenth.
+ */
 export function keepStatistics(store: Store, onError: (err: unknown) => void, everyMs = 10_000): { stop(): Promise<void> } {
   if (store.dialect !== 'postgres') return { stop: async () => {} }
   let running: Promise<unknown> | null = null

@@ -76,43 +76,48 @@ export async function pendingIdentityWork(db: Db, items: IdentityWork[]): Promis
   const bySig = new Map<string, IdentityWork[]>()
   for (const item of items) {
     const sig = `${tupleKeys(item.identity).join('\n')}\n${item.identity.previousId ?? ''}`
-    bySig.set(sig, [...(bySig.get(sig) ?? []), item])
+    const list = bySig.get(sig)
+    if (list) list.push(item)
+    else bySig.set(sig, [item])
   }
   for (const list of bySig.values()) list.sort((a, b) => a.at - b.at)
   const allKeys = new Set<string>()
   for (const [first] of bySig.values()) for (const k of tupleKeys(first!.identity)) allKeys.add(k)
   const owners = await ownersOf(db, [...allKeys])
   const work: PendingWork = { ensure: [], link: [] }
-  /** Tuples to link, with the identification time they must be older than (null: any). */
-  const candidates: Array<{ events: IdentityWork[]; before: number | null }> = []
+  /** Tuples that may need linking: the events of each that could, earliest first. */
+  const candidates: IdentityWork[][] = []
   /** Identified tuples one profile already holds whole, by that profile. */
   const held = new Map<string, IdentityWork[][]>()
   for (const events of bySig.values()) {
     const first = events[0]!
     const keys = tupleKeys(first.identity)
-    if (first.identity.previousId) candidates.push({ events, before: null })
+    if (first.identity.previousId) candidates.push(events)
     else if (keys.length === 1 && kindOfKey(keys[0]!) === 'anonymousId') {
       if (!owners.has(keys[0]!)) work.ensure.push({ key: keys[0]!, at: first.at })
     } else if (keys.some((k) => !owners.has(k)) || new Set(keys.map((k) => owners.get(k))).size > 1) {
-      candidates.push({ events, before: null })
+      candidates.push(events)
     } else {
       const owner = owners.get(keys[0]!)!
-      held.set(owner, [...(held.get(owner) ?? []), events])
+      const tuples = held.get(owner)
+      if (tuples) tuples.push(events)
+      else held.set(owner, [events])
     }
   }
   // Rule 7 whatever the arrival order: an identified event older than its person's
   // identification (a retry or backfill delivered after the identify) moves it back, as it
   // would have set it had it arrived first. One more SELECT, only for batches with such events.
   for (const [id, identifiedAt] of await identifiedAtOf(db, [...held.keys()])) {
-    for (const events of held.get(id)!) if (identifiedAt !== null && events[0]!.at < identifiedAt) candidates.push({ events, before: identifiedAt })
+    // Only its events older than the identification can move it.
+    for (const events of held.get(id)!) if (identifiedAt !== null && events[0]!.at < identifiedAt) candidates.push(events.filter((w) => w.at < identifiedAt))
   }
   // Not a copy of an event already stored, though: a resent event is corrected for its own
   // transit time, a few ms earlier or later than the stored one, and is ingested once — its
   // identity work was done when the first copy was written. The tuple's earliest new event counts.
-  const stored = await storedMessageIds(db, candidates.flatMap((c) => c.events.map((w) => w.messageId)))
-  for (const { events, before } of candidates) {
+  const stored = await storedMessageIds(db, candidates.flatMap((events) => events.map((w) => w.messageId)))
+  for (const events of candidates) {
     const fresh = events.find((w) => !stored.has(w.messageId))
-    if (fresh && (before === null || fresh.at < before)) work.link.push(fresh)
+    if (fresh) work.link.push(fresh)
   }
   return work
 }
