@@ -52,14 +52,21 @@ for (const { batch } of batches(7, 0, EVENTS, 100, Date.now())) {
 }
 let next = 0
 let retried = 0
+/** When each batch was answered, on the monotonic clock of V8's profiles (µs). */
+const doneAt = []
+const monoMicros = () => Number(process.hrtime.bigint() / 1000n)
 const t0 = performance.now()
+const loadStart = monoMicros()
 await Promise.all(
   Array.from({ length: 8 }, async () => {
     while (next < bodies.length) {
       const body = bodies[next++]
       for (;;) {
         const r = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body: `{"sentAt":"${new Date().toISOString()}","batch":${body}}` })
-        if (r.status === 200) break
+        if (r.status === 200) {
+          doneAt.push(monoMicros())
+          break
+        }
         // A 503 is the collector asking for a retry; the profile then runs slower than the load.
         if (r.status !== 503) throw new Error(`${r.status} ${await r.text()}`)
         retried++
@@ -76,8 +83,16 @@ const byPart = new Map()
 const byFunction = new Map()
 const byOwner = new Map()
 let total = 0
+// The first and the last tenth of the batches, as windows of time: what costs more per event
+// once the database holds more (tenth → part → µs).
+doneAt.sort((a, b) => a - b)
+const tenth = Math.max(1, Math.floor(doneAt.length / 10))
+const windows = [
+  { name: 'first tenth', from: loadStart, to: doneAt[tenth - 1], events: tenth * 100, parts: new Map(), owners: new Map() },
+  { name: 'last tenth', from: doneAt[doneAt.length - tenth - 1], to: doneAt[doneAt.length - 1], events: tenth * 100, parts: new Map(), owners: new Map() },
+]
 for (const file of readdirSync(join(dir, 'prof'))) {
-  const { nodes, samples, timeDeltas } = JSON.parse(readFileSync(join(dir, 'prof', file), 'utf8'))
+  const { nodes, samples, timeDeltas, startTime } = JSON.parse(readFileSync(join(dir, 'prof', file), 'utf8'))
   const frame = new Map(nodes.map((n) => [n.id, n.callFrame]))
   const parent = new Map(nodes.flatMap((n) => (n.children ?? []).map((c) => [c, n.id])))
   /** The nearest collector function on the stack: who asked for the library or native work. */
@@ -88,10 +103,18 @@ for (const file of readdirSync(join(dir, 'prof'))) {
     }
     return '(outside the collector: HTTP, workers, start-up)'
   }
+  let at = startTime
   samples.forEach((id, i) => {
+    at += timeDeltas[i]
     const { url, functionName, lineNumber } = frame.get(id)
     const p = partOf(url, functionName)
     if (p === '(idle)') return
+    for (const w of windows) {
+      if (at <= w.from || at > w.to) continue
+      w.parts.set(p, (w.parts.get(p) ?? 0) + timeDeltas[i])
+      const o = owner(id)
+      w.owners.set(o, (w.owners.get(o) ?? 0) + timeDeltas[i])
+    }
     const fn = `${functionName || '(anonymous)'} ${url.replace(/^.*\/(node_modules|collector)\//, '')}:${lineNumber + 1}`
     byPart.set(p, (byPart.get(p) ?? 0) + timeDeltas[i])
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + timeDeltas[i])
@@ -109,3 +132,18 @@ console.log('Functions with the most self time:')
 console.table(rows(byFunction, 'function', 25))
 console.log('Charged to the nearest collector function on the stack:')
 console.table(rows(byOwner, 'collector function', 20))
+
+// Per event in the first and the last tenth of the load, side by side: what grows with the data.
+const [first, last] = windows
+const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0)
+const windowSeconds = (w) => ((w.to - w.from) / 1e6).toFixed(1)
+console.log(`First tenth (${windowSeconds(first)} s) and last tenth (${windowSeconds(last)} s) of the load, µs per event: ${(sum(first.parts) / first.events).toFixed(1)} → ${(sum(last.parts) / last.events).toFixed(1)}`)
+const compare = (key, pick, n) => {
+  const names = new Set([...pick(first).keys(), ...pick(last).keys()])
+  return [...names]
+    .map((k) => ({ [key]: k, first: +((pick(first).get(k) ?? 0) / first.events).toFixed(1), last: +((pick(last).get(k) ?? 0) / last.events).toFixed(1) }))
+    .sort((a, b) => b.last - a.last)
+    .slice(0, n)
+}
+console.table(compare('part', (w) => w.parts, 12))
+console.table(compare('collector function', (w) => w.owners, 20))

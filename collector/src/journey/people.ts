@@ -32,10 +32,13 @@ export async function loadPeople(db: Db, ids: string[]): Promise<PersonIdentity[
   const people = new Map<string, PersonIdentity>()
   for (const chunk of chunks([...new Set(ids)])) {
     const [profiles, identifiers] = await Promise.all([
-      db.selectFrom('profiles').select(['id', 'email', 'user_id', 'identified_at']).where('id', 'in', chunk).where('merged_into', 'is', null).execute(),
+      // Merged profiles are dropped below, not by `merged_into IS NULL`: SQLite's planner then
+      // read that index (every live profile, 35 ms a chunk at 125k people) instead of the ids.
+      db.selectFrom('profiles').select(['id', 'email', 'user_id', 'identified_at', 'merged_into']).where('id', 'in', chunk).execute(),
       db.selectFrom('identifiers').select(['key', 'profile_id', 'first_seen', 'last_seen']).where('profile_id', 'in', chunk).execute(),
     ])
     for (const p of profiles) {
+      if (p.merged_into !== null) continue
       people.set(p.id, { id: p.id, email: p.email, userId: p.user_id, identifiedAt: p.identified_at === null ? null : Number(p.identified_at), keys: [], firstSeen: null, lastSeen: null })
     }
     for (const i of identifiers) {

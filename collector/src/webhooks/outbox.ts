@@ -5,13 +5,19 @@
 import { monotonicFactory } from 'ulid'
 import { CompiledQuery, sql } from 'kysely'
 import { writeTransaction, type Store } from '../db/connect.js'
-import type { Db, Dialect } from '../db/schema.js'
+import type { Db, DeliveryStatus, Dialect } from '../db/schema.js'
 import { jsonRows, runJson } from '../journey/facts.js'
 import type { ChangeListener } from '../journey/hooks.js'
 import { inCauseOrder, itemOfChange, itemOfEvent, payloadOf, wants, type Item } from './model.js'
 import { matchingView } from './subscriptions.js'
 
 const ulid = monotonicFactory()
+/**
+ * `status = 'pending'` as a literal, not a parameter: the due and finished indexes are partial
+ * (WHERE status …), and SQLite uses a partial index only when the query names that very value
+ * (with a parameter each look scanned every delivery kept).
+ */
+const PENDING = sql.lit<DeliveryStatus>('pending')
 export const newDeliveryId = (now: number): string => `msg_${ulid(now)}`
 
 // One statement over one JSON array parameter for a step's deliveries, and one for a sending pass's
@@ -92,7 +98,7 @@ export async function claimDue(store: Store, owner: string, now: number, limit: 
   const due = await store.db
     .selectFrom('webhook_deliveries')
     .select('seq')
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('next_attempt_at', '<=', now)
     .where('lease_until', '<=', now)
     // The due index's order: with it, finding nothing due is an empty range, never a scan.
@@ -163,7 +169,7 @@ export async function resend(store: Store, subscriptionId: string, deliveryId: s
 export async function sweepFinished(store: Store, before: number, limit: number): Promise<number> {
   return writeTransaction(store, async (trx) => {
     const seqs = (
-      await trx.selectFrom('webhook_deliveries').select('seq').where('status', '<>', 'pending').where('created_at', '<', before).orderBy('created_at').limit(limit).execute()
+      await trx.selectFrom('webhook_deliveries').select('seq').where('status', '<>', PENDING).where('created_at', '<', before).orderBy('created_at').limit(limit).execute()
     ).map((r) => r.seq)
     if (seqs.length) await trx.deleteFrom('webhook_deliveries').where('seq', 'in', seqs).execute()
     return seqs.length
@@ -172,6 +178,6 @@ export async function sweepFinished(store: Store, before: number, limit: number)
 
 /** When the earliest pending delivery is due (null: none pending). */
 export async function nextDue(db: Db): Promise<number | null> {
-  const r = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('status', '=', 'pending').executeTakeFirst()
+  const r = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('status', '=', PENDING).executeTakeFirst()
   return r?.t === null || r?.t === undefined ? null : Number(r.t)
 }
