@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Where the collector's CPU goes for realistic events: a V8 CPU profile of a collector child
 // process (every thread) while it ingests the scale benchmark's seeded traffic, summed by part.
+// Also per event in the first and the last tenth of the load, side by side: what grows with the data.
 //   npm run build && node bench/profile.mjs [events]     # default 50,000 events, SQLite
 // Env: WAYMARK_BENCH_PROFILE_SHAPE=flat for the flat Segment shape instead; WAYMARK_BENCH_DIST
 // another build of the collector (for A/B runs, as in bench/collector.mjs).
