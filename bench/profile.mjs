@@ -4,12 +4,14 @@
 // Also per event in the first and the last tenth of the load, side by side: what grows with the data.
 //   npm run build && node bench/profile.mjs [events]     # default 50,000 events, SQLite
 // Env: WAYMARK_BENCH_PROFILE_SHAPE=flat for the flat Segment shape instead; WAYMARK_BENCH_DIST
-// another build of the collector (for A/B runs, as in bench/collector.mjs).
+// another build of the collector (for A/B runs, as in bench/collector.mjs);
+// WAYMARK_BENCH_ONLY=postgres on a scratch PostgreSQL database (WAYMARK_BENCH_PG_URL, as there):
+// the collector's own CPU only, the database server's is not in the profile.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startCollectorChild } from './lib/run.mjs'
+import { scratchDatabase, startCollectorChild } from './lib/run.mjs'
 import { batches } from './lib/traffic.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -38,9 +40,10 @@ function partOf(url, fn) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'waymark-profile-'))
+const database = await scratchDatabase(process.env.WAYMARK_BENCH_ONLY === 'postgres' ? 'postgres' : 'sqlite', process.env.WAYMARK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 'waymark_profile')
 const collector = await startCollectorChild(
   CLI,
-  { WAYMARK_DATABASE_URL: join(dir, 'p.db'), WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: 'adm_profile' },
+  { WAYMARK_DATABASE_URL: database.url, WAYMARK_WRITE_KEYS: WRITE_KEY, WAYMARK_ADMIN_TOKEN: 'adm_profile' },
   ['--cpu-prof', '--cpu-prof-dir', join(dir, 'prof')],
 )
 const url = collector.url
@@ -78,6 +81,7 @@ await Promise.all(
 )
 const seconds = (performance.now() - t0) / 1000
 await collector.stop()
+await database.drop()
 
 // Self time per part, every thread's profile summed (samples × their time deltas).
 const byPart = new Map()
