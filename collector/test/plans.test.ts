@@ -5,7 +5,7 @@
 // merged_into index — every live profile — at 35 ms a step at 125k people). Each plan must
 // find its rows through an index; only the small tables of settings may be read whole. Not
 // checked: sorts (a temporary B-tree after an index search) and paths this scenario does not
-// take (erasure, segment edits, resends). Parameters are bound as NULL, so a value the plan
+// take. Parameters are bound as NULL, so a value the plan
 // depends on (a partial index's) must be written into the statement as a literal.
 import { createServer, type AddressInfo } from 'node:net'
 import Database from 'better-sqlite3'
@@ -93,6 +93,8 @@ describe('SQLite query plans', () => {
     for (const path of [
       '/api/profiles?limit=25',
       '/api/profiles?limit=25&stage=known',
+      '/api/profiles?limit=25&sort=lastSeen',
+      '/api/lookup?email=plan-0@example.com',
       `/api/profiles/${person}`,
       `/api/profiles/${person}/timeline?limit=50`,
       `/api/profiles/${person}/timeline?limit=50&kinds=form,identity`,
@@ -113,11 +115,22 @@ describe('SQLite query plans', () => {
     }
     expect((await post(c.url, '/api/profiles/search', { q: 'plan-1', limit: 25 }, ADMIN)).status).toBe(200)
     // The sender has looked for due deliveries, and kept what its attempts came to.
+    const hookId = hook.body.webhook.id
     const until = Date.now() + 30_000
-    while (!(await api(c.url, `/api/webhooks/${hook.body.webhook.id}/deliveries`)).body.deliveries.some((d: { attempts: number }) => d.attempts > 0)) {
+    let attempted: { id: string; attempts: number } | undefined
+    while (!(attempted = (await api(c.url, `/api/webhooks/${hookId}/deliveries?status=pending`)).body.deliveries.find((d: { attempts: number }) => d.attempts > 0))) {
       if (Date.now() > until) throw new Error('no delivery was attempted')
       await new Promise((r) => setTimeout(r, 50))
     }
+    expect((await post(c.url, `/api/webhooks/${hookId}/deliveries/${attempted.id}/resend`, {}, ADMIN)).status).toBeLessThan(300)
+    // A segment made and dropped (people evaluated again for it), a person erased, the webhook deleted.
+    const made = await post(c.url, '/api/segments', { id: 'plan-clicked', name: 'Clicked', when: { did: { event: 'Clicked' } } }, ADMIN)
+    expect(made.status, JSON.stringify(made.body)).toBe(201)
+    expect((await api(c.url, '/api/segments/plan-clicked/profiles?limit=25')).status).toBe(200)
+    expect((await api(c.url, '/api/segments/plan-clicked', { method: 'DELETE' })).status).toBeLessThan(300)
+    expect((await api(c.url, `/api/profiles/${person}`, { method: 'DELETE' })).status).toBeLessThan(300)
+    expect((await api(c.url, '/api/journey')).status).toBe(200)
+    expect((await api(c.url, `/api/webhooks/${hookId}`, { method: 'DELETE' })).status).toBeLessThan(300)
 
     // The writer thread's statements are prepared on its own connection: checked here too.
     const texts = [...prepared, ...Object.values(STATEMENTS.sqlite)].filter((t) => /^\s*(select|insert|update|delete|with)\b/i.test(t))

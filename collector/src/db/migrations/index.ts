@@ -14,12 +14,13 @@ import { journey } from './003_journey.js'
 import { webhooks } from './004_webhooks.js'
 import { analytics } from './005_analytics.js'
 import { shares } from './006_shares.js'
+import { conflictKeys } from './007_conflict_keys.js'
 
 import type { DialectTypes, Migration } from './migration.js'
 
 export type { DialectTypes, Migration }
 
-export const migrations: Migration[] = [initial, segments, journey, webhooks, analytics, shares]
+export const migrations: Migration[] = [initial, segments, journey, webhooks, analytics, shares, conflictKeys]
 
 const TYPES: Record<Dialect, DialectTypes> = {
   sqlite: { autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT', json: 'TEXT', patternOps: '' },
