@@ -93,8 +93,8 @@ let total = 0
 doneAt.sort((a, b) => a - b)
 const tenth = Math.max(1, Math.floor(doneAt.length / 10))
 const windows = [
-  { name: 'first tenth', from: loadStart, to: doneAt[tenth - 1], events: tenth * 100, parts: new Map(), owners: new Map() },
-  { name: 'last tenth', from: doneAt[doneAt.length - tenth - 1], to: doneAt[doneAt.length - 1], events: tenth * 100, parts: new Map(), owners: new Map() },
+  { from: loadStart, to: doneAt[tenth - 1], events: tenth * 100, parts: new Map(), owners: new Map() },
+  { from: doneAt[doneAt.length - tenth - 1], to: doneAt[doneAt.length - 1], events: tenth * 100, parts: new Map(), owners: new Map() },
 ]
 for (const file of readdirSync(join(dir, 'prof'))) {
   const { nodes, samples, timeDeltas, startTime } = JSON.parse(readFileSync(join(dir, 'prof', file), 'utf8'))

@@ -60,7 +60,8 @@ const pgStats = (param: string) =>
  * PostgreSQL statistics: no deadlock by construction. Linking (identity/graph.ts) re-points
  * identifier rows in the order its events come, under the identity lock held exclusively; so the
  * statistics first take that lock shared (the one-time filter runs before any row is locked),
- * then lock their rows in key order (LockRows above the sort; NO KEY, as the UPDATE itself would), whatever join the planner picks.
+ * then lock their rows in key order (LockRows above the sort; NO KEY, as the UPDATE itself
+ * would), whatever join the planner picks.
  * Statistics thus never hold a row a link waits for, and wait on each other in one order.
  * (Updated in join order without the lock, a statistics update and a merge deadlocked.)
  */
