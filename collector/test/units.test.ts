@@ -8,6 +8,7 @@ import { applyIpPolicy, correctTimestamp, extractTouch, isBrowserAgent, parseAge
 import { refusalReason } from '../src/routes/ingest.js'
 import { safeEqual } from '../src/routes/http.js'
 import { jobRunner, packRows } from '../src/ingest/sqlite-writer.js'
+import { WriteGate } from '../src/db/gate.js'
 import { bodyFacts, jsonSizeBound, readEnvelope, validateEvent, type BodyFacts } from '../src/ingest/validate.js'
 
 describe('config', () => {
@@ -200,6 +201,46 @@ describe('rows for the writer thread', () => {
     // a row already stored rolls the whole job back and is reported
     expect(run({ rows: packRows([{ id: 'new', a: 'x', b: 1, c: 2 }, rows[1]!], columns), stats: '[]', anonymousKeys: [], traits: null })).toEqual({ duplicates: ['2'] })
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 3 })
+  })
+})
+
+describe('the write gate (SQLite: writer-thread jobs and this thread\'s transactions)', () => {
+  // A task that has entered the gate and ends when told to.
+  const task = (log: string[], name: string) => {
+    let end!: () => void
+    const ended = new Promise<void>((resolve) => (end = resolve))
+    return { end, run: async () => (log.push(`${name} in`), await ended, log.push(`${name} out`), name) }
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('lets jobs in together, a transaction alone after them, and no job ahead of a waiting transaction', async () => {
+    const gate = new WriteGate()
+    const log: string[] = []
+    const [a, b, t, c, u] = ['a', 'b', 't', 'c', 'u'].map((n) => task(log, n))
+    const done = [gate.job(a!.run), gate.job(b!.run), gate.transaction(t!.run), gate.job(c!.run), gate.transaction(u!.run)]
+    await settle()
+    expect(log).toEqual(['a in', 'b in'])
+    a!.end()
+    await settle()
+    expect(log).toEqual(['a in', 'b in', 'a out'])
+    b!.end()
+    await settle()
+    expect(log.slice(3)).toEqual(['b out', 't in'])
+    t!.end()
+    await settle()
+    expect(log.slice(5)).toEqual(['t out', 'c in'])
+    c!.end()
+    await settle()
+    expect(log.slice(7)).toEqual(['c out', 'u in'])
+    u!.end()
+    expect(await Promise.all(done)).toEqual(['a', 'b', 't', 'c', 'u'])
+  })
+
+  it('lets the next one in when a task fails', async () => {
+    const gate = new WriteGate()
+    await expect(gate.transaction(async () => Promise.reject(new Error('refused')))).rejects.toThrow('refused')
+    await expect(gate.job(async () => Promise.reject(new Error('thread stopped')))).rejects.toThrow('thread stopped')
+    expect(await Promise.all([gate.transaction(async () => 1), gate.job(async () => 2)])).toEqual([1, 2])
   })
 })
 

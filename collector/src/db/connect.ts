@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { DB, Db, Dialect } from './schema.js'
 import { isBusy } from './errors.js'
+import { WriteGate } from './gate.js'
 import { migrate } from './migrations/index.js'
 
 export type DatabaseConfig =
@@ -18,16 +19,19 @@ export type DatabaseConfig =
 export interface Store {
   db: Db
   dialect: Dialect
-  /** SQLite: the main connection and its file, for writers with a connection of their own (ingest/sqlite-writer.ts). */
-  sqlite: { connection: Database.Database; file: string } | null
+  /**
+   * SQLite: the main connection and its file, for writers with a connection of their own
+   * (ingest/sqlite-writer.ts), and the gate their jobs pass with this thread's transactions.
+   */
+  sqlite: { connection: Database.Database; file: string; gate: WriteGate } | null
   /** `fn` runs when the store closes, before the database does (latest registered first). */
   onClose(fn: () => Promise<void>): void
   /**
-   * Runs `fn` in one transaction on one connection. SQLite takes the write lock up front; with
-   * `nowait` it does not wait for it (SQLite's wait blocks this thread) and fails at once with
-   * SQLITE_BUSY when the writer thread holds it (see isBusy), for the caller to retry later.
+   * Runs `fn` in one transaction on one connection. SQLite takes the write lock up front, after
+   * the writer thread's jobs ahead of it (WriteGate) and without SQLite's wait, which would block
+   * this thread: if another process holds the lock, it tries again a moment later, off the loop.
    */
-  transaction<T>(fn: (trx: Db) => Promise<T>, opts?: { nowait?: boolean }): Promise<T>
+  transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T>
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -104,31 +108,14 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   }
   const dialect: Dialect = config.kind === 'sqlite' ? 'sqlite' : 'postgres'
+  const gate = sqlite ? new WriteGate() : null
   const closers: Array<() => Promise<void>> = []
   const store: Store = {
     db,
     dialect,
-    sqlite: sqlite && config.kind === 'sqlite' ? { connection: sqlite, file: config.file } : null,
+    sqlite: sqlite && gate && config.kind === 'sqlite' ? { connection: sqlite, file: config.file, gate } : null,
     onClose: (fn) => void closers.unshift(fn),
-    transaction: (fn, opts) =>
-      db.connection().execute(async (conn) => {
-        if (dialect === 'sqlite' && opts?.nowait) {
-          await sql.raw('PRAGMA busy_timeout = 0').execute(conn)
-          try {
-            await sql.raw('BEGIN IMMEDIATE').execute(conn)
-          } finally {
-            await sql.raw(`PRAGMA ${SQLITE_BUSY_TIMEOUT}`).execute(conn)
-          }
-        } else await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn)
-        try {
-          const result = await fn(conn)
-          await sql.raw('COMMIT').execute(conn)
-          return result
-        } catch (err) {
-          await sql.raw('ROLLBACK').execute(conn).catch(() => undefined)
-          throw err
-        }
-      }),
+    transaction: async (fn) => (gate ? gate.transaction(() => sqliteTransaction(db, fn)) : (await inTransaction(db, pgBegin, fn))!.result),
     ping: async () => {
       await sql`SELECT 1`.execute(db)
     },
@@ -147,20 +134,44 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
   return store
 }
 
-/**
- * A write transaction from the event loop's thread. On SQLite the write lock is asked for
- * without waiting: waiting would hold the event loop while the writer thread commits. Busy, it
- * tries again a moment later, off the loop, for as long in all as SQLite's own wait would be.
- */
-export async function writeTransaction<T>(store: Store, fn: (trx: Db) => Promise<T>): Promise<T> {
-  if (store.dialect !== 'sqlite') return store.transaction(fn)
-  const until = performance.now() + 5_000
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+/** `fn` in one transaction on one connection, opened by `begin` (false: not opened, try again). */
+const inTransaction = <T>(db: Db, begin: (conn: Db) => Promise<boolean | void>, fn: (trx: Db) => Promise<T>) =>
+  db.connection().execute(async (conn): Promise<{ result: T } | null> => {
+    if ((await begin(conn)) === false) return null
     try {
-      return await store.transaction(fn, { nowait: true })
+      const result = await fn(conn)
+      await sql.raw('COMMIT').execute(conn)
+      return { result }
+    } catch (err) {
+      await sql.raw('ROLLBACK').execute(conn).catch(() => undefined)
+      throw err
+    }
+  })
+
+const pgBegin = async (conn: Db) => void (await sql.raw('BEGIN').execute(conn))
+
+/**
+ * SQLite, from the event loop's thread: the write lock is asked for without SQLite's wait. Busy
+ * (another process writes), it tries again a moment later, off the loop and off the connection,
+ * for as long in all as SQLite's own wait would.
+ */
+async function sqliteTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
+  const until = performance.now() + 5_000
+  const begin = async (conn: Db) => {
+    await sql.raw('PRAGMA busy_timeout = 0').execute(conn)
+    try {
+      await sql.raw('BEGIN IMMEDIATE').execute(conn)
+      return true
     } catch (err) {
       if (!isBusy(err) || performance.now() > until) throw err
+      return false
+    } finally {
+      await sql.raw(`PRAGMA ${SQLITE_BUSY_TIMEOUT}`).execute(conn)
     }
+  }
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    const done = await inTransaction(db, begin, fn)
+    if (done) return done.result
     await new Promise((resolve) => setTimeout(resolve, delay))
   }
 }

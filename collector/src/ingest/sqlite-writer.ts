@@ -148,10 +148,11 @@ export function writerOf(store: Store): JobWriter | null {
   if (!store.sqlite) return null
   let writer = writers.get(store)
   if (!writer) {
-    const { connection, file } = store.sqlite
+    const { connection, file, gate } = store.sqlite
     const made = file === ':memory:' ? inThreadWriter(connection, STATEMENTS.sqlite) : new SqliteWriter(file, SQLITE_PRAGMAS, STATEMENTS.sqlite)
     store.onClose(() => made.close())
-    writers.set(store, (writer = made))
+    // Each job takes its turn with this thread's transactions (db/gate.ts).
+    writers.set(store, (writer = { write: (job) => gate.job(() => made.write(job)), close: () => made.close() }))
   }
   return writer
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
 import type { JourneyStatus } from '@waymark/contract'
-import { writeTransaction, type Store } from '../db/connect.js'
+import type { Store } from '../db/connect.js'
 import { parseJson, type Db, type JourneyStateTable } from '../db/schema.js'
 import { checkSegment } from './config.js'
 import { analyticsKeeper } from './analytics.js'
@@ -169,7 +169,7 @@ export class JourneyWorker {
   private async runStep(wait: boolean): Promise<StepResult> {
     const { store } = this
     const started = performance.now()
-    const result = await writeTransaction(store, async (trx) => {
+    const result = await store.transaction(async (trx) => {
       if (store.dialect === 'postgres') {
         if (wait) {
           // A read waits for another process's step, then sees its result.

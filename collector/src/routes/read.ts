@@ -246,11 +246,14 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
     if (journey.segments().filter((s) => s.origin === 'api').length >= MAX_API_SEGMENTS) {
       throw new BadRequest(`at most ${MAX_API_SEGMENTS} segments can be created through the API; delete one first`)
     }
-    const inserted = await db
-      .insertInto('segments')
-      .values({ id: seg.id, name: seg.name, description: seg.description ?? null, definition: JSON.stringify(seg.when), created_at: Date.now() })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .executeTakeFirst()
+    // Writes go through store.transaction: on SQLite it waits its turn off the event loop.
+    const inserted = await store.transaction((trx) =>
+      trx
+        .insertInto('segments')
+        .values({ id: seg.id, name: seg.name, description: seg.description ?? null, definition: JSON.stringify(seg.when), created_at: Date.now() })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .executeTakeFirst(),
+    )
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return reply.code(409).send({ error: `segment "${seg.id}" already exists` })
     // The next step takes the new segment in (and fills in its facts when it needs new ones).
     await journey.sync()
@@ -263,7 +266,7 @@ export async function readRoutes(plain: FastifyInstance, opts: { config: Config;
     const seg = journey.segments().find((s) => s.id === id)
     if (!seg) return reply.code(404).send({ error: `unknown segment "${id}"` })
     if (seg.origin !== 'api') return reply.code(409).send({ error: `segment "${id}" is defined in the journey config file; change it there` })
-    await db.deleteFrom('segments').where('id', '=', id).execute()
+    await store.transaction((trx) => trx.deleteFrom('segments').where('id', '=', id).execute())
     await journey.sync()
     return { deleted: id }
   })

@@ -4,7 +4,7 @@
 // never take the same row; on SQLite one writer at a time makes the claim whole.
 import { monotonicFactory } from 'ulid'
 import { CompiledQuery, sql } from 'kysely'
-import { writeTransaction, type Store } from '../db/connect.js'
+import type { Store } from '../db/connect.js'
 import type { Db, DeliveryStatus, Dialect } from '../db/schema.js'
 import { jsonRows, runJson } from '../journey/facts.js'
 import type { ChangeListener } from '../journey/hooks.js'
@@ -108,7 +108,7 @@ export async function claimDue(store: Store, owner: string, now: number, limit: 
     .executeTakeFirst()
   if (!due) return []
   const skipLocked = store.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``
-  const rows = await writeTransaction(store, async (trx) =>
+  const rows = await store.transaction(async (trx) =>
     sql<{ seq: number; id: string; subscription_id: string; payload: string; attempts: number; expires_at: number }>`
       UPDATE webhook_deliveries SET lease_until = ${now + leaseMs}, lease_owner = ${owner}, attempts = attempts + 1
       WHERE status = 'pending' AND lease_until <= ${now} AND seq IN (
@@ -140,12 +140,12 @@ export interface Attempt {
 export async function recordAttempts(store: Store, owner: string, attempts: Array<[Claimed, Attempt]>): Promise<void> {
   if (attempts.length === 0) return
   const rows = attempts.map(([c, a]) => [c.seq, a.status, a.at, a.httpStatus, a.error, a.body, a.nextAt ?? a.at, a.status === 'delivered' ? a.at : null, owner])
-  await writeTransaction(store, (trx) => trx.executeQuery(CompiledQuery.raw(STATEMENTS[store.dialect].record, [JSON.stringify(rows)])))
+  await store.transaction((trx) => trx.executeQuery(CompiledQuery.raw(STATEMENTS[store.dialect].record, [JSON.stringify(rows)])))
 }
 
 /** Claimed deliveries whose subscription is gone: dropped. */
 export async function dropDeliveries(store: Store, seqs: number[]): Promise<void> {
-  if (seqs.length) await writeTransaction(store, (trx) => trx.deleteFrom('webhook_deliveries').where('seq', 'in', seqs).execute())
+  if (seqs.length) await store.transaction((trx) => trx.deleteFrom('webhook_deliveries').where('seq', 'in', seqs).execute())
 }
 
 /**
@@ -153,7 +153,7 @@ export async function dropDeliveries(store: Store, seqs: number[]): Promise<void
  * person's earlier pending deliveries), retried for another `maxAgeMs`.
  */
 export async function resend(store: Store, subscriptionId: string, deliveryId: string, now: number, maxAgeMs: number): Promise<'queued' | 'sending' | 'missing'> {
-  return writeTransaction(store, async (trx) => {
+  return store.transaction(async (trx) => {
     const row = await trx.selectFrom('webhook_deliveries').select(['seq', 'lease_until']).where('id', '=', deliveryId).where('subscription_id', '=', subscriptionId).executeTakeFirst()
     if (!row) return 'missing'
     if (Number(row.lease_until) > now) return 'sending'
@@ -168,7 +168,7 @@ export async function resend(store: Store, subscriptionId: string, deliveryId: s
 
 /** Deletes up to `limit` delivered or failed rows made before `before`; returns how many. */
 export async function sweepFinished(store: Store, before: number, limit: number): Promise<number> {
-  return writeTransaction(store, async (trx) => {
+  return store.transaction(async (trx) => {
     const seqs = (
       await trx.selectFrom('webhook_deliveries').select('seq').where('status', '<>', PENDING).where('created_at', '<', before).orderBy('created_at').limit(limit).execute()
     ).map((r) => r.seq)

@@ -2,7 +2,7 @@
 // those created through the admin API. The secret is written here and read only by the sender.
 import { randomBytes } from 'node:crypto'
 import { WEBHOOK_LIMITS, type WebhookSubscription, type WebhookTriggers } from '@waymark/contract'
-import { writeTransaction, type Store } from '../db/connect.js'
+import type { Store } from '../db/connect.js'
 import type { Db, WebhookSubscriptionsTable } from '../db/schema.js'
 import { checkSecret, checkTargetUrl, checkTriggers, secretOf, WebhookError, type KnownIds, type Subscription } from './model.js'
 
@@ -107,7 +107,7 @@ export async function createSubscription(
 ): Promise<WebhookSubscription & { secret: string }> {
   const secret = input.secret ?? secretOf(randomBytes(32))
   const id = `wh_${now.toString(36)}${randomBytes(6).toString('hex')}`
-  return writeTransaction(store, async (trx) => {
+  return store.transaction(async (trx) => {
     const n = await trx.selectFrom('webhook_subscriptions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()
     if (Number(n?.n ?? 0) >= WEBHOOK_LIMITS.subscriptions) throw new TooManySubscriptions(`at most ${WEBHOOK_LIMITS.subscriptions} webhooks; delete one first`)
     const row = { id, url: input.url, secret, triggers: JSON.stringify(input.triggers), source: 'api' as const, created_at: now, from_event: await highestEventId(trx) }
@@ -118,7 +118,7 @@ export async function createSubscription(
 
 /** Deletes an API subscription, then its deliveries; config ones are changed in the file. */
 export async function deleteSubscription(store: Store, id: string): Promise<'deleted' | 'config' | 'missing'> {
-  const done = await writeTransaction(store, async (trx) => {
+  const done = await store.transaction(async (trx) => {
     const row = await trx.selectFrom('webhook_subscriptions').select('source').where('id', '=', id).executeTakeFirst()
     if (!row) return 'missing'
     if (row.source === 'config') return 'config'
@@ -136,7 +136,7 @@ const PURGE_BATCH = 1_000
 async function purgeDeliveries(store: Store, ids: string[]): Promise<void> {
   for (const id of ids) {
     for (;;) {
-      const n = await writeTransaction(store, async (trx) => {
+      const n = await store.transaction(async (trx) => {
         const seqs = (await trx.selectFrom('webhook_deliveries').select('seq').where('subscription_id', '=', id).limit(PURGE_BATCH).execute()).map((r) => r.seq)
         if (seqs.length) await trx.deleteFrom('webhook_deliveries').where('seq', 'in', seqs).execute()
         return seqs.length
@@ -152,7 +152,7 @@ async function purgeDeliveries(store: Store, ids: string[]): Promise<void> {
  * not sent), changed ones keep their start, removed ones go with their deliveries.
  */
 export async function syncConfigSubscriptions(store: Store, list: ConfigWebhook[], now: number): Promise<void> {
-  const gone = await writeTransaction(store, async (trx) => {
+  const gone = await store.transaction(async (trx) => {
     // Processes starting at once on one database each run this: inserts that meet do nothing.
     for (const w of list) {
       const values = { url: w.url, secret: w.secret, triggers: JSON.stringify(w.triggers) }
