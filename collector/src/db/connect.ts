@@ -108,14 +108,14 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   }
   const dialect: Dialect = config.kind === 'sqlite' ? 'sqlite' : 'postgres'
-  const gate = sqlite ? new WriteGate() : null
+  const local = sqlite && config.kind === 'sqlite' ? { connection: sqlite, file: config.file, gate: new WriteGate() } : null
   const closers: Array<() => Promise<void>> = []
   const store: Store = {
     db,
     dialect,
-    sqlite: sqlite && gate && config.kind === 'sqlite' ? { connection: sqlite, file: config.file, gate } : null,
+    sqlite: local,
     onClose: (fn) => void closers.unshift(fn),
-    transaction: async (fn) => (gate ? gate.transaction(() => sqliteTransaction(db, fn)) : (await inTransaction(db, pgBegin, fn))!.result),
+    transaction: async (fn) => (local ? local.gate.transaction(() => sqliteTransaction(db, fn)) : (await inTransaction(db, pgBegin, fn))!.result),
     ping: async () => {
       await sql`SELECT 1`.execute(db)
     },
@@ -135,9 +135,9 @@ export async function openStore(config: DatabaseConfig, onPoolError?: (err: Erro
 }
 
 /** `fn` in one transaction on one connection, opened by `begin` (false: not opened, try again). */
-const inTransaction = <T>(db: Db, begin: (conn: Db) => Promise<boolean | void>, fn: (trx: Db) => Promise<T>) =>
+const inTransaction = <T>(db: Db, begin: (conn: Db) => Promise<boolean>, fn: (trx: Db) => Promise<T>) =>
   db.connection().execute(async (conn): Promise<{ result: T } | null> => {
-    if ((await begin(conn)) === false) return null
+    if (!(await begin(conn))) return null
     try {
       const result = await fn(conn)
       await sql.raw('COMMIT').execute(conn)
@@ -148,7 +148,7 @@ const inTransaction = <T>(db: Db, begin: (conn: Db) => Promise<boolean | void>, 
     }
   })
 
-const pgBegin = async (conn: Db) => void (await sql.raw('BEGIN').execute(conn))
+const pgBegin = async (conn: Db) => (await sql.raw('BEGIN').execute(conn), true)
 
 /**
  * SQLite, from the event loop's thread: the write lock is asked for without SQLite's wait. Busy
